@@ -1,0 +1,31 @@
+# Front door. `make demo` and `make test` work on a fresh machine with python3 (>= 3.10):
+# they create .venv with the pinned CPU-only requirements, then run the demo pipeline or the tests.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Snakemake's shell jobs call `vjepa-fer`, so the venv's bin must be on PATH for them.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: install demo test lint clean-demo
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	snakemake --cores 2 --configfile config.demo.yaml all
+
+test: install
+	$(PY) -m pytest
+
+lint: install
+	snakemake --lint
+	ruff check src tests benchmarks
+	ruff format --check src tests benchmarks
+	snakefmt --check Snakefile workflow/rules
+
+clean-demo:
+	rm -rf results/synth results/ravdess results/crema-d results/logs results/benchmarks

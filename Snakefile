@@ -1,0 +1,31 @@
+# vjepa-fer: facial-expression recognition from video with frozen V-JEPA encoders.
+# Reproduces Eing et al., "Video Joint-Embedding Predictive Architectures for Facial Expression
+# Recognition". Usage: `snakemake --cores 8 all` (config.yaml), or the offline demo:
+# `snakemake --cores 2 --configfile config.demo.yaml all`.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+# A --configfile given on the command line replaces config.yaml instead of being merged into it,
+# so a config that leaves a dataset out really runs without it.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/download.smk"
+include: "workflow/rules/data.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_outputs(),

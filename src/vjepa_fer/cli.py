@@ -1,0 +1,66 @@
+"""The ``vjepa-fer`` command line: one subcommand per pipeline stage.
+
+Each subcommand lives in the module that implements its stage; that module defines
+``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only when their command
+runs, so ``vjepa-fer index`` never pays for importing torch. Snakemake rules call these commands,
+and tests call :func:`main` with an argument list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from vjepa_fer import __version__
+
+# command -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "download": ("vjepa_fer.data.download", "download and verify a dataset or a checkpoint"),
+    "index": ("vjepa_fer.data.index", "build a video manifest with folds from file names"),
+    "summary": ("vjepa_fer.data.summary", "per-fold counts of videos, actors, classes, sex"),
+    "synth": ("vjepa_fer.data.synth", "write the synthetic face-video demo dataset"),
+    "validate-config": ("vjepa_fer.config", "validate a config file against the schema"),
+}
+
+
+class CliError(Exception):
+    """A user-facing error: printed without a traceback, exit status 1."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vjepa-fer", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"vjepa-fer {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        # Arguments are declared by the stage module; importing it here is cheap because stage
+        # modules import heavy dependencies (torch, decord) inside their functions.
+        importlib.import_module(module).add_arguments(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    module = importlib.import_module(args._module)
+    try:
+        return int(module.run(args) or 0)
+    except (CliError, FileNotFoundError, ValueError) as exc:
+        logging.getLogger("vjepa_fer").error("%s", exc)
+        print(f"vjepa-fer {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Load and validate a pipeline config outside Snakemake (in a user's script or a notebook).
+
+The JSON schema in workflow/schemas/config.schema.yaml is the single source of defaults;
+Snakemake's ``validate()`` fills them for the workflow and :func:`load_config` does the same
+here, so both see identical values.
+
+    vjepa-fer validate-config config.yaml
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+logger = logging.getLogger(__name__)
+
+# src/vjepa_fer/config.py -> repository root
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+def _with_defaults(validator_class: type) -> type:
+    """A validator that also writes each property's ``default`` into the instance."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):  # noqa: ANN001
+        if isinstance(instance, dict):
+            for key, sub in properties.items():
+                if "default" in sub and key not in instance:
+                    instance[key] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: config schema not found (run from a vjepa-fer checkout)")
+    return yaml.safe_load(path.read_text())
+
+
+def validate_config(config: dict[str, Any], schema: dict[str, Any], source: str) -> dict[str, Any]:
+    """A copy of ``config`` with defaults filled; ValueError naming the key path on failure."""
+    config = copy.deepcopy(config)
+    validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [
+            f"  {'/'.join(str(p) for p in e.absolute_path) or '<top level>'}: {e.message}"
+            for e in errors
+        ]
+        raise ValueError(f"{source}: invalid config\n" + "\n".join(lines))
+    return config
+
+
+def load_config(path: str | Path, schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+    """Read a YAML config, validate it and fill in every default."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: a config must be a mapping of keys to values")
+    return validate_config(raw, load_schema(schema_path), str(path))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", type=Path, help="YAML config file")
+    parser.add_argument("--schema", type=Path, default=SCHEMA_PATH)
+    parser.add_argument("--print", action="store_true", help="print the config with defaults")
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_config(args.config, args.schema)
+    if args.print:
+        print(json.dumps(config, indent=2))
+    logger.info("%s is valid", args.config)
+    return 0

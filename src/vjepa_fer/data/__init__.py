@@ -1,0 +1,1 @@
+"""Dataset acquisition, file-name parsing, folds, manifests and the synthetic demo data."""

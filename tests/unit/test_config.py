@@ -1,0 +1,88 @@
+import copy
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate as snakemake_validate
+
+from tests.conftest import REPO
+from vjepa_fer.config import SCHEMA_PATH, load_config, load_schema, validate_config
+
+
+def minimal() -> dict:
+    return {"datasets": {"ravdess": {"source": "synth"}}}
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "config.demo.yaml"])
+def test_shipped_configs_are_valid(name):
+    cfg = load_config(REPO / name)
+    assert set(cfg["datasets"]) == {"ravdess", "crema-d"}
+
+
+def test_paper_config_is_the_papers_setting():
+    cfg = load_config(REPO / "config.yaml")
+    assert cfg["encoder"]["name"] == "vit_huge"
+    assert cfg["encoder"]["img_size"] == 384
+    assert cfg["encoder"]["checkpoint_key"] == "target_encoder"
+    assert cfg["datasets"]["ravdess"]["modalities"] == [1, 2]
+    assert all(d["expect_full"] for d in cfg["datasets"].values())
+
+
+def test_defaults_filled_like_snakemake():
+    ours = validate_config(minimal(), load_schema(), "test")
+    theirs = minimal()
+    snakemake_validate(theirs, str(SCHEMA_PATH))
+    assert ours == theirs
+    assert ours["encoder"]["frame_step"] == 4
+    assert ours["datasets"]["ravdess"]["synth"]["actors"] == 10
+    assert ours["download"]["cremad_mirrors"][0].startswith("https://gitlab.com/")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda c: c.update(sede=1), "'sede' was unexpected"),
+        (lambda c: c["datasets"]["ravdess"].update(expect_ful=True), "datasets/ravdess"),
+        (lambda c: c["datasets"].update(dfew={"source": "local", "root": "x"}), "'dfew'"),
+        (lambda c: c.update(seed="zero"), "seed: 'zero' is not of type 'integer'"),
+        (lambda c: c["datasets"]["ravdess"].update(source="ftp"), "'ftp' is not one of"),
+        (lambda c: c["datasets"]["ravdess"].update(source="local"), "'root' is a required"),
+        (lambda c: c["datasets"]["ravdess"].update(modalities=[3]), "modalities/0"),
+        (lambda c: c.update(encoder={"img_size": "384"}), "encoder/img_size"),
+        (lambda c: c.update(datasets={}), "should be non-empty"),
+    ],
+)
+def test_bad_configs_name_the_key(mutate, message):
+    cfg = minimal()
+    mutate(cfg)
+    with pytest.raises(ValueError, match="invalid config") as info:
+        validate_config(copy.deepcopy(cfg), load_schema(), "bad.yaml")
+    assert message in str(info.value)
+    assert "bad.yaml" in str(info.value)
+    with pytest.raises(WorkflowError):  # Snakemake refuses the same config
+        snakemake_validate(cfg, str(SCHEMA_PATH))
+
+
+def test_not_a_mapping_and_bad_yaml(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("- a\n- b\n")
+    with pytest.raises(ValueError, match="must be a mapping"):
+        load_config(p)
+    p.write_text("a: [1,\n")
+    with pytest.raises(ValueError, match="not valid YAML"):
+        load_config(p)
+
+
+def test_every_schema_key_is_described():
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, sub in node.get("properties", {}).items():
+                assert "description" in sub or "$ref" in sub, f"{path}/{key} lacks a description"
+                walk(sub, f"{path}/{key}")
+            if node.get("type") == "object":
+                assert node.get("additionalProperties") is False, f"{path} allows unknown keys"
+
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    walk(schema, "")
+    for name, sub in schema["$defs"].items():
+        walk(sub, f"$defs/{name}")

@@ -1,0 +1,59 @@
+# Stage: synthetic demo data, the manifest of every dataset with its folds, and the fold summary
+# (vjepa_fer.data.synth, vjepa_fer.data.index, vjepa_fer.data.summary).
+
+
+rule synth:
+    output:
+        "results/synth/{dataset}/synth.json",
+    log:
+        "results/logs/synth/{dataset}.log",
+    benchmark:
+        "results/benchmarks/synth/{dataset}.tsv"
+    conda:
+        "../../envs/data.yaml"
+    threads: 2
+    params:
+        out=lambda wc: dataset_root(wc.dataset),
+        seed=config["seed"],
+        opts=lambda wc: synth_options(wc.dataset),
+    shell:
+        "vjepa-fer synth --dataset {wildcards.dataset} --out {params.out:q} --seed {params.seed}"
+        " {params.opts:q} --jobs {threads} > {log:q} 2>&1"
+
+
+rule index:
+    input:
+        dataset_ready,
+    output:
+        manifest="results/{dataset}/manifest.csv",
+        report="results/{dataset}/index_report.json",
+    log:
+        "results/logs/index/{dataset}.log",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        root=lambda wc: dataset_root(wc.dataset),
+        opts=index_options,
+    shell:
+        "vjepa-fer index --dataset {wildcards.dataset} --root {params.root:q}"
+        " --out {output.manifest:q} --report {output.report:q} {params.opts:q} > {log:q} 2>&1"
+
+
+rule fold_summary:
+    input:
+        "results/{dataset}/manifest.csv",
+    output:
+        csv=report(
+            "results/{dataset}/fold_summary.csv",
+            caption="../report/fold_summary.rst",
+            category="Data",
+            labels={"dataset": "{dataset}", "table": "folds"},
+        ),
+        md="results/{dataset}/fold_summary.md",
+    log:
+        "results/logs/fold_summary/{dataset}.log",
+    conda:
+        "../../envs/data.yaml"
+    shell:
+        "vjepa-fer summary --manifest {input:q} --out {output.csv:q} --markdown {output.md:q}"
+        " > {log:q} 2>&1"
