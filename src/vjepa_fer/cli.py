@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "index": ("vjepa_fer.data.index", "build a video manifest with folds from file names"),
     "summary": ("vjepa_fer.data.summary", "per-fold counts of videos, actors, classes, sex"),
     "synth": ("vjepa_fer.data.synth", "write the synthetic face-video demo dataset"),
+    "lengths": ("vjepa_fer.video.lengths", "frame count, fps and size of every video"),
     "validate-config": ("vjepa_fer.config", "validate a config file against the schema"),
 }
 

@@ -1,0 +1,219 @@
+"""Sharded on-disk store of encoder tokens (../shared/spec/compute.md, "Cached mode").
+
+A store is a folder of *parts*. A part is one safetensors file of stacked clip tokens plus a CSV
+index of its rows (video, clip, view, epoch, start). Parts are written atomically and hold whole
+videos only, so a killed extraction loses at most the part in progress and a rerun skips every
+video already stored. Extraction shards (separate Snakemake jobs, split by actor) write parts under
+their own tag; :func:`merge_stores` joins the indexes of several shards into one store without
+touching the tensors, so the merge is exact by construction.
+
+Settings trade disk for fidelity: tokens in fp16, optionally mean-pooled over space (one token per
+tubelet step) or over everything (one token per clip), and optionally 8-bit with one fp16 scale
+per token (symmetric absmax).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from vjepa_fer.io import atomic_open, atomic_path, write_csv
+
+logger = logging.getLogger(__name__)
+
+INDEX_COLUMNS = ["video", "clip", "view", "epoch", "start", "part", "row"]
+POOLING = ("none", "space", "all")
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    """How tokens are reduced before they are written."""
+
+    pool: str = "none"  # none | space (one token per time step) | all (one token per clip)
+    int8: bool = False
+    grid: tuple[int, int, int] = (0, 0, 0)  # (t, h, w) token grid, needed for pool="space"
+
+    def __post_init__(self) -> None:
+        if self.pool not in POOLING:
+            raise ValueError(f"store pooling must be one of {POOLING}, got {self.pool!r}")
+        if self.pool == "space" and 0 in self.grid:
+            raise ValueError("pool='space' needs the token grid (t, h, w)")
+
+
+def reduce_tokens(tokens: torch.Tensor, cfg: StoreConfig) -> torch.Tensor:
+    """(B, N, D) encoder tokens -> (B, N', D) float32 tokens as the store keeps them."""
+    tokens = tokens.float()
+    if cfg.pool == "all":
+        return tokens.mean(dim=1, keepdim=True)  # (B, 1, D)
+    if cfg.pool == "space":
+        t, h, w = cfg.grid
+        b, n, d = tokens.shape
+        if n != t * h * w:
+            raise ValueError(f"tokens have N={n}, the grid {cfg.grid} needs {t * h * w}")
+        return tokens.reshape(b, t, h * w, d).mean(dim=2)  # (B, T', D)
+    return tokens
+
+
+def quantize(tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric per-token int8: values round(x / s) with s = max|x| / 127, s kept in fp16."""
+    scale = tokens.abs().amax(dim=-1, keepdim=True).clamp_min(1e-8) / 127.0
+    scale = scale.half()
+    q = torch.round(tokens / scale.float()).clamp(-127, 127).to(torch.int8)
+    return q, scale
+
+
+def dequantize(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return q.float() * scale.float()
+
+
+class StoreWriter:
+    """Collects clip tokens video by video and flushes whole videos into parts of ~part_clips."""
+
+    def __init__(
+        self, root: str | Path, tag: str, cfg: StoreConfig, part_clips: int = 4096
+    ) -> None:
+        self.root = Path(root)
+        self.tag = tag
+        self.cfg = cfg
+        self.part_clips = part_clips
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._rows: list[dict] = []
+        self._tensors: list[torch.Tensor] = []
+        self._next = len(list(self.root.glob(f"part-{tag}-*.csv")))
+        write_json(self.root / "store.json", {**asdict(self.cfg), "grid": list(cfg.grid)})
+
+    def done_videos(self) -> set[str]:
+        """Videos already in complete parts of this tag (a rerun skips them)."""
+        done: set[str] = set()
+        for csv in sorted(self.root.glob(f"part-{self.tag}-*.csv")):
+            if csv.with_suffix(".safetensors").exists():
+                done.update(pd.read_csv(csv, usecols=["video"])["video"])
+        return done
+
+    def add(self, meta: Sequence[dict], tokens: torch.Tensor) -> None:
+        """Rows of one or more clips (dicts with video, clip, view, epoch, start) and (B, N, D)."""
+        if len(meta) != tokens.shape[0]:
+            raise ValueError(f"{len(meta)} rows of metadata for {tokens.shape[0]} clips")
+        self._rows.extend(dict(m) for m in meta)
+        self._tensors.append(reduce_tokens(tokens.detach().cpu(), self.cfg))
+
+    def end_video(self) -> None:
+        """Mark a video boundary: a part may be flushed only here."""
+        if sum(t.shape[0] for t in self._tensors) >= self.part_clips:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._rows:
+            return
+        from safetensors.torch import save_file
+
+        stacked = torch.cat(self._tensors)  # (M, N', D)
+        name = f"part-{self.tag}-{self._next:05d}"
+        tensors = {"tokens": stacked.half().contiguous()}
+        if self.cfg.int8:
+            q, scale = quantize(stacked)
+            tensors = {"tokens": q.contiguous(), "scale": scale.contiguous()}
+        with atomic_path(self.root / f"{name}.safetensors") as tmp:
+            save_file(tensors, str(tmp))
+        index = pd.DataFrame(self._rows)
+        index["part"] = name
+        index["row"] = range(len(index))
+        # The CSV is written last: its presence beside the tensors marks the part complete.
+        write_csv(index[INDEX_COLUMNS], self.root / f"{name}.csv")
+        logger.info("stored %d clips in %s", len(index), name)
+        self._next += 1
+        self._rows, self._tensors = [], []
+
+    def close(self) -> None:
+        self.flush()
+
+
+def write_json(path: Path, obj: dict) -> None:
+    with atomic_open(path) as fh:
+        json.dump(obj, fh, indent=2)
+
+
+def part_index(root: str | Path, tags: Sequence[str] | None = None) -> pd.DataFrame:
+    """Rows of every complete part under root (optionally only the given shard tags)."""
+    root = Path(root)
+    frames = []
+    for csv in sorted(root.glob("part-*.csv")):
+        tag = csv.stem.split("-")[1]
+        if tags is not None and tag not in tags:
+            continue
+        if not csv.with_suffix(".safetensors").exists():
+            logger.warning("%s has no tensor file; ignored", csv)
+            continue
+        frames.append(pd.read_csv(csv))
+    if not frames:
+        return pd.DataFrame(columns=INDEX_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
+
+
+def merge_stores(root: str | Path, tags: Sequence[str], out_index: str | Path) -> pd.DataFrame:
+    """Join shard indexes into one ``index.csv``; ValueError on a clip stored twice."""
+    index = part_index(root, tags)
+    key = ["video", "clip", "view", "epoch"]
+    dupes = index[index.duplicated(key, keep=False)]
+    if len(dupes):
+        raise ValueError(f"{root}: clips stored twice, e.g. {dupes.head(3).to_dict('records')}")
+    index = index.sort_values(key, kind="stable").reset_index(drop=True)
+    write_csv(index, out_index)
+    return index
+
+
+class FeatureStore:
+    """Read access to a store: tokens of any rows, as float32."""
+
+    def __init__(self, root: str | Path, index: str | Path | None = None) -> None:
+        self.root = Path(root)
+        meta = self.root / "store.json"
+        if not meta.exists():
+            raise FileNotFoundError(f"{meta}: not a feature store (no store.json)")
+        self.cfg = json.loads(meta.read_text())
+        self.index = pd.read_csv(index) if index else part_index(self.root)
+        self._cache: dict[str, dict[str, torch.Tensor]] = {}
+
+    def _part(self, name: str) -> dict[str, torch.Tensor]:
+        if name not in self._cache:
+            from safetensors.torch import load_file
+
+            self._cache = {name: load_file(str(self.root / f"{name}.safetensors"))}
+        return self._cache[name]
+
+    def tokens(self, rows: pd.DataFrame) -> torch.Tensor:
+        """(len(rows), N', D) float32 tokens of index rows, in the order given."""
+        out = []
+        for _, r in rows.iterrows():
+            part = self._part(r["part"])
+            t = part["tokens"][int(r["row"])]
+            if "scale" in part:
+                t = dequantize(t, part["scale"][int(r["row"])])
+            out.append(t.float())
+        return torch.stack(out) if out else torch.empty(0)
+
+    def videos(self) -> Iterator[tuple[str, pd.DataFrame]]:
+        yield from self.index.groupby("video", sort=True)
+
+
+def store_bytes(clips: int, tokens_per_clip: int, dim: int, int8: bool = False) -> int:
+    """Disk size of ``clips`` stored clips (tensor payload only)."""
+    per_token = dim * (1 if int8 else 2) + (2 if int8 else 0)
+    return clips * tokens_per_clip * per_token
+
+
+def remove_incomplete(root: str | Path) -> list[str]:
+    """Delete tensor files whose index CSV never appeared (a part killed mid-write)."""
+    removed = []
+    for st in Path(root).glob("part-*.safetensors"):
+        if not st.with_suffix(".csv").exists():
+            os.remove(st)
+            removed.append(st.name)
+    return removed

@@ -1,0 +1,306 @@
+"""Decode video frames with decord, falling back to PyAV only where decord cannot open a file.
+
+Implements the decoding side of ../shared/spec/reference-protocol.md, section "Clips", and the
+decoder facts of ../shared/spec/ecosystem.md (decord 0.6: exact random access, right frame counts
+and fps on H.264 .mp4 and FLV; PyAV reports 0 frames for FLV, so it counts them by decoding).
+
+A video is decoded once per pass: :func:`decode_frames` takes the union of the frame indices of all
+clips of one video, decodes it in ONE call, and :class:`VideoFrames` slices the clips out of it
+(the authors' code decoded the whole window once per clip). Which backend did the work is recorded
+in ``VideoFrames.backend`` and ``VideoInfo.backend``.
+
+    from vjepa_fer.video.decode import probe_video, decode_frames
+    info = probe_video("Actor_01/01-01-01-01-01-01-01.mp4")
+    frames = decode_frames(path, plan.indices)          # one decode for all clips
+    clip = frames.take(plan.indices[3])                 # (16, H, W, 3) uint8
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "decord", "pyav")
+
+
+class VideoError(ValueError):
+    """A video that cannot be used; ``status`` is missing, empty, unreadable or corrupt."""
+
+    def __init__(self, path: str | os.PathLike[str], problem: str, status: str = "corrupt"):
+        self.path = str(path)
+        self.problem = problem
+        self.status = status
+        super().__init__(f"{self.path}: {problem}")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What :func:`probe_video` found out about one video."""
+
+    num_frames: int
+    fps: float
+    width: int
+    height: int
+    backend: str  # "decord" or "pyav"
+
+
+@dataclass(frozen=True)
+class VideoFrames:
+    """Decoded frames ``frames[k]`` = frame number ``indices[k]`` of the video at ``path``."""
+
+    path: str
+    indices: np.ndarray  # (N,) sorted, unique frame numbers
+    frames: np.ndarray  # (N, H, W, 3) uint8
+    backend: str
+
+    def take(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Frames for ``indices`` (any order, repeats allowed): shape ``indices.shape + (H, W, 3)``.
+
+        Raises KeyError if an index was not decoded.
+        """
+        want = np.asarray(indices, dtype=np.int64)
+        pos = np.searchsorted(self.indices, want)
+        pos = np.minimum(pos, len(self.indices) - 1)
+        if not np.array_equal(self.indices[pos], want):
+            missing = sorted(set(want.ravel().tolist()) - set(self.indices.tolist()))
+            raise KeyError(f"{self.path}: frames {missing[:10]} were not decoded")
+        return self.frames[pos]
+
+
+# ----------------------------------------------------------------------------------------------
+# backends
+
+
+def _check_file(path: Path) -> None:
+    if not path.is_file():
+        raise VideoError(path, "no such file", status="missing")
+    if path.stat().st_size == 0:
+        raise VideoError(path, "file is empty (0 bytes)", status="empty")
+
+
+def _open_decord(path: Path) -> Any:
+    """A decord VideoReader, or an exception saying why decord cannot read the file."""
+    from decord import VideoReader, cpu
+
+    # One decoding thread: parallelism comes from worker processes, and decord's thread pool
+    # oversubscribes the CPU when several workers decode at once.
+    vr = VideoReader(str(path), ctx=cpu(0), num_threads=1)
+    if len(vr) <= 0:
+        # Seen with FLV files that carry no duration: decord opens them but finds no frames.
+        raise RuntimeError("decord reports 0 frames")
+    return vr
+
+
+def _open(path: Path, backend: str) -> tuple[str, Any]:
+    """Return ("decord", reader) or ("pyav", None); "auto" falls back to PyAV with a warning."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown video backend {backend!r}; choose one of {BACKENDS}")
+    _check_file(path)
+    if backend == "pyav":
+        return "pyav", None
+    try:
+        return "decord", _open_decord(path)
+    except ImportError:
+        if backend == "decord":
+            raise
+        logger.warning("decord is not installed; decoding %s with PyAV", path)
+        return "pyav", None
+    except Exception as exc:  # decord raises DECORDError / RuntimeError with C++ messages
+        if backend == "decord":
+            raise VideoError(path, f"decord cannot open it: {_short(exc)}", "unreadable") from exc
+        logger.warning("decord cannot open %s (%s); falling back to PyAV", path, _short(exc))
+        return "pyav", None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[-1] if text else type(exc).__name__)[:300]
+
+
+def _to_numpy(batch: Any) -> np.ndarray:
+    # decord returns its own NDArray, or a torch tensor if someone set decord.bridge to "torch".
+    if hasattr(batch, "asnumpy"):
+        return batch.asnumpy()
+    return np.asarray(batch.numpy() if hasattr(batch, "numpy") else batch)
+
+
+def _decord_batch(path: Path, vr: Any, indices: np.ndarray) -> np.ndarray:
+    try:
+        return _to_numpy(vr.get_batch([int(i) for i in indices]))
+    except Exception as exc:
+        raise VideoError(path, f"decoding failed (decord): {_short(exc)}") from exc
+
+
+def _pyav_open(path: Path) -> tuple[Any, Any]:
+    import av
+
+    try:
+        container = av.open(str(path))
+    except Exception as exc:
+        raise VideoError(path, f"cannot open it: {_short(exc)}", "unreadable") from exc
+    if not container.streams.video:
+        container.close()
+        raise VideoError(path, "no video stream", "unreadable")
+    return container, container.streams.video[0]
+
+
+def _pyav_decode(path: Path, wanted: np.ndarray | None) -> tuple[np.ndarray | None, int]:
+    """Decode sequentially; keep the frames in ``wanted`` (all if None); return (frames, seen).
+
+    Stops after the last wanted frame. ``seen`` is the number of frames decoded, which is the frame
+    count when everything was decoded.
+    """
+    container, stream = _pyav_open(path)
+    keep: list[np.ndarray] = []
+    want = None if wanted is None else set(wanted.tolist())
+    last = None if wanted is None or len(wanted) == 0 else int(wanted[-1])
+    seen = 0
+    try:
+        with container:
+            for frame in container.decode(stream):
+                if want is None or seen in want:
+                    keep.append(frame.to_ndarray(format="rgb24"))  # (H, W, 3)
+                seen += 1
+                if last is not None and seen > last:
+                    break
+    except VideoError:
+        raise
+    except Exception as exc:
+        raise VideoError(path, f"decoding failed at frame {seen} (PyAV): {_short(exc)}") from exc
+    if last is not None and seen <= last:
+        raise VideoError(path, f"frame {last} requested but the video has {seen} frames")
+    if not keep:
+        return None, seen
+    return np.stack(keep), seen  # (N, H, W, 3)
+
+
+def _pyav_info(path: Path, verify: bool) -> VideoInfo:
+    container, stream = _pyav_open(path)
+    with container:
+        ctx = stream.codec_context
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else 0.0
+        width, height, reported = int(ctx.width), int(ctx.height), int(stream.frames or 0)
+    num_frames = reported
+    if reported == 0 or verify:
+        # FLV containers report 0 frames: count by decoding (also checks every frame decodes).
+        _, num_frames = _pyav_decode(path, None)
+        if reported and num_frames != reported:
+            logger.warning("%s: container says %d frames, %d decode", path, reported, num_frames)
+    if num_frames == 0:
+        raise VideoError(path, "no decodable video frames", "empty")
+    return VideoInfo(num_frames, fps, width, height, "pyav")
+
+
+# ----------------------------------------------------------------------------------------------
+# public API
+
+
+def probe_video(
+    path: str | os.PathLike[str], *, backend: str = "auto", verify: bool = False
+) -> VideoInfo:
+    """Frame count, fps, size and backend of one video.
+
+    ``verify`` also decodes the last frame (decord) or every frame (PyAV), which catches files cut
+    short after their header (the frame count in the header then exceeds what decodes).
+    Raises :class:`VideoError` naming the file for missing, empty, unreadable or corrupt videos.
+    """
+    path = Path(path)
+    used, vr = _open(path, backend)
+    if used == "pyav":
+        return _pyav_info(path, verify)
+    n = len(vr)
+    fps = float(vr.get_avg_fps())
+    probe = np.array([0, n - 1] if verify and n > 1 else [0], dtype=np.int64)
+    frames = _decord_batch(path, vr, probe)  # (1 or 2, H, W, 3); frame 0 gives the size
+    return VideoInfo(n, fps, int(frames.shape[2]), int(frames.shape[1]), "decord")
+
+
+def decode_frames(
+    path: str | os.PathLike[str],
+    indices: Sequence[int] | np.ndarray | None = None,
+    *,
+    backend: str = "auto",
+) -> VideoFrames:
+    """Decode the union of ``indices`` (any shape, e.g. (K, 16) clip indices) in one call.
+
+    ``None`` decodes every frame. Indices outside [0, num_frames) raise :class:`VideoError`.
+    """
+    path = Path(path)
+    want = None
+    if indices is not None:
+        want = np.unique(np.asarray(indices, dtype=np.int64))  # sorted union
+        if want.size == 0:
+            raise ValueError(f"{path}: no frame indices given")
+        if want[0] < 0:
+            raise VideoError(path, f"negative frame index {int(want[0])} requested")
+    used, vr = _open(path, backend)
+    if used == "decord":
+        n = len(vr)
+        if want is None:
+            want = np.arange(n, dtype=np.int64)
+        elif want[-1] >= n:
+            raise VideoError(path, f"frame {int(want[-1])} requested but the video has {n} frames")
+        frames = _decord_batch(path, vr, want)
+    else:
+        frames, seen = _pyav_decode(path, want)
+        if frames is None:
+            raise VideoError(path, "no decodable video frames", "empty")
+        if want is None:
+            want = np.arange(seen, dtype=np.int64)
+    if frames.ndim != 4 or frames.shape[0] != len(want) or frames.shape[-1] != 3:
+        raise VideoError(path, f"decoder returned frames of shape {frames.shape}, expected RGB")
+    return VideoFrames(str(path), want, np.ascontiguousarray(frames, dtype=np.uint8), used)
+
+
+def read_video(
+    path: str | os.PathLike[str],
+    indices: Sequence[int] | None = None,
+    *,
+    backend: str = "auto",
+) -> np.ndarray:
+    """Frames ``indices`` (given order, repeats allowed) as (T, H, W, 3) uint8; all if None."""
+    decoded = decode_frames(path, indices, backend=backend)
+    if indices is None:
+        return decoded.frames
+    return decoded.take(np.asarray(indices, dtype=np.int64).reshape(-1))
+
+
+def iter_clip_frames(
+    path: str | os.PathLike[str],
+    clip_indices: np.ndarray | Sequence[Sequence[int]],
+    *,
+    max_decoded_frames: int | None = None,
+    backend: str = "auto",
+) -> Iterator[tuple[int, np.ndarray, str]]:
+    """Yield ``(k, frames (T, H, W, 3), backend)`` for every clip ``k`` of one video, in order.
+
+    Clips are grouped into runs whose union of frames stays within ``max_decoded_frames`` (None:
+    one group, i.e. one decode for the whole video); each group is decoded in one call. The bound
+    keeps memory flat for the rare minute-long video (e.g. CREMA-D 1064_IEO_DIS_MD).
+    """
+    clips = np.asarray(clip_indices, dtype=np.int64)  # (K, T)
+    if clips.ndim != 2 or len(clips) == 0:
+        raise ValueError(f"{path}: clip indices must be a non-empty (clips, frames) array")
+    start = 0
+    while start < len(clips):
+        stop, union = start + 1, set(clips[start].tolist())
+        while stop < len(clips) and max_decoded_frames is not None:
+            grown = union | set(clips[stop].tolist())
+            if len(grown) > max_decoded_frames:
+                break
+            union, stop = grown, stop + 1
+        if max_decoded_frames is None:
+            stop = len(clips)
+        decoded = decode_frames(path, clips[start:stop], backend=backend)
+        for k in range(start, stop):
+            yield k, decoded.take(clips[k]), decoded.backend
+        start = stop

@@ -1,0 +1,126 @@
+"""Tests for the ``lengths`` stage: good videos probed, bad ones reported, the run goes on."""
+
+from __future__ import annotations
+
+import argparse
+import fractions
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from vjepa_fer.video import lengths
+
+
+def write_video(path: Path, n: int, kind: str = "mp4") -> None:
+    import av
+
+    if kind == "mp4":
+        fmt, codec, rate = "mp4", "libx264", fractions.Fraction(30000, 1001)
+    else:
+        fmt, codec, rate = "flv", "flv", fractions.Fraction(30)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w", format=fmt) as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(n):
+            img = np.full((48, 64, 3), (i * 3) % 256, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A root with 3 good and 4 bad videos and a manifest listing them in a fixed order."""
+    root = tmp_path_factory.mktemp("root")
+    write_video(root / "Actor_01/good.mp4", 90)
+    write_video(root / "VideoFlash/good.flv", 40, "flv")
+    write_video(root / "VideoFlash/other.flv", 70, "flv")
+    (root / "VideoFlash/zero.flv").write_bytes(b"")
+    (root / "VideoFlash/noise.flv").write_bytes(np.random.default_rng(0).bytes(4000))
+    data = (root / "Actor_01/good.mp4").read_bytes()
+    (root / "Actor_01/cut.mp4").write_bytes(data[: len(data) // 3])
+    videos = [
+        "VideoFlash/zero.flv",
+        "Actor_01/good.mp4",
+        "VideoFlash/noise.flv",
+        "VideoFlash/good.flv",
+        "Actor_01/missing.mp4",
+        "Actor_01/cut.mp4",
+        "VideoFlash/other.flv",
+    ]
+    manifest = root / "manifest.csv"
+    pd.DataFrame({"video": videos, "label": range(len(videos))}).to_csv(manifest, index=False)
+    return root, manifest
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    lengths.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def run_stage(root: Path, manifest: Path, out_dir: Path, jobs: int) -> tuple[pd.DataFrame, ...]:
+    out, report = out_dir / "lengths.csv", out_dir / "bad.csv"
+    args = parse(
+        "--manifest", str(manifest), "--root", str(root), "--out", str(out),
+        "--report", str(report), "--jobs", str(jobs),
+    )  # fmt: skip
+    assert lengths.run(args) == 0
+    return pd.read_csv(out, dtype={"error": str}), pd.read_csv(report)
+
+
+def test_lengths_records_good_and_reports_bad(dataset, tmp_path: Path) -> None:
+    root, manifest = dataset
+    table, report = run_stage(root, manifest, tmp_path, jobs=1)
+    assert table.columns.tolist() == lengths.LENGTH_COLUMNS
+    assert table["video"].tolist() == pd.read_csv(manifest)["video"].tolist()  # manifest order
+    by = table.set_index("video")
+    assert by.loc["Actor_01/good.mp4", ["num_frames", "width", "height"]].tolist() == [90, 64, 48]
+    assert by.loc["Actor_01/good.mp4", "fps"] == pytest.approx(29.97, abs=1e-2)
+    assert by.loc["VideoFlash/good.flv", "num_frames"] == 40
+    assert by.loc["VideoFlash/other.flv", "fps"] == pytest.approx(30.0)
+    assert set(by.loc[by["status"] == "ok", "backend"]) == {"decord"}
+    assert by["status"].to_dict() == {
+        "VideoFlash/zero.flv": "empty",
+        "Actor_01/good.mp4": "ok",
+        "VideoFlash/noise.flv": "unreadable",
+        "VideoFlash/good.flv": "ok",
+        "Actor_01/missing.mp4": "missing",
+        "Actor_01/cut.mp4": "unreadable",
+        "VideoFlash/other.flv": "ok",
+    }
+    assert by.loc[by["status"] != "ok", "num_frames"].isna().all()
+
+    assert report.columns.tolist() == lengths.REPORT_COLUMNS
+    assert report["video"].tolist() == [
+        "VideoFlash/zero.flv",
+        "VideoFlash/noise.flv",
+        "Actor_01/missing.mp4",
+        "Actor_01/cut.mp4",
+    ]
+    assert report["path"].tolist() == [str(root / v) for v in report["video"]]
+    assert report["error"].str.len().min() > 0
+
+
+def test_lengths_with_worker_processes_gives_the_same_table(dataset, tmp_path: Path) -> None:
+    root, manifest = dataset
+    serial = run_stage(root, manifest, tmp_path / "serial", jobs=1)
+    parallel = run_stage(root, manifest, tmp_path / "parallel", jobs=2)
+    for a, b in zip(serial, parallel, strict=True):
+        pd.testing.assert_frame_equal(a, b)
+
+
+def test_lengths_rejects_a_bad_manifest(dataset, tmp_path: Path) -> None:
+    root, _ = dataset
+    manifest = tmp_path / "m.csv"
+    pd.DataFrame({"path": ["a.mp4"]}).to_csv(manifest, index=False)
+    args = parse("--manifest", str(manifest), "--root", str(root), "--out", "x", "--report", "y")
+    with pytest.raises(ValueError, match="no 'video' column"):
+        lengths.run(args)
+    args.manifest = str(tmp_path / "absent.csv")
+    with pytest.raises(FileNotFoundError, match="absent.csv"):
+        lengths.run(args)
