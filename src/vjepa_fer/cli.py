@@ -55,9 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         force=True,
     )
     module = importlib.import_module(args._module)
+    from vjepa_fer.data.fetch import DownloadError
+
     try:
         return int(module.run(args) or 0)
-    except (CliError, FileNotFoundError, ValueError) as exc:
+    except (CliError, FileNotFoundError, ValueError, DownloadError) as exc:
         logging.getLogger("vjepa_fer").error("%s", exc)
         print(f"vjepa-fer {args.command}: error: {exc}", file=sys.stderr)
         return 1

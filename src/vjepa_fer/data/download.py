@@ -1,0 +1,582 @@
+"""Download stage: fetch and verify RAVDESS, CREMA-D and the V-JEPA checkpoints.
+
+Implements datasets.md (RAVDESS from Zenodo record 1188976, checksums from the record's JSON API
+or the packaged pinned table; CREMA-D videos from the GitLab mirror first and GitHub LFS second,
+each checked against the packaged sha256 table) and reference-protocol.md, Encoder (checkpoint
+URLs, which have no published checksums: the sha256 of the first download is recorded beside the
+file and checked on every later run). HTTP and zip handling live in :mod:`vjepa_fer.data.fetch`.
+
+Every dataset download ends by writing ``<root>/.vjepa-fer-download.json`` atomically; Snakemake
+rules use that marker as their output. Reruns skip everything that is already verified.
+
+Run::
+
+    vjepa-fer download --dataset ravdess --root resources/ravdess
+    vjepa-fer download --dataset crema-d --root resources/crema-d --jobs 8
+    vjepa-fer download --dataset crema-d --root /data/CREMA-D --verify-only
+    vjepa-fer download --dataset checkpoint --dest resources/checkpoints/vith16-384.pth.tar
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import io
+import logging
+import os
+import re
+import shutil
+import zipfile
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from vjepa_fer import __version__
+from vjepa_fer.data.fetch import (
+    ChecksumError,
+    DownloadError,
+    FetchTask,
+    extract_zip,
+    fetch,
+    fetch_many,
+    fetch_zenodo_checksums,
+    new_session,
+    read_json,
+    verify_file,
+    write_json,
+)
+from vjepa_fer.io import atomic_open, file_digest
+
+logger = logging.getLogger(__name__)
+
+RAVDESS_BASE_URL = "https://zenodo.org/records/1188976/files"
+RAVDESS_RECORD_API = "https://zenodo.org/api/records/1188976"
+CREMAD_URL_TEMPLATES = (
+    "https://gitlab.com/cs-cooper-lab/crema-d-mirror/-/raw/master/VideoFlash/{name}",
+    "https://media.githubusercontent.com/media/CheyneyComputerScience/CREMA-D/master/VideoFlash/{name}",
+)
+CHECKPOINT_URLS = {
+    "vith16-384": "https://dl.fbaipublicfiles.com/jepa/vith16-384/vith16-384.pth.tar",
+    "vith16": "https://dl.fbaipublicfiles.com/jepa/vith16/vith16.pth.tar",
+    "vitl16": "https://dl.fbaipublicfiles.com/jepa/vitl16/vitl16.pth.tar",
+}
+DEFAULT_CHECKPOINT_URL = CHECKPOINT_URLS["vith16-384"]
+MARKER_NAME = ".vjepa-fer-download.json"
+RAVDESS_STATE_NAME = ".vjepa-fer-ravdess-state.json"
+
+
+# ----------------------------------------------------------------------------- tables and JSON
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _load_table(
+    path: str | os.PathLike[str] | None, packaged: str, size_col: str, hash_col: str, width: int
+) -> dict[str, tuple[int, str]]:
+    """``{file: (size, hexdigest)}`` from a TSV (``path``, or ``resources/<packaged>``)."""
+    if path is None:
+        source = f"package resource {packaged}"
+        text = resources.files("vjepa_fer.data").joinpath("resources", packaged).read_text()
+    else:
+        source, text = str(path), Path(path).read_text(encoding="utf-8")
+    reader = csv.DictReader(io.StringIO(text), delimiter="\t")
+    missing = [c for c in ("file", size_col, hash_col) if c not in (reader.fieldnames or [])]
+    if missing:
+        raise ValueError(f"{source}: missing column(s) {missing}; found {reader.fieldnames}")
+    table = {}
+    for row in reader:
+        digest, size = row[hash_col].lower(), row[size_col]
+        if not re.fullmatch(rf"[0-9a-f]{{{width}}}", digest) or not size.isdigit():
+            raise ValueError(f"{source}: bad row for {row['file']!r}: {row}")
+        table[row["file"]] = (int(size), digest)
+    return table
+
+
+def load_ravdess_table(path: str | os.PathLike[str] | None = None) -> dict[str, tuple[int, str]]:
+    """Pinned RAVDESS archive table ``{file: (bytes, md5)}``; the packaged one when ``None``."""
+    return _load_table(path, "ravdess/video_speech_zips.tsv", "bytes", "md5", 32)
+
+
+def load_cremad_table(path: str | os.PathLike[str] | None = None) -> dict[str, tuple[int, str]]:
+    """CREMA-D LFS table ``{file: (size, sha256)}``; the packaged one when ``None``."""
+    return _load_table(path, "crema-d/videoflash_lfs.tsv", "size", "sha256", 64)
+
+
+# ----------------------------------------------------------------------------- RAVDESS
+
+
+def _choose_ravdess_checksums(
+    wanted: list[str],
+    pinned: Mapping[str, tuple[int, str]],
+    record: Mapping[str, tuple[int, str]] | None,
+) -> tuple[dict[str, tuple[int, str, str]], list[dict[str, Any]]]:
+    """Per archive ``(bytes, md5, source)``: the record wins; disagreements are returned."""
+    chosen: dict[str, tuple[int, str, str]] = {}
+    disagreements = []
+    for name in wanted:
+        pin, rec = pinned.get(name), (record or {}).get(name)
+        if rec is not None and rec[0] < 0 and pin is not None:
+            rec = (pin[0], rec[1])  # the record gave no size: keep the pinned one
+        if rec is not None:
+            chosen[name] = (rec[0], rec[1], "zenodo-record")
+            if pin is not None and pin != rec:
+                disagreements.append(
+                    {
+                        "file": name,
+                        "pinned": {"bytes": pin[0], "md5": pin[1]},
+                        "record": {"bytes": rec[0], "md5": rec[1]},
+                    }
+                )
+        elif pin is not None:
+            if record is not None:
+                logger.warning("Zenodo record does not list %s; using the pinned checksum", name)
+            chosen[name] = (pin[0], pin[1], "pinned-table")
+        else:
+            raise ValueError(f"{name} is neither in the Zenodo record nor in the pinned table")
+    if disagreements:
+        logger.warning(
+            "the Zenodo record disagrees with the pinned table for %d archive(s); using the "
+            "record's values: %s",
+            len(disagreements),
+            "; ".join(
+                f"{d['file']} (pinned {d['pinned']['bytes']} B md5 {d['pinned']['md5']}, "
+                f"record {d['record']['bytes']} B md5 {d['record']['md5']})"
+                for d in disagreements
+            ),
+        )
+    return chosen, disagreements
+
+
+def _ravdess_done(root: Path, entry: Any) -> bool:
+    """An archive counts as done when its state entry exists and its files are still there."""
+    if not isinstance(entry, dict) or not entry.get("extracted"):
+        return False
+    tops = [root / name for name in entry["extracted"]]
+    if not all(p.exists() for p in tops):
+        return False
+    n_files = sum(1 for p in tops for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file())
+    return n_files >= int(entry.get("files", 0))
+
+
+def download_ravdess(
+    root: str | os.PathLike[str],
+    *,
+    actors: Iterable[int] = range(1, 25),
+    base_url: str = RAVDESS_BASE_URL,
+    record_api: str | None = RAVDESS_RECORD_API,
+    pinned: str | os.PathLike[str] | None = None,
+    keep_archives: bool = False,
+    marker: str | os.PathLike[str] | None = None,
+    retries: int = 5,
+    timeout: float = 60,
+    progress: bool = True,
+    session: requests.Session | None = None,
+    backoff: float = 1.0,
+) -> Path:
+    """Download, verify and unpack ``Video_Speech_Actor_XX.zip`` into ``root/Actor_XX/``.
+
+    Checksums come from ``record_api`` when reachable (disagreements with the pinned table are
+    logged as a warning), else from ``pinned`` (the packaged table when ``None``; pass
+    ``record_api=None`` to stay offline). Finished archives are recorded in
+    ``root/.vjepa-fer-ravdess-state.json`` and skipped by a rerun. Returns the marker path.
+    """
+    root = Path(root)
+    actor_ids = sorted({int(a) for a in actors})
+    if not actor_ids or any(not 1 <= a <= 24 for a in actor_ids):
+        raise ValueError(f"RAVDESS actors must be between 1 and 24, got {actor_ids}")
+    wanted = [f"Video_Speech_Actor_{a:02d}.zip" for a in actor_ids]
+    root.mkdir(parents=True, exist_ok=True)
+    for stale in root.glob(".extract-*"):  # left by a killed extraction; never a complete tree
+        shutil.rmtree(stale, ignore_errors=True)
+    state_path = root / RAVDESS_STATE_NAME
+    state = read_json(state_path)
+    todo = [name for name in wanted if not _ravdess_done(root, state.get(name))]
+    archive_dir = root / "archives"
+    own_session = session is None
+    sess = session if session is not None else new_session()
+    disagreements: list[dict[str, Any]] = []
+    record = None
+    try:
+        if todo:
+            record = (
+                fetch_zenodo_checksums(record_api, session=sess, timeout=timeout)
+                if record_api
+                else None
+            )
+            chosen, disagreements = _choose_ravdess_checksums(
+                wanted, load_ravdess_table(pinned), record
+            )
+        for name in todo:
+            size, md5, source = chosen[name]
+            archive = fetch(
+                f"{base_url.rstrip('/')}/{name}?download=1",
+                archive_dir / name,
+                size=size if size >= 0 else None,
+                checksum=("md5", md5),
+                retries=retries,
+                timeout=timeout,
+                progress=progress,
+                session=sess,
+                backoff=backoff,
+            )
+            with zipfile.ZipFile(archive) as zf:
+                n_files = sum(1 for info in zf.infolist() if not info.is_dir())
+            moved = extract_zip(archive, root)
+            actor_dir = f"Actor_{name[-6:-4]}"
+            if actor_dir not in {p.name for p in moved}:
+                logger.warning(
+                    "%s did not contain %s/ (it held %s)", name, actor_dir, [p.name for p in moved]
+                )
+            state[name] = {
+                "bytes": size,
+                "md5": md5,
+                "checksum_source": source,
+                "extracted": [p.name for p in moved],
+                "files": n_files,
+                "completed": _now(),
+            }
+            write_json(state_path, state)
+            logger.info("RAVDESS %s: verified and unpacked %d files", name, n_files)
+            if not keep_archives:
+                archive.unlink()
+    finally:
+        if own_session:
+            sess.close()
+    if not keep_archives and archive_dir.is_dir() and not any(archive_dir.iterdir()):
+        archive_dir.rmdir()
+    checksums_from = "zenodo-record" if record else ("pinned-table" if todo else "state-file")
+    marker_path = Path(marker) if marker is not None else root / MARKER_NAME
+    write_json(
+        marker_path,
+        {
+            "dataset": "ravdess",
+            "base_url": base_url,
+            "record_api": record_api,
+            "checksums_from": checksums_from,
+            "disagreements": disagreements,
+            "actors": actor_ids,
+            "archives": {name: state[name] for name in wanted},
+            "written": _now(),
+            "vjepa_fer": __version__,
+        },
+    )
+    return marker_path
+
+
+# ----------------------------------------------------------------------------- CREMA-D
+
+
+def _select_cremad(table: Mapping[str, tuple[int, str]], names: Iterable[str] | None) -> list[str]:
+    if names is None:
+        return sorted(table)
+    selected, unknown = set(), []
+    for raw in names:
+        name = raw.strip()
+        if not name:
+            continue
+        name = name if name.endswith(".flv") else f"{name}.flv"
+        (selected.add(name) if name in table else unknown.append(name))
+    if unknown:
+        raise ValueError(f"{len(unknown)} name(s) are not CREMA-D videos: {unknown[:10]}")
+    return sorted(selected)
+
+
+def download_cremad(
+    root: str | os.PathLike[str],
+    *,
+    url_templates: Iterable[str] = CREMAD_URL_TEMPLATES,
+    table: str | os.PathLike[str] | None = None,
+    names: Iterable[str] | None = None,
+    jobs: int = 8,
+    marker: str | os.PathLike[str] | None = None,
+    retries: int = 5,
+    timeout: float = 60,
+    progress: bool = True,
+    backoff: float = 1.0,
+) -> Path:
+    """Download every (or each named) CREMA-D video into ``root/VideoFlash/`` and verify it.
+
+    Each URL template holds ``{name}`` (the file name with ``.flv``); templates are tried in
+    order. Verified files already present are skipped. Failures are collected and raised
+    together at the end as one :class:`DownloadError`. Returns the marker path.
+    """
+    templates = list(url_templates)
+    if not templates or any("{name}" not in t for t in templates):
+        raise ValueError(f"every CREMA-D URL template needs a {{name}} field, got {templates}")
+    if jobs < 1:
+        raise ValueError(f"--jobs must be at least 1, got {jobs}")
+    lfs = load_cremad_table(table)
+    selected = _select_cremad(lfs, names)
+    video_dir = Path(root) / "VideoFlash"
+    video_dir.mkdir(parents=True, exist_ok=True)
+    tasks = {
+        name: FetchTask(
+            [t.format(name=name) for t in templates],
+            video_dir / name,
+            size=lfs[name][0],
+            checksum=("sha256", lfs[name][1]),
+        )
+        for name in selected
+    }
+    opts = {"retries": retries, "timeout": timeout, "progress": progress, "backoff": backoff}
+    failures = fetch_many(tasks, jobs=jobs, desc="CREMA-D", **opts)
+    if failures:
+        lines = [f"  {name}: {failures[name]}" for name in sorted(failures)[:30]]
+        more = f"\n  ... and {len(failures) - 30} more" if len(failures) > 30 else ""
+        raise DownloadError(
+            f"{len(failures)} of {len(selected)} CREMA-D video(s) failed; rerun to retry only "
+            "these (verified files are skipped):\n" + "\n".join(lines) + more
+        )
+    return _write_cremad_marker(root, marker, selected, lfs, templates, table)
+
+
+def _write_cremad_marker(root, marker, selected, lfs, templates, table) -> Path:
+    marker_path = Path(marker) if marker is not None else Path(root) / MARKER_NAME
+    write_json(
+        marker_path,
+        {
+            "dataset": "crema-d",
+            "url_templates": list(templates),
+            "table": str(table) if table is not None else "package:crema-d/videoflash_lfs.tsv",
+            "files": len(selected),
+            "bytes": sum(lfs[n][0] for n in selected),
+            "names": selected,
+            "verified": "sha256 and size of every file",
+            "written": _now(),
+            "vjepa_fer": __version__,
+        },
+    )
+    logger.info("CREMA-D: %d videos verified in %s", len(selected), Path(root) / "VideoFlash")
+    return marker_path
+
+
+@dataclass
+class CremadReport:
+    """Outcome of :func:`verify_cremad`: file names in ``root/VideoFlash``."""
+
+    ok: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    wrong: dict[str, str] = field(default_factory=dict)  # name -> what is wrong
+    extra: list[str] = field(default_factory=list)  # .flv files not in the table
+
+    @property
+    def clean(self) -> bool:
+        return not self.missing and not self.wrong
+
+    def describe(self, limit: int = 20) -> str:
+        parts = [
+            f"{len(self.ok)} ok, {len(self.missing)} missing, {len(self.wrong)} wrong, "
+            f"{len(self.extra)} not in the table"
+        ]
+        parts += [f"  missing: {n}" for n in self.missing[:limit]]
+        parts += [f"  wrong: {n}: {why}" for n, why in list(self.wrong.items())[:limit]]
+        return "\n".join(parts)
+
+
+def verify_cremad(
+    root: str | os.PathLike[str],
+    *,
+    table: str | os.PathLike[str] | None = None,
+    names: Iterable[str] | None = None,
+    jobs: int = 4,
+) -> CremadReport:
+    """Check a local CREMA-D copy (``root/VideoFlash/*.flv``) against the sha256 table."""
+    lfs = load_cremad_table(table)
+    selected = _select_cremad(lfs, names)
+    video_dir = Path(root) / "VideoFlash"
+    if not video_dir.is_dir():
+        raise FileNotFoundError(
+            f"{video_dir} does not exist (expected the CREMA-D VideoFlash folder)"
+        )
+    report = CremadReport(
+        extra=sorted(p.name for p in video_dir.glob("*.flv") if p.name not in lfs)
+    )
+
+    def check(name: str) -> str | None:
+        size, sha256 = lfs[name]
+        return verify_file(video_dir / name, size=size, checksum=("sha256", sha256))
+
+    # hashlib releases the GIL on large buffers, so threads overlap hashing and disk reads.
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for name, problem in zip(selected, pool.map(check, selected), strict=True):
+            if problem is None:
+                report.ok.append(name)
+            elif problem == "file is missing":
+                report.missing.append(name)
+            else:
+                report.wrong[name] = problem
+    return report
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def download_checkpoint(
+    url: str,
+    dest: str | os.PathLike[str],
+    sha256: str | None = None,
+    *,
+    retries: int = 5,
+    timeout: float = 60,
+    progress: bool = True,
+    session: requests.Session | None = None,
+    backoff: float = 1.0,
+) -> str:
+    """Download a checkpoint and return its sha256.
+
+    The V-JEPA checkpoints have no published checksums, so without ``sha256`` the digest of the
+    first download is written to ``<dest>.sha256`` (``sha256sum`` format) and later runs verify
+    against it (trust on first use). With ``sha256`` the file must match it.
+    """
+    dest = Path(dest)
+    sidecar = dest.with_name(dest.name + ".sha256")
+    expected = sha256.lower() if sha256 else None
+    if expected is not None and not re.fullmatch(r"[0-9a-f]{64}", expected):
+        raise ValueError(f"--sha256 must be 64 hex digits, got {sha256!r}")
+    recorded = None
+    if sidecar.is_file():
+        recorded = (sidecar.read_text(encoding="utf-8").split() or [""])[0].lower()
+    if expected is None and recorded:
+        expected = recorded
+        logger.info("verifying %s against the sha256 recorded in %s", dest.name, sidecar)
+    try:
+        fetch(
+            url,
+            dest,
+            checksum=("sha256", expected) if expected else None,
+            retries=retries,
+            timeout=timeout,
+            progress=progress,
+            session=session,
+            backoff=backoff,
+        )
+    except ChecksumError as exc:
+        if sha256 is None and recorded:
+            raise ChecksumError(
+                f"{exc} The expected digest was recorded at the first download in {sidecar}; "
+                "delete that file if the upstream checkpoint has really changed."
+            ) from exc
+        raise
+    digest = expected or file_digest(dest, "sha256")
+    with atomic_open(sidecar, "w", encoding="utf-8") as fh:
+        fh.write(f"{digest}  {dest.name}\n")
+    logger.info("sha256 %s  %s", digest, dest)
+    return digest
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``vjepa-fer download``."""
+    parser.add_argument("--dataset", required=True, choices=("ravdess", "crema-d", "checkpoint"))
+    parser.add_argument("--root", type=Path, help="dataset folder (ravdess, crema-d)")
+    parser.add_argument("--dest", type=Path, help="checkpoint file to write (checkpoint)")
+    parser.add_argument("--url", help=f"checkpoint URL (default {DEFAULT_CHECKPOINT_URL})")
+    parser.add_argument("--sha256", help="expected checkpoint sha256 (default: record the first)")
+    parser.add_argument("--base-url", default=RAVDESS_BASE_URL, help="RAVDESS file URL prefix")
+    parser.add_argument(
+        "--record-api",
+        default=RAVDESS_RECORD_API,
+        help="Zenodo record JSON for RAVDESS checksums; '' uses only the pinned table",
+    )
+    parser.add_argument(
+        "--actors",
+        type=int,
+        nargs="+",
+        default=list(range(1, 25)),
+        help="RAVDESS actors to fetch (default all 24)",
+    )
+    parser.add_argument("--keep-archives", action="store_true", help="keep RAVDESS zips")
+    parser.add_argument(
+        "--mirror",
+        dest="mirrors",
+        action="append",
+        metavar="TEMPLATE",
+        help="CREMA-D URL template with {name}, tried in order; repeat; replaces the defaults",
+    )
+    parser.add_argument("--jobs", type=int, default=8, help="parallel CREMA-D downloads")
+    parser.add_argument("--names-file", type=Path, help="CREMA-D subset: one video name a line")
+    parser.add_argument(
+        "--verify-only",
+        action="store_true",
+        help="CREMA-D: only verify an existing copy under --root",
+    )
+    parser.add_argument("--marker", type=Path, help=f"marker file (default ROOT/{MARKER_NAME})")
+    parser.add_argument("--retries", type=int, default=5, help="failed attempts allowed per file")
+    parser.add_argument("--timeout", type=float, default=60, help="seconds per network read")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _read_names(path: Path) -> list[str]:
+    if not path.is_file():
+        raise FileNotFoundError(f"--names-file {path} does not exist")
+    lines = (
+        line.split("#", 1)[0].strip() for line in path.read_text(encoding="utf-8").splitlines()
+    )
+    return [line for line in lines if line]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the download stage; raises ValueError / DownloadError (a RuntimeError) on failure."""
+    common = {"retries": args.retries, "timeout": args.timeout, "progress": not args.no_progress}
+    if args.dataset == "checkpoint":
+        if args.dest is None:
+            raise ValueError("--dataset checkpoint needs --dest FILE")
+        url = args.url or DEFAULT_CHECKPOINT_URL
+        digest = download_checkpoint(url, args.dest, args.sha256, **common)
+        if args.marker is not None:
+            write_json(
+                args.marker,
+                {
+                    "dataset": "checkpoint",
+                    "url": url,
+                    "file": str(args.dest),
+                    "sha256": digest,
+                    "written": _now(),
+                },
+            )
+        return 0
+    if args.root is None:
+        raise ValueError(f"--dataset {args.dataset} needs --root DIR")
+    if args.verify_only and args.dataset != "crema-d":
+        raise ValueError("--verify-only applies to --dataset crema-d only")
+    if args.dataset == "ravdess":
+        download_ravdess(
+            args.root,
+            actors=args.actors,
+            base_url=args.base_url,
+            record_api=args.record_api or None,
+            keep_archives=args.keep_archives,
+            marker=args.marker,
+            **common,
+        )
+        return 0
+    names = _read_names(args.names_file) if args.names_file else None
+    templates = args.mirrors or CREMAD_URL_TEMPLATES
+    if args.verify_only:
+        report = verify_cremad(args.root, names=names, jobs=args.jobs)
+        if not report.clean:
+            raise DownloadError(
+                f"CREMA-D copy under {args.root} is incomplete:\n{report.describe()}"
+            )
+        lfs = load_cremad_table()
+        _write_cremad_marker(args.root, args.marker, report.ok, lfs, templates, None)
+        return 0
+    download_cremad(
+        args.root,
+        url_templates=templates,
+        names=names,
+        jobs=args.jobs,
+        marker=args.marker,
+        **common,
+    )
+    return 0

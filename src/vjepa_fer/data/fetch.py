@@ -1,0 +1,506 @@
+"""Resumable, verified HTTP downloads and safe zip extraction.
+
+The generic half of the download stage (datasets.md: "download ... and verify them"); the dataset
+logic lives in :mod:`vjepa_fer.data.download`. :func:`fetch` writes ``<dest>.part``, resumes it
+with HTTP ``Range`` requests, retries with exponential backoff, falls back to mirror URLs, and
+renames the part onto ``dest`` only after its size and checksum are verified, so a file that
+exists under its final name is always a verified one. :func:`fetch_many` runs many fetches on a
+thread pool and collects every failure. :func:`extract_zip` refuses archive members that would
+land outside the target folder and moves the extracted tree into place only when the whole archive
+has been unpacked. :func:`fetch_zenodo_checksums` reads sizes and md5s from a Zenodo record's
+JSON; :func:`write_json` / :func:`read_json` handle the small marker and state files.
+
+Used from Python::
+
+    from vjepa_fer.data.fetch import fetch, extract_zip
+    fetch(["https://mirror-a/x.zip", "https://mirror-b/x.zip"], Path("x.zip"),
+          size=1234, checksum=("md5", "0123..."))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import posixpath
+import re
+import shutil
+import stat
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path, PureWindowsPath
+from typing import Any
+
+import requests
+import urllib3
+from tqdm import tqdm
+
+from vjepa_fer import __version__
+from vjepa_fer.io import atomic_open, file_digest
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1 << 20
+# Statuses after which asking the same URL again cannot help: go to the next mirror at once.
+PERMANENT_STATUS = frozenset({400, 401, 403, 404, 405, 410, 451})
+USER_AGENT = f"vjepa-fer/{__version__} python-requests/{requests.__version__}"
+
+
+class DownloadError(RuntimeError):
+    """A file could not be downloaded (every URL and retry failed) or failed verification."""
+
+
+class ChecksumError(DownloadError):
+    """A downloaded file's size or digest differs from the expected one, twice in a row."""
+
+
+class UnsafeArchiveError(ValueError):
+    """An archive member is absolute, escapes the target folder, or is a symbolic link."""
+
+
+class _Transient(Exception):
+    """A retryable transfer problem that requests does not raise itself (short body, bad range)."""
+
+
+class _Permanent(Exception):
+    """This URL will not work however often it is asked (404 and friends)."""
+
+
+def new_session() -> requests.Session:
+    """A requests session with the project's User-Agent (some hosts reject the default one)."""
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+def show_progress(progress: bool) -> bool:
+    """Draw bars only for a person watching: never into Snakemake logs or CI output."""
+    return progress and sys.stderr.isatty()
+
+
+def verify_file(
+    path: str | os.PathLike[str],
+    *,
+    size: int | None = None,
+    checksum: tuple[str, str] | None = None,
+) -> str | None:
+    """Return ``None`` when ``path`` has the expected size and digest, else what is wrong."""
+    path = Path(path)
+    if not path.is_file():
+        return "file is missing"
+    actual_size = path.stat().st_size
+    if size is not None and actual_size != size:
+        return f"size is {actual_size} bytes, expected {size}"
+    if checksum is not None:
+        algorithm, expected = checksum
+        actual = file_digest(path, algorithm)
+        if actual.lower() != expected.lower():
+            return f"{algorithm} is {actual}, expected {expected.lower()}"
+    return None
+
+
+def _check_checksum_arg(checksum: tuple[str, str] | None) -> None:
+    if checksum is None:
+        return
+    algorithm, hexdigest = checksum
+    if algorithm not in hashlib.algorithms_available:
+        raise ValueError(f"unknown checksum algorithm {algorithm!r}")
+    width = hashlib.new(algorithm).digest_size * 2
+    if not re.fullmatch(rf"[0-9a-fA-F]{{{width}}}", hexdigest):
+        raise ValueError(f"{algorithm} checksum must be {width} hex digits, got {hexdigest!r}")
+
+
+def fetch(
+    urls: str | Sequence[str],
+    dest: str | os.PathLike[str],
+    *,
+    size: int | None = None,
+    checksum: tuple[str, str] | None = None,
+    retries: int = 5,
+    timeout: float = 60,
+    progress: bool = True,
+    session: requests.Session | None = None,
+    backoff: float = 1.0,
+) -> Path:
+    """Download ``dest`` from the first working URL of ``urls`` and verify it.
+
+    ``checksum`` is ``(algorithm, hexdigest)``, e.g. ``("md5", "3c8e...")``. An existing ``dest``
+    that verifies is returned without any network access. ``retries`` counts failed attempts
+    (connection errors, 5xx, truncated bodies) across all mirrors; waits grow as
+    ``backoff * 2**k`` seconds (capped at 60). A 404-like status drops that mirror at once.
+    A file that fails verification is deleted and downloaded once more from scratch; failing
+    again raises :class:`ChecksumError` naming the file, URL, expected and actual digest.
+    """
+    url_list = [urls] if isinstance(urls, str) else list(urls)
+    if not url_list:
+        raise ValueError(f"no URL given for {dest}")
+    _check_checksum_arg(checksum)
+    dest = Path(dest)
+    if dest.exists():
+        problem = verify_file(dest, size=size, checksum=checksum)
+        if problem is None:
+            logger.debug("%s is present and verified; not downloading", dest)
+            return dest
+        logger.warning("%s exists but %s; downloading it again", dest, problem)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    own_session = session is None
+    sess = session if session is not None else new_session()
+    bar = tqdm(
+        total=size,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        desc=dest.name,
+        leave=False,
+        disable=not show_progress(progress),
+    )
+    # A mismatch is retried once from scratch; with mirrors, each mirror gets its turn, because
+    # one of them may serve something else under the right name (an LFS pointer, an error page).
+    order, rounds = list(url_list), max(2, len(url_list))
+    try:
+        for attempt in range(1, rounds + 1):
+            url = _download_part(order, part, size, retries, timeout, sess, backoff, bar)
+            problem = verify_file(part, size=size, checksum=checksum)
+            if problem is None:
+                # The rename is the commit point: only a verified file gets the final name.
+                os.replace(part, dest)
+                logger.info("downloaded and verified %s", dest)
+                return dest
+            # A stale or corrupt .part must not be resumed again.
+            part.unlink(missing_ok=True)
+            if attempt < rounds:
+                logger.warning(
+                    "%s from %s failed verification (%s); downloading again from scratch",
+                    dest.name,
+                    url,
+                    problem,
+                )
+                i = order.index(url)
+                order = order[i + 1 :] + order[: i + 1]  # the next mirror goes first
+        raise ChecksumError(
+            f"{dest.name} failed verification {rounds} times, last downloaded from {url}: "
+            f"{problem}. The partial file was deleted and {dest} was not written."
+        )
+    finally:
+        bar.close()
+        if own_session:
+            sess.close()
+
+
+def _part_size(part: Path) -> int:
+    return part.stat().st_size if part.exists() else 0
+
+
+def _download_part(
+    urls: list[str],
+    part: Path,
+    size: int | None,
+    retries: int,
+    timeout: float,
+    session: requests.Session,
+    backoff: float,
+    bar: tqdm,
+) -> str:
+    """Fill ``part`` from one of ``urls``; return the URL that finished it."""
+    alive = list(urls)
+    index = failures = 0
+    errors: list[str] = []
+    while alive:
+        url = alive[index % len(alive)]
+        before = _part_size(part)
+        try:
+            _stream(url, part, size, timeout, session, bar)
+            have = _part_size(part)
+            if size is not None and have < size:
+                raise _Transient(f"transfer ended at {have} of {size} bytes")
+            return url
+        except _Permanent as exc:
+            errors.append(f"{url}: {exc}")
+            logger.info("%s: %s; trying the next URL", url, exc)
+            alive.remove(url)  # the next mirror now sits at the same index
+            continue
+        except (_Transient, requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            errors.append(f"{url}: {exc}")
+            failures += 1
+            if failures > retries:
+                break
+            # A mirror that made progress is kept (resume it); one that gave nothing is skipped.
+            if _part_size(part) <= before:
+                index += 1
+            delay = min(backoff * 2 ** (failures - 1), 60.0)
+            logger.warning(
+                "download of %s from %s failed (%s); retry %d/%d in %.1f s",
+                part.name[: -len(".part")],
+                url,
+                exc,
+                failures,
+                retries,
+                delay,
+            )
+            time.sleep(delay)
+    raise DownloadError(
+        f"could not download {part.name[: -len('.part')]} from {len(urls)} URL(s) "
+        f"({failures} failed attempt(s)); last errors: " + "; ".join(errors[-4:])
+    )
+
+
+def _content_range_start(header: str | None) -> int | None:
+    match = re.match(r"bytes (\d+)-", header or "")
+    return int(match.group(1)) if match else None
+
+
+def _announced_size(resp: requests.Response, offset: int, length: int | None) -> int | None:
+    """Full file size the server claims: Content-Range's total for 206, else Content-Length."""
+    if resp.status_code == 206:
+        match = re.search(r"/(\d+)$", resp.headers.get("Content-Range", ""))
+        return int(match.group(1)) if match else None
+    return length
+
+
+def _stream(
+    url: str,
+    part: Path,
+    size: int | None,
+    timeout: float,
+    session: requests.Session,
+    bar: tqdm,
+) -> None:
+    """One HTTP request appending to (or restarting) ``part``."""
+    offset = _part_size(part)
+    if size is not None and offset > size:
+        part.unlink()
+        offset = 0
+    if size is not None and size > 0 and offset == size:
+        return  # complete from an earlier run; the caller verifies it
+    # identity: a transparently gunzipped body would not match the published size or digest.
+    headers = {"Accept-Encoding": "identity"}
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+    with session.get(url, headers=headers, stream=True, timeout=timeout) as resp:
+        if resp.status_code == 416 and offset:
+            part.unlink(missing_ok=True)
+            raise _Transient("server refused the byte range (HTTP 416); restarting from zero")
+        if resp.status_code in PERMANENT_STATUS:
+            raise _Permanent(f"HTTP {resp.status_code} {resp.reason}")
+        resp.raise_for_status()
+        if resp.status_code == 206:
+            start = _content_range_start(resp.headers.get("Content-Range"))
+            if start != offset:
+                part.unlink(missing_ok=True)
+                raise _Transient(
+                    f"Content-Range {resp.headers.get('Content-Range')!r} does not start at "
+                    f"byte {offset}; restarting from zero"
+                )
+        elif offset:
+            logger.info("%s ignored the Range request; restarting from zero", url)
+            offset = 0
+        length = resp.headers.get("Content-Length", "")
+        expected = int(length) if length.isdigit() else None
+        announced = _announced_size(resp, offset, expected)
+        if size is not None and announced is not None and announced != size:
+            # Not the file we want (an LFS pointer, an HTML page): try the next mirror.
+            raise _Permanent(f"serves {announced} bytes, expected {size}")
+        total = size if size is not None else (offset + expected if expected is not None else None)
+        bar.reset(total=total)
+        bar.update(offset)
+        written = 0
+        # read1 hands over whatever arrived, so bytes received before a dropped connection are
+        # kept for the resume (iter_content would drop a partly filled chunk with the error).
+        read = getattr(resp.raw, "read1", resp.raw.read)
+        with open(part, "ab" if offset else "wb") as fh:
+            try:
+                while chunk := read(CHUNK_SIZE):
+                    fh.write(chunk)
+                    written += len(chunk)
+                    bar.update(len(chunk))
+            finally:
+                fh.flush()
+                os.fsync(fh.fileno())
+        if expected is not None and written < expected:
+            raise _Transient(f"connection closed after {written} of {expected} bytes")
+
+
+def _check_member(info: zipfile.ZipInfo, archive: Path) -> None:
+    name = info.filename
+    if stat.S_ISLNK(info.external_attr >> 16):
+        raise UnsafeArchiveError(f"{archive}: member {name!r} is a symbolic link; refusing it")
+    unified = name.replace("\\", "/")
+    if unified.startswith("/") or PureWindowsPath(name).drive:
+        raise UnsafeArchiveError(f"{archive}: member {name!r} has an absolute path; refusing it")
+    if posixpath.normpath(unified).split("/")[0] == "..":
+        raise UnsafeArchiveError(
+            f"{archive}: member {name!r} would be written outside the target; refusing it"
+        )
+
+
+def _move_into(src: Path, dst: Path) -> None:
+    """Rename ``src`` onto ``dst``, merging into an existing folder file by file.
+
+    Merging keeps files the archive does not contain (RAVDESS song and speech archives share
+    the ``Actor_XX`` folders); same-named files are replaced. Symlinks at ``dst`` are removed,
+    never followed.
+    """
+    if dst.is_symlink():
+        dst.unlink()
+    elif src.is_dir() and dst.is_dir():
+        for child in sorted(src.iterdir()):
+            _move_into(child, dst / child.name)
+        return
+    elif dst.is_dir():
+        shutil.rmtree(dst)
+    elif dst.exists() and src.is_dir():
+        dst.unlink()
+    os.replace(src, dst)
+
+
+def extract_zip(archive: str | os.PathLike[str], target: str | os.PathLike[str]) -> list[Path]:
+    """Unpack ``archive`` into ``target`` and return the top-level paths it created.
+
+    Every member is checked before anything is written. The archive is unpacked into a hidden
+    ``.extract-*`` folder inside ``target`` and only then renamed into place: a new top-level
+    folder in one rename, an existing one by merging (same-named files replaced, others kept).
+    An interrupted extraction therefore leaves the hidden folder, not a half-filled new tree.
+    """
+    archive, target = Path(archive), Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            _check_member(info, archive)
+        tmp = Path(tempfile.mkdtemp(prefix=".extract-", dir=target))
+        try:
+            zf.extractall(tmp)
+            moved = []
+            for name in sorted(os.listdir(tmp)):
+                _move_into(tmp / name, target / name)
+                moved.append(target / name)
+            return moved
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def fetch_zenodo_checksums(
+    record_api: str, *, session: requests.Session, timeout: float = 60
+) -> dict[str, tuple[int, str]] | None:
+    """``{file: (size, md5)}`` from a Zenodo record's JSON, or ``None`` when unreachable."""
+    try:
+        resp = session.get(record_api, timeout=timeout, headers={"Accept": "application/json"})
+        resp.raise_for_status()
+        data = resp.json()
+    except (requests.RequestException, ValueError) as exc:
+        logger.warning(
+            "Zenodo record API %s unreachable (%s); using the pinned table", record_api, exc
+        )
+        return None
+    files: Any = data.get("files", data.get("entries", [])) if isinstance(data, dict) else []
+    # The legacy API returns a list; InvenioRDM's files endpoint nests entries (list or mapping).
+    if isinstance(files, dict):
+        files = files.get("entries", [])
+    if isinstance(files, dict):
+        files = list(files.values())
+    out: dict[str, tuple[int, str]] = {}
+    for entry in files if isinstance(files, list) else []:
+        if not isinstance(entry, dict):
+            continue
+        key = entry.get("key") or entry.get("filename")
+        algorithm, _, digest = str(entry.get("checksum", "")).rpartition(":")
+        size = entry.get("size", entry.get("filesize"))
+        if key and algorithm in ("md5", "") and re.fullmatch(r"[0-9a-fA-F]{32}", digest):
+            out[key] = (int(size), digest.lower()) if size is not None else (-1, digest.lower())
+    if not out:
+        logger.warning(
+            "Zenodo record API %s lists no md5 checksums; using the pinned table", record_api
+        )
+        return None
+    return out
+
+
+@dataclass(frozen=True)
+class FetchTask:
+    """One file for :func:`fetch_many`: its mirror URLs, destination and expected content."""
+
+    urls: Sequence[str]
+    dest: Path
+    size: int | None = None
+    checksum: tuple[str, str] | None = None
+
+
+def fetch_many(
+    tasks: Mapping[str, FetchTask],
+    *,
+    jobs: int = 8,
+    desc: str = "files",
+    retries: int = 5,
+    timeout: float = 60,
+    progress: bool = True,
+    backoff: float = 1.0,
+) -> dict[str, str]:
+    """Run :func:`fetch` for every task on ``jobs`` threads; return ``{key: error}`` of failures.
+
+    One progress bar counts finished files. A failure never stops the other downloads, so one
+    run reports every broken file at once.
+    """
+    # requests sessions are not documented as thread-safe: one per worker thread.
+    local, sessions, lock = threading.local(), [], threading.Lock()
+
+    def one(task: FetchTask) -> None:
+        if getattr(local, "session", None) is None:
+            local.session = new_session()
+            with lock:
+                sessions.append(local.session)
+        fetch(
+            task.urls,
+            task.dest,
+            size=task.size,
+            checksum=task.checksum,
+            retries=retries,
+            timeout=timeout,
+            progress=False,
+            session=local.session,
+            backoff=backoff,
+        )
+
+    failures: dict[str, str] = {}
+    bar = tqdm(total=len(tasks), unit="file", desc=desc, disable=not show_progress(progress))
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    try:
+        futures = {pool.submit(one, task): key for key, task in tasks.items()}
+        for future in as_completed(futures):
+            try:
+                future.result()
+            except (DownloadError, OSError) as exc:  # OSError: e.g. a full disk
+                failures[futures[future]] = str(exc)
+            bar.update(1)
+    finally:
+        # On Ctrl-C, drop the queued downloads instead of running all of them first.
+        pool.shutdown(wait=True, cancel_futures=True)
+        bar.close()
+        for sess in sessions:
+            sess.close()
+    return failures
+
+
+def write_json(path: Path, payload: Mapping[str, Any]) -> None:
+    """Write ``payload`` as indented JSON, atomically (markers and state files)."""
+    with atomic_open(path, "w", encoding="utf-8") as fh:
+        json.dump(payload, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object from ``path``; ``{}`` when it is missing or unreadable."""
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        logger.warning("%s is not valid JSON; ignoring it", path)
+        return {}
+    return data if isinstance(data, dict) else {}
