@@ -6,7 +6,6 @@ levels), so a decoded frame tells which frame number it is despite lossy compres
 
 from __future__ import annotations
 
-import fractions
 import logging
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.videos import H, W, frame_number, write_video  # noqa: E402
 from vjepa_fer.video import decode
 from vjepa_fer.video.clips import plan_eval_clips
 from vjepa_fer.video.decode import (
@@ -23,43 +23,6 @@ from vjepa_fer.video.decode import (
     probe_video,
     read_video,
 )
-
-W, H = 64, 48
-
-
-def frame_image(i: int) -> np.ndarray:
-    img = np.empty((H, W, 3), np.uint8)
-    img[: H // 2] = 16 + 7 * (i % 32)
-    img[H // 2 :] = 16 + 7 * (i // 32)
-    return img
-
-
-def frame_number(img: np.ndarray) -> int:
-    """Read back the frame number from the centre of each half (away from block edges)."""
-    top = float(img[4:8, 24:40].mean())
-    bottom = float(img[40:44, 24:40].mean())
-    return int(round((top - 16) / 7)) + 32 * int(round((bottom - 16) / 7))
-
-
-def write_video(path: Path, n: int, kind: str = "mp4", **opts: str) -> Path:
-    import av
-
-    if kind == "mp4":
-        fmt, codec, rate = "mp4", "libx264", fractions.Fraction(30000, 1001)  # 29.97 fps
-    else:
-        fmt, codec, rate = "flv", "flv", fractions.Fraction(30)
-    with av.open(str(path), "w", format=fmt, options=opts) as container:
-        stream = container.add_stream(codec, rate=rate)
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        stream.bit_rate = 2_000_000
-        stream.codec_context.gop_size = 12  # several key frames, so random access must seek
-        for i in range(n):
-            frame = decode_av_frame(frame_image(i))
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
 
 
 def decode_av_frame(img: np.ndarray):

@@ -3,33 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import fractions
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests.videos import write_video
 from vjepa_fer.video import lengths
-
-
-def write_video(path: Path, n: int, kind: str = "mp4") -> None:
-    import av
-
-    if kind == "mp4":
-        fmt, codec, rate = "mp4", "libx264", fractions.Fraction(30000, 1001)
-    else:
-        fmt, codec, rate = "flv", "flv", fractions.Fraction(30)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w", format=fmt) as container:
-        stream = container.add_stream(codec, rate=rate)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for i in range(n):
-            img = np.full((48, 64, 3), (i * 3) % 256, np.uint8)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
 
 
 @pytest.fixture(scope="module")
