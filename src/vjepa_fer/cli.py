@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "summary": ("vjepa_fer.data.summary", "per-fold counts of videos, actors, classes, sex"),
     "synth": ("vjepa_fer.data.synth", "write the synthetic face-video demo dataset"),
     "lengths": ("vjepa_fer.video.lengths", "frame count, fps and size of every video"),
+    "extract": ("vjepa_fer.features.extract", "encode clips once into the feature store"),
+    "merge-features": ("vjepa_fer.features.merge", "join extraction shards into one index"),
     "validate-config": ("vjepa_fer.config", "validate a config file against the schema"),
 }
 

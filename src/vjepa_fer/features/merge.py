@@ -1,0 +1,59 @@
+"""Stage ``vjepa-fer merge-features``: join the extraction shards of one store into one index.
+
+Shards never overlap (whole actors per shard), so the merge only concatenates their part indexes;
+it checks that no clip appears twice and that every usable video of the manifest is present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from vjepa_fer.io import atomic_open
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", required=True, type=Path)
+    parser.add_argument("--kind", choices=["eval", "train"], required=True)
+    parser.add_argument("--num-shards", type=int, required=True)
+    parser.add_argument("--manifest", required=True, type=Path)
+    parser.add_argument("--lengths", required=True, type=Path)
+    parser.add_argument("--out", required=True, type=Path, help="merged index CSV")
+    parser.add_argument("--counts", nargs="*", type=Path, default=[], help="shards' done JSONs")
+    parser.add_argument("--counts-out", type=Path, help="summed clip-forward counts (JSON)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from vjepa_fer.features.plan import usable_videos
+    from vjepa_fer.features.store import merge_stores
+
+    tags = [f"{args.kind}{i}" for i in range(args.num_shards)]
+    index = merge_stores(args.store, tags, args.out)
+    expected = set(usable_videos(pd.read_csv(args.manifest), pd.read_csv(args.lengths))["video"])
+    missing = sorted(expected - set(index["video"]))
+    if missing:
+        args.out.unlink()
+        raise ValueError(
+            f"{args.store}: {len(missing)} videos missing from the shards: {missing[:10]}"
+        )
+    if args.counts_out:
+        shards = [json.loads(p.read_text()) for p in args.counts]
+        total = {
+            "clip_forwards": sum(s["clip_forwards"] for s in shards),
+            "encoder_seconds": round(sum(s["encoder_seconds"] for s in shards), 3),
+            "clips_stored": len(index),
+            "videos": len(expected),
+            "shards": shards,
+        }
+        with atomic_open(args.counts_out) as fh:
+            json.dump(total, fh, indent=2)
+    logger.info(
+        "merged %d clips of %d videos from %d shards", len(index), len(expected), args.num_shards
+    )
+    return 0

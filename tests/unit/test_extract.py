@@ -1,0 +1,163 @@
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from tests.videos import write_video
+from vjepa_fer.cli import main
+from vjepa_fer.features.store import FeatureStore
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> tuple[Path, Path, Path]:
+    root = tmp_path_factory.mktemp("ds")
+    rows = []
+    for actor, n in [(1, 70), (2, 66), (3, 40), (4, 68)]:
+        video = f"Actor_{actor:02d}/v{actor}.mp4"
+        write_video(root / video, n)
+        rows.append({"video": video, "actor": actor, "label": "happy", "fold": actor})
+    rows.append({"video": "Actor_05/broken.mp4", "actor": 5, "label": "sad", "fold": 5})
+    (root / "Actor_05").mkdir()
+    (root / "Actor_05/broken.mp4").write_bytes(b"not a video")
+    manifest = root / "manifest.csv"
+    pd.DataFrame(rows).to_csv(manifest, index=False)
+    lengths = root / "lengths.csv"
+    assert (
+        main(
+            [
+                "lengths",
+                "--manifest",
+                str(manifest),
+                "--root",
+                str(root),
+                "--out",
+                str(lengths),
+                "--report",
+                str(root / "bad.csv"),
+            ]
+        )
+        == 0
+    )
+    return root, manifest, lengths
+
+
+def extract(dataset, out: Path, *extra: str) -> dict:
+    root, manifest, lengths = dataset
+    done = (
+        out / f"done-{len(list(out.glob('done-*')))}.json" if out.exists() else out / "done-0.json"
+    )
+    rc = main(
+        [
+            "extract",
+            "--manifest",
+            str(manifest),
+            "--lengths",
+            str(lengths),
+            "--root",
+            str(root),
+            "--out",
+            str(out),
+            "--done",
+            str(done),
+            "--encoder",
+            "tiny",
+            "--img-size",
+            "32",
+            "--dtype",
+            "fp32",
+            "--device",
+            "cpu",
+            "--batch-size",
+            "3",
+            "--stride",
+            "2",
+            *extra,
+        ]
+    )
+    assert rc == 0
+    return json.loads(done.read_text())
+
+
+def merge(dataset, out: Path, shards: int, kind: str = "eval") -> pd.DataFrame:
+    _, manifest, lengths = dataset
+    rc = main(
+        [
+            "merge-features",
+            "--store",
+            str(out),
+            "--kind",
+            kind,
+            "--num-shards",
+            str(shards),
+            "--manifest",
+            str(manifest),
+            "--lengths",
+            str(lengths),
+            "--out",
+            str(out / "index.csv"),
+        ]
+    )
+    assert rc == 0
+    return pd.read_csv(out / "index.csv")
+
+
+def test_sharded_extraction_merges_exactly(dataset, tmp_path):
+    single = extract(dataset, tmp_path / "one")
+    assert single["clip_forwards"] == 3 + 1 + 1 + 2  # strides 2 over 70, 66, 40, 68 frames
+    merge(dataset, tmp_path / "one", 1)
+    counts = [
+        extract(dataset, tmp_path / "two", "--shard", str(i), "--num-shards", "2") for i in range(2)
+    ]
+    assert sum(c["clip_forwards"] for c in counts) == single["clip_forwards"]
+    merge(dataset, tmp_path / "two", 2)
+    a = FeatureStore(tmp_path / "one", tmp_path / "one/index.csv")
+    b = FeatureStore(tmp_path / "two", tmp_path / "two/index.csv")
+    cols = ["video", "clip", "view", "epoch", "start"]
+    assert a.index[cols].equals(b.index[cols])
+    assert torch.equal(a.tokens(a.index), b.tokens(b.index))
+    assert "Actor_05/broken.mp4" not in set(a.index["video"])  # unreadable: skipped, reported
+
+
+def test_rerun_skips_stored_videos_and_resumes_after_a_kill(dataset, tmp_path):
+    out = tmp_path / "s"
+    first = extract(dataset, out, "--kind", "train")
+    assert first["clip_forwards"] == 4 * 8
+    again = extract(dataset, out, "--kind", "train")
+    assert again["clip_forwards"] == 0 and again["videos_skipped_already_stored"] == 4
+    # a kill between the tensors and the index of a part: the part counts as missing
+    (out / "part-train0-00000.csv").unlink()
+    resumed = extract(dataset, out, "--kind", "train")
+    assert resumed["clip_forwards"] == 32
+    assert len(merge(dataset, out, 1, kind="train")) == 32
+
+
+def test_pooled_int8_store(dataset, tmp_path):
+    extract(dataset, tmp_path / "p", "--pool", "space", "--int8")
+    store = FeatureStore(tmp_path / "p", None)
+    assert store.tokens(store.index).shape == (7, 8, 64)  # one token per tubelet step
+
+
+def test_missing_video_in_shards_is_an_error(dataset, tmp_path):
+    extract(dataset, tmp_path / "x", "--shard", "0", "--num-shards", "2")
+    _, manifest, lengths = dataset
+    rc = main(
+        [
+            "merge-features",
+            "--store",
+            str(tmp_path / "x"),
+            "--kind",
+            "eval",
+            "--num-shards",
+            "2",
+            "--manifest",
+            str(manifest),
+            "--lengths",
+            str(lengths),
+            "--out",
+            str(tmp_path / "x/index.csv"),
+        ]
+    )
+    assert rc == 1
+    assert not (tmp_path / "x/index.csv").exists()

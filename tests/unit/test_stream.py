@@ -1,0 +1,137 @@
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tests.videos import write_video
+from vjepa_fer.features import stream as stream_mod
+from vjepa_fer.features.plan import eval_requests, train_requests
+from vjepa_fer.features.stream import ClipStream, PixelConfig, clip_pixels, group_by_video
+from vjepa_fer.models import build_encoder
+
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("videos")
+    write_video(root / "a.mp4", 70)
+    write_video(root / "b.flv", 40, kind="flv")
+    write_video(root / "c.mp4", 66)
+    return root
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return build_encoder("tiny", img_size=SIZE, num_frames=16, seed=0)
+
+
+def videos() -> pd.DataFrame:
+    return pd.DataFrame({"video": ["a.mp4", "b.flv", "c.mp4"], "num_frames": [70, 40, 66]})
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.keys: list[tuple] = []
+        self.tokens: dict[tuple, torch.Tensor] = {}
+
+    def consume(self, requests, tokens) -> None:
+        for r, t in zip(requests, tokens, strict=True):
+            assert r.key not in self.tokens, "a clip was delivered twice"
+            self.keys.append(r.key)
+            self.tokens[r.key] = t.clone()
+
+
+def run(encoder, root, requests, *, batch_size=4, workers=0, wants=None):
+    s = ClipStream(encoder, batch_size=batch_size, workers=workers, dtype="fp32")
+    rec = s.register(Recorder(), wants=wants)
+    n = s.run(root, requests, PixelConfig(size=SIZE, seed=3))
+    return s, rec, n
+
+
+def test_each_clip_encoded_once_and_delivered_to_every_consumer(encoder, root):
+    reqs = eval_requests(videos(), stride=2)
+    assert len(reqs) == 3 + 1 + 1  # a: starts 0,2,4 (70-64=6 -> 0..5 step 2); b, c: one clip each
+    s = ClipStream(encoder, batch_size=2, dtype="fp32")
+    everything = s.register(Recorder())
+    only_a = s.register(Recorder(), wants=lambda r: r.video == "a.mp4")
+    n = s.run(root, reqs + reqs[:2], PixelConfig(size=SIZE))  # duplicates are encoded once
+    assert n == s.forwards == 5
+    assert everything.keys == [r.key for r in reqs]
+    assert only_a.keys == [r.key for r in reqs if r.video == "a.mp4"]
+    for key in only_a.keys:
+        assert torch.equal(only_a.tokens[key], everything.tokens[key])
+
+
+def test_tokens_equal_encoding_each_clip_alone(encoder, root):
+    reqs = eval_requests(videos(), stride=3)
+    _, rec, _ = run(encoder, root, reqs, batch_size=3)
+    for r in reqs:
+        pix = clip_pixels(root, r.video, [r], PixelConfig(size=SIZE, seed=3))
+        with torch.no_grad():
+            alone = encoder(pix)[0]
+        assert torch.allclose(rec.tokens[r.key], alone, atol=1e-5)
+
+
+def test_batching_and_workers_do_not_change_augmented_tokens(encoder, root):
+    reqs = train_requests(videos(), epoch=2, seed=3, augment=True)
+    assert len(reqs) == 24
+    _, rec1, _ = run(encoder, root, reqs, batch_size=5, workers=0)
+    _, rec2, _ = run(encoder, root, list(reversed(reqs)), batch_size=7, workers=2)
+    # a subset pass (as if other probes were absent) sees exactly the same pixels
+    _, rec3, _ = run(encoder, root, [r for r in reqs if r.video == "c.mp4"], batch_size=8)
+    for key, t in rec1.tokens.items():
+        assert torch.allclose(t, rec2.tokens[key], atol=1e-5)
+        if key[0] == "c.mp4":
+            assert torch.allclose(t, rec3.tokens[key], atol=1e-5)
+    # different epochs give different augmentations
+    _, rec4, _ = run(encoder, root, train_requests(videos(), epoch=3, seed=3), batch_size=8)
+    assert not torch.allclose(rec4.tokens[("a.mp4", 0, 0, 3)], rec1.tokens[("a.mp4", 0, 0, 2)])
+
+
+def test_each_video_is_decoded_once_per_pass(encoder, root, monkeypatch):
+    calls: list[str] = []
+    real = stream_mod.decode_frames
+
+    def counting(path, indices, **kw):
+        calls.append(Path(path).name)
+        return real(path, indices, **kw)
+
+    monkeypatch.setattr(stream_mod, "decode_frames", counting)
+    reqs = eval_requests(videos(), stride=1)  # a has 6 clips
+    run(encoder, root, reqs, batch_size=4)
+    assert sorted(calls) == ["a.mp4", "b.flv", "c.mp4"]
+
+
+def test_counts_file(encoder, root, tmp_path):
+    s, _, _ = run(encoder, root, eval_requests(videos(), stride=6))
+    s.write_counts(tmp_path / "c.json", stage="test")
+    import json
+
+    data = json.loads((tmp_path / "c.json").read_text())
+    assert data["clip_forwards"] == 3 and data["stage"] == "test"
+
+
+def test_group_by_video_keeps_order_and_drops_duplicates():
+    reqs = eval_requests(videos(), stride=3)
+    groups = group_by_video(reqs[::-1] + reqs)
+    assert [v for v, _ in groups] == ["c.mp4", "b.flv", "a.mp4"]
+    assert sum(len(g) for _, g in groups) == len(reqs)
+
+
+def test_bad_dtype_and_view():
+    with pytest.raises(ValueError, match="dtype"):
+        ClipStream(torch.nn.Identity(), dtype="fp8")
+
+
+def test_eval_pixels_match_per_clip_transform(root):
+    from vjepa_fer.video.decode import read_video
+    from vjepa_fer.video.transforms import eval_transform
+
+    reqs = eval_requests(videos().iloc[:1], stride=2)
+    pix = clip_pixels(root, "a.mp4", reqs, PixelConfig(size=SIZE))
+    for k, r in enumerate(reqs):
+        frames = read_video(root / "a.mp4", np.asarray(r.frames))
+        assert torch.allclose(pix[k], eval_transform(frames, SIZE), atol=1e-6)
