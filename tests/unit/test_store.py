@@ -94,3 +94,12 @@ def test_killed_part_is_ignored_and_cleaned(tmp_path):
 def test_store_bytes_matches_compute_md():
     # compute.md: ViT-H/16 at 384 px, 4608 tokens x 1280 in fp16 = 11.8 MB per clip
     assert store_bytes(1, 4608, 1280) == 11_796_480
+
+
+def test_mixing_settings_in_one_store_is_refused(tmp_path):
+    StoreWriter(tmp_path, "s0", StoreConfig(), meta={"encoder": "tiny"})
+    StoreWriter(tmp_path, "s1", StoreConfig(), meta={"encoder": "tiny"})  # same settings: fine
+    with pytest.raises(ValueError, match="written with other settings"):
+        StoreWriter(tmp_path, "s0", StoreConfig(int8=True), meta={"encoder": "tiny"})
+    with pytest.raises(ValueError, match="delete the folder"):
+        StoreWriter(tmp_path, "s0", StoreConfig(), meta={"encoder": "vit_huge"})

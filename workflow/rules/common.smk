@@ -3,10 +3,15 @@ import re
 
 DATASETS = list(config["datasets"])
 ENCODER = config["encoder"]
+FEATURES = config["features"]
+# A GPU job asks for one card, so two encoder jobs never share one (profiles map `gpu`).
+GPU_JOBS = 0 if FEATURES["device"] == "cpu" else 1
 
 
 wildcard_constraints:
     dataset="|".join(re.escape(d) for d in DATASETS),
+    kind="eval|train",
+    shard=r"\d+",
 
 
 def dataset_cfg(dataset):
@@ -55,14 +60,21 @@ def index_options(wildcards):
 
 def all_outputs():
     """Targets of `rule all`; each later stage adds its own."""
-    return expand(
+    targets = expand(
         [
             "results/{dataset}/manifest.csv",
             "results/{dataset}/fold_summary.csv",
             "results/{dataset}/fold_summary.md",
+            "results/{dataset}/lengths.csv",
         ],
         dataset=DATASETS,
     )
+    targets += expand(
+        "results/features/{dataset}/{kind}/index.csv",
+        dataset=DATASETS,
+        kind=FEATURES["store"],
+    )
+    return targets
 
 
 def synth_options(dataset):
@@ -75,4 +87,59 @@ def synth_options(dataset):
         opts += ["--repetitions", *map(str, s["repetitions"])]
     elif s["sentences"]:
         opts += ["--sentences", *s["sentences"]]
+    return opts
+
+
+def extract_inputs(wildcards):
+    """Manifest and frame counts, plus the checkpoint when the encoder has one."""
+    inputs = {
+        "manifest": f"results/{wildcards.dataset}/manifest.csv",
+        "lengths": f"results/{wildcards.dataset}/lengths.csv",
+    }
+    if ENCODER["checkpoint"]:
+        inputs["checkpoint"] = ENCODER["checkpoint"]
+    return inputs
+
+
+def extract_options(wildcards):
+    """Flags of `vjepa-fer extract` from the encoder and features blocks."""
+    f = FEATURES
+    opts = [
+        "--encoder",
+        ENCODER["name"],
+        "--checkpoint-key",
+        ENCODER["checkpoint_key"],
+        "--img-size",
+        str(ENCODER["img_size"]),
+        "--num-frames",
+        str(ENCODER["num_frames"]),
+        "--frame-step",
+        str(ENCODER["frame_step"]),
+        "--stride",
+        str(f["eval_stride"]),
+        "--views",
+        str(f["eval_views"]),
+        "--copies",
+        str(f["train_copies"]),
+        "--num-shards",
+        str(f["shards"]),
+        "--pool",
+        f["pool"],
+        "--batch-size",
+        str(f["batch_size"]),
+        "--workers",
+        str(f["workers"]),
+        "--device",
+        f["device"],
+        "--dtype",
+        f["dtype"],
+        "--seed",
+        str(config["seed"]),
+    ]
+    if ENCODER["checkpoint"]:
+        opts += ["--checkpoint", ENCODER["checkpoint"]]
+    if f["int8"]:
+        opts.append("--int8")
+    if f["compile"]:
+        opts.append("--compile")
     return opts

@@ -56,6 +56,46 @@ def resolve_device(name: str) -> str:
     return name
 
 
+def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
+    """Encoder and clip-stream flags shared by extract, train and infer."""
+    parser.add_argument("--encoder", default="vit_huge")
+    parser.add_argument("--checkpoint", default=None, help="checkpoint (omit: random weights)")
+    parser.add_argument("--checkpoint-key", default="target_encoder")
+    parser.add_argument("--img-size", type=int, default=384)
+    parser.add_argument("--num-frames", type=int, default=16)
+    parser.add_argument("--frame-step", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=32, help="clips per encoder forward")
+    parser.add_argument("--workers", type=int, default=0, help="decoding processes")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16")
+    parser.add_argument("--compile", action="store_true")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def build_stream(args: argparse.Namespace):  # noqa: ANN201 - (ClipStream, encoder)
+    """The encoder named by the flags, wrapped in a clip stream on the chosen device."""
+    from vjepa_fer.features.stream import ClipStream
+    from vjepa_fer.models.registry import build_encoder
+
+    encoder = build_encoder(
+        args.encoder,
+        img_size=args.img_size,
+        num_frames=args.num_frames,
+        checkpoint=args.checkpoint,
+        checkpoint_key=args.checkpoint_key,
+        **({"seed": args.seed} if args.checkpoint is None else {}),
+    )
+    stream = ClipStream(
+        encoder,
+        device=resolve_device(args.device),
+        dtype=args.dtype,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        compile=args.compile,
+    )
+    return stream, encoder
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--manifest", required=True, type=Path)
     parser.add_argument("--lengths", required=True, type=Path, help="output of vjepa-fer lengths")
@@ -63,12 +103,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="feature store folder")
     parser.add_argument("--done", type=Path, help="JSON written when the shard is complete")
     parser.add_argument("--kind", choices=["eval", "train"], default="eval")
-    parser.add_argument("--encoder", default="vit_huge")
-    parser.add_argument("--checkpoint", default=None, help="checkpoint (omit: random weights)")
-    parser.add_argument("--checkpoint-key", default="target_encoder")
-    parser.add_argument("--img-size", type=int, default=384)
-    parser.add_argument("--num-frames", type=int, default=16)
-    parser.add_argument("--frame-step", type=int, default=4)
     parser.add_argument("--stride", type=int, default=1, help="eval: step between clip starts")
     parser.add_argument("--views", type=int, default=1, help="eval: 1 centre view or 3 views")
     parser.add_argument(
@@ -81,44 +115,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-shards", type=int, default=1)
     parser.add_argument("--pool", choices=["none", "space", "all"], default="none")
     parser.add_argument("--int8", action="store_true")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--workers", type=int, default=0)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16")
-    parser.add_argument("--compile", action="store_true")
-    parser.add_argument("--seed", type=int, default=0)
+    add_encoder_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from vjepa_fer.features.plan import eval_requests, shard_of, train_requests, usable_videos
     from vjepa_fer.features.store import StoreConfig, StoreWriter, remove_incomplete
-    from vjepa_fer.features.stream import ClipStream, PixelConfig
-    from vjepa_fer.models.registry import build_encoder
+    from vjepa_fer.features.stream import PixelConfig
 
     if not 0 <= args.shard < args.num_shards:
         raise ValueError(f"--shard {args.shard} outside 0..{args.num_shards - 1}")
     videos = usable_videos(pd.read_csv(args.manifest), pd.read_csv(args.lengths))
     videos = videos[shard_of(videos["actor"], args.num_shards) == args.shard]
-    torch.manual_seed(args.seed)
-    encoder = build_encoder(
-        args.encoder,
-        img_size=args.img_size,
-        num_frames=args.num_frames,
-        checkpoint=args.checkpoint,
-        checkpoint_key=args.checkpoint_key,
-    )
+    stream, encoder = build_stream(args)
     grid = (
         args.num_frames // encoder.tubelet_size,
         args.img_size // encoder.patch_size,
         args.img_size // encoder.patch_size,
     )
-    tag = f"{args.kind}{args.shard}"
     removed = remove_incomplete(args.out)
     if removed:
         logger.warning("removed parts of a killed run: %s", removed)
-    writer = StoreWriter(args.out, tag, StoreConfig(pool=args.pool, int8=args.int8, grid=grid))
+    meta = {
+        "encoder": args.encoder,
+        "checkpoint": str(args.checkpoint),
+        "img_size": args.img_size,
+        "num_frames": args.num_frames,
+        "frame_step": args.frame_step,
+        "seed": args.seed,
+    }
+    meta.update(
+        {"stride": args.stride, "views": args.views}
+        if args.kind == "eval"
+        else {"copies": args.copies}
+    )
+    store_cfg = StoreConfig(pool=args.pool, int8=args.int8, grid=grid)
+    writer = StoreWriter(args.out, f"{args.kind}{args.shard}", store_cfg, meta=meta)
     done = writer.done_videos()
     todo = videos[~videos["video"].isin(done)]
     logger.info(
@@ -139,20 +171,10 @@ def run(args: argparse.Namespace) -> int:
             for k in range(args.copies)
             for r in train_requests(todo, epoch=k, seed=args.seed, augment=True, **plan)
         ]
-        requests.sort(key=lambda r: r.video)  # whole videos together, so parts hold whole videos
-    device = resolve_device(args.device)
-    stream = ClipStream(
-        encoder,
-        device=device,
-        dtype=args.dtype,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        compile=args.compile,
-    )
+        requests.sort(key=lambda r: r.video)  # whole videos together: parts hold whole videos
     sink = stream.register(StoreSink(writer))
-    stream.run(
-        args.root, requests, PixelConfig(size=args.img_size, num_views=args.views, seed=args.seed)
-    )
+    pixels = PixelConfig(size=args.img_size, num_views=args.views, seed=args.seed)
+    stream.run(args.root, requests, pixels)
     sink.close()
     summary = {
         **stream.counts(),
@@ -163,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
         "num_shards": args.num_shards,
         "encoder": args.encoder,
         "img_size": args.img_size,
-        "device": device,
+        "device": str(stream.device),
         "dtype": args.dtype,
     }
     if stream.encoder_seconds > 0:

@@ -77,7 +77,12 @@ class StoreWriter:
     """Collects clip tokens video by video and flushes whole videos into parts of ~part_clips."""
 
     def __init__(
-        self, root: str | Path, tag: str, cfg: StoreConfig, part_clips: int = 4096
+        self,
+        root: str | Path,
+        tag: str,
+        cfg: StoreConfig,
+        part_clips: int = 4096,
+        meta: dict | None = None,
     ) -> None:
         self.root = Path(root)
         self.tag = tag
@@ -87,7 +92,15 @@ class StoreWriter:
         self._rows: list[dict] = []
         self._tensors: list[torch.Tensor] = []
         self._next = len(list(self.root.glob(f"part-{tag}-*.csv")))
-        write_json(self.root / "store.json", {**asdict(self.cfg), "grid": list(cfg.grid)})
+        # Every shard and every rerun must write tokens of the same kind: refuse to mix.
+        settings = {**asdict(self.cfg), "grid": list(cfg.grid), **(meta or {})}
+        existing = self.root / "store.json"
+        if existing.exists() and json.loads(existing.read_text()) != settings:
+            raise ValueError(
+                f"{existing}: this store was written with other settings "
+                f"({existing.read_text().strip()}); delete the folder or choose another one"
+            )
+        write_json(existing, settings)
 
     def done_videos(self) -> set[str]:
         """Videos already in complete parts of this tag (a rerun skips them)."""

@@ -1,0 +1,80 @@
+# Stage: frame counts of every video, then the frozen encoder: each clip encoded once into the
+# sharded feature store (vjepa_fer.video.lengths, vjepa_fer.features.extract / .merge).
+
+
+rule lengths:
+    input:
+        manifest="results/{dataset}/manifest.csv",
+        ready=dataset_ready,
+    output:
+        lengths="results/{dataset}/lengths.csv",
+        bad=report(
+            "results/{dataset}/bad_videos.csv",
+            caption="../report/bad_videos.rst",
+            category="Data",
+            labels={"dataset": "{dataset}", "table": "unreadable videos"},
+        ),
+    log:
+        "results/logs/lengths/{dataset}.log",
+    benchmark:
+        "results/benchmarks/lengths/{dataset}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: 4
+    params:
+        root=lambda wc: dataset_root(wc.dataset),
+        verify=[] if FEATURES["decode_verify"] else ["--no-verify"],
+    shell:
+        "vjepa-fer lengths --manifest {input.manifest:q} --root {params.root:q}"
+        " --out {output.lengths:q} --report {output.bad:q} --jobs {threads} {params.verify}"
+        " > {log:q} 2>&1"
+
+
+rule extract:
+    input:
+        unpack(extract_inputs),
+    output:
+        "results/features/{dataset}/{kind}/shard-{shard}.json",
+    log:
+        "results/logs/extract/{dataset}-{kind}-{shard}.log",
+    benchmark:
+        "results/benchmarks/extract/{dataset}-{kind}-{shard}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: max(1, FEATURES["workers"])
+    resources:
+        gpu=GPU_JOBS,
+        mem_mb=16000,
+    params:
+        root=lambda wc: dataset_root(wc.dataset),
+        store=lambda wc: f"results/features/{wc.dataset}/{wc.kind}",
+        opts=extract_options,
+    shell:
+        "vjepa-fer extract --manifest {input.manifest:q} --lengths {input.lengths:q}"
+        " --root {params.root:q} --out {params.store:q} --done {output:q} --kind {wildcards.kind}"
+        " --shard {wildcards.shard} {params.opts:q} > {log:q} 2>&1"
+
+
+rule merge_features:
+    input:
+        manifest="results/{dataset}/manifest.csv",
+        lengths="results/{dataset}/lengths.csv",
+        shards=lambda wc: expand(
+            "results/features/{{dataset}}/{{kind}}/shard-{shard}.json",
+            shard=range(FEATURES["shards"]),
+        ),
+    output:
+        index="results/features/{dataset}/{kind}/index.csv",
+        counts="results/features/{dataset}/{kind}/forwards.json",
+    log:
+        "results/logs/merge_features/{dataset}-{kind}.log",
+    conda:
+        "../../envs/torch.yaml"
+    params:
+        store=lambda wc: f"results/features/{wc.dataset}/{wc.kind}",
+        shards=FEATURES["shards"],
+    shell:
+        "vjepa-fer merge-features --store {params.store:q} --kind {wildcards.kind}"
+        " --num-shards {params.shards} --manifest {input.manifest:q}"
+        " --lengths {input.lengths:q} --out {output.index:q} --counts {input.shards:q}"
+        " --counts-out {output.counts:q} > {log:q} 2>&1"
