@@ -25,6 +25,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "lengths": ("vjepa_fer.video.lengths", "frame count, fps and size of every video"),
     "extract": ("vjepa_fer.features.extract", "encode clips once into the feature store"),
     "merge-features": ("vjepa_fer.features.merge", "join extraction shards into one index"),
+    "train": ("vjepa_fer.probe.train", "train attentive probes together from one encoder pass"),
+    "forwards": ("vjepa_fer.compute", "clip forwards: authors' protocol vs this pipeline"),
+    "metrics": ("vjepa_fer.evaluate.metrics", "UAR/WAR/paper-UAR of a confusion-matrix CSV"),
+    "infer": ("vjepa_fer.probe.infer", "full-video inference: per-clip posteriors of every probe"),
     "validate-config": ("vjepa_fer.config", "validate a config file against the schema"),
 }
 

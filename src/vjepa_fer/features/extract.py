@@ -143,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
         "num_frames": args.num_frames,
         "frame_step": args.frame_step,
         "seed": args.seed,
+        "embed_dim": int(encoder.embed_dim),
+        "num_heads": int(encoder.num_heads),
     }
     meta.update(
         {"stride": args.stride, "views": args.views}

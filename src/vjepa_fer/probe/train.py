@@ -1,0 +1,340 @@
+"""Stage ``vjepa-fer train``: attentive probes trained together, online or from the store.
+
+Implements ../shared/spec/reference-protocol.md ("Training unit", "Optimisation") and compute.md
+("What a frozen encoder allows"). Two modes (config ``probe.mode``):
+
+- ``online`` (faithful default): each epoch, each video's 8 augmented clips are encoded once by
+  the clip stream and fed to every probe that trains on that video — the 4 fold probes of its
+  dataset plus any extra probes (e.g. a learning-rate grid). 20 × 8 × videos forwards per dataset
+  instead of the authors' 20 × 8 × 4 × videos.
+- ``cached`` (a named deviation: no pixel augmentation, or K fixed augmented copies): probes read
+  the training pool from the feature store; the encoder never runs.
+
+Each probe is written as ``<out>/fold<k>/<variant>/probe.safetensors`` with ``probe.json`` (its
+spec, classes and training config) and ``curve.csv`` (loss and train accuracy per epoch). A killed
+job resumes from its last finished epoch (``<out>/resume-<group>.pt``), with identical results.
+
+    vjepa-fer train --dataset ravdess --manifest results/ravdess/manifest.csv \\
+        --lengths results/ravdess/lengths.csv --root DATA --folds 1 2 3 4 5 \\
+        --out results/probes/ravdess --done results/probes/ravdess/train-all.json --encoder tiny
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pandas as pd
+
+from vjepa_fer.io import atomic_open, atomic_path, write_csv
+from vjepa_fer.labels import labels_for
+from vjepa_fer.probe.trainer import ProbeSpec, ProbeTrainer, TrainConfig, epoch_order
+
+logger = logging.getLogger(__name__)
+
+
+def parse_extra(text: str) -> tuple[str, dict]:
+    """``NAME:key=value,key=value`` (keys of ProbeSpec: lr, weight_decay, seed, ...)."""
+    name, _, body = text.partition(":")
+    if not name or not body:
+        raise ValueError(f"--extra {text!r}: expected NAME:key=value[,key=value]")
+    fields = {f for f in ProbeSpec.__dataclass_fields__} - {"dataset", "fold", "variant"}
+    values: dict = {}
+    for item in body.split(","):
+        key, _, raw = item.partition("=")
+        if key not in fields:
+            raise ValueError(f"--extra {text!r}: unknown key {key!r}; known: {sorted(fields)}")
+        values[key] = int(raw) if key in ("seed", "head_classes") else float(raw)
+    return name, values
+
+
+def build_specs(
+    dataset: str, folds: list[int], base: ProbeSpec, extras: list[str]
+) -> list[ProbeSpec]:
+    """The main probe of every fold, plus each extra variant of every fold."""
+    specs = [replace(base, dataset=dataset, fold=f) for f in folds]
+    for text in extras:
+        name, values = parse_extra(text)
+        specs += [replace(base, dataset=dataset, fold=f, variant=name, **values) for f in folds]
+    return specs
+
+
+def make_trainers(specs, videos: pd.DataFrame, encoder_dims: tuple[int, int], cfg, device, amp):  # noqa: ANN001
+    classes = labels_for(specs[0].dataset)
+    trainers = []
+    for spec in specs:
+        train = videos[videos["fold"] != spec.fold]
+        labels = {
+            v: classes.index(lab) for v, lab in zip(train["video"], train["label"], strict=True)
+        }
+        n_out = spec.head_classes or len(classes)
+        if n_out < len(classes):
+            raise ValueError(f"head_classes={n_out} < {len(classes)} classes of {spec.dataset}")
+        trainers.append(
+            ProbeTrainer(
+                spec,
+                labels,
+                embed_dim=encoder_dims[0],
+                num_heads=encoder_dims[1],
+                num_classes=n_out,
+                cfg=cfg,
+                device=device,
+                amp_dtype=amp,
+            )
+        )
+    return trainers
+
+
+def fingerprint(specs: list[ProbeSpec], cfg: TrainConfig, extra: dict) -> str:
+    blob = json.dumps([asdict(s) for s in specs] + [asdict(cfg), extra], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+class Resume:
+    """Per-epoch state of a training job, so a killed job continues where it stopped."""
+
+    def __init__(self, path: Path, key: str) -> None:
+        self.path, self.key = path, key
+
+    def load(self, trainers: list[ProbeTrainer]) -> int:
+        """Restore the trainers; returns the first epoch still to run."""
+        import torch
+
+        if not self.path.exists():
+            return 0
+        state = torch.load(self.path, map_location="cpu", weights_only=True)
+        if state.get("key") != self.key:
+            logger.warning("%s belongs to another configuration; starting afresh", self.path)
+            return 0
+        for t in trainers:
+            t.load_state(state["probes"][t.spec.name])
+        logger.info("resuming after epoch %d from %s", state["epoch"] + 1, self.path)
+        return int(state["epoch"]) + 1
+
+    def save(self, trainers: list[ProbeTrainer], epoch: int) -> None:
+        import torch
+
+        state = {
+            "key": self.key,
+            "epoch": epoch,
+            "probes": {t.spec.name: t.state() for t in trainers},
+        }
+        with atomic_path(self.path) as tmp:
+            torch.save(state, tmp)
+
+
+def run_online(trainers, videos, root, stream, cfg, pixels, resume, epochs) -> None:  # noqa: ANN001
+    from vjepa_fer.features.plan import train_requests
+
+    for t in trainers:
+        stream.register(t, wants=t.wants)
+    needed = set().union(*(t.labels for t in trainers))
+    by_video = videos.set_index("video", drop=False)
+    for epoch in range(resume.load(trainers), epochs):
+        # The order is a permutation of the whole dataset, filtered: the same for every grouping.
+        order = epoch_order(list(videos["video"]), cfg.seed, epoch if cfg.reshuffle else 0)
+        order = [v for v in order if v in needed]
+        requests = train_requests(
+            by_video.loc[order],
+            epoch=epoch,
+            seed=cfg.seed,
+            augment=cfg.augment,
+            random_clips=cfg.random_clips,
+            num_clips=cfg.clips,
+            frames_per_clip=pixels.frames_per_clip,
+            frame_step=pixels.frame_step,
+        )
+        stream.run(root, requests, pixels.config)
+        for t in trainers:
+            t.end_epoch(epoch)
+        resume.save(trainers, epoch)
+        logger.info(
+            "epoch %d/%d: %s",
+            epoch + 1,
+            epochs,
+            {t.spec.name: round(t.curve[-1]["loss"], 4) for t in trainers},
+        )
+
+
+def run_cached(trainers, videos, store, cfg, copies, resume, epochs) -> None:  # noqa: ANN001
+    from vjepa_fer.features.stream import ClipRequest
+
+    needed = set().union(*(t.labels for t in trainers))
+    index = store.index.set_index(["video", "epoch"]).sort_index()
+    for epoch in range(resume.load(trainers), epochs):
+        copy = epoch % copies if copies else 0
+        order = epoch_order(list(videos["video"]), cfg.seed, epoch if cfg.reshuffle else 0)
+        for video in (v for v in order if v in needed):
+            rows = index.loc[(video, copy)].reset_index().sort_values("clip")
+            tokens = store.tokens(rows)  # (clips, N, D)
+            reqs = [
+                ClipRequest(video, int(r.clip), int(r.start), (), epoch=epoch)
+                for r in rows.itertuples()
+            ]
+            for t in trainers:
+                if video in t.labels:
+                    t.consume(reqs, tokens)
+        for t in trainers:
+            t.end_epoch(epoch)
+        resume.save(trainers, epoch)
+
+
+def save_probe(trainer: ProbeTrainer, out: Path, meta: dict) -> Path:
+    from safetensors.torch import save_file
+
+    folder = out / f"fold{trainer.spec.fold}" / trainer.spec.variant
+    folder.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in trainer.probe.state_dict().items()}
+    with atomic_path(folder / "probe.safetensors") as tmp:
+        save_file(state, str(tmp))
+    write_csv(pd.DataFrame(trainer.curve), folder / "curve.csv")
+    info = {
+        "spec": asdict(trainer.spec),
+        "classes": list(labels_for(trainer.spec.dataset)),
+        "num_outputs": trainer.probe.linear.out_features,
+        "embed_dim": trainer.embed_dim,
+        "num_heads": trainer.num_heads,
+        "train": asdict(trainer.cfg),
+        "train_videos": len(trainer.labels),
+        **meta,
+    }
+    with atomic_open(folder / "probe.json") as fh:
+        json.dump(info, fh, indent=2)
+    return folder
+
+
+class PixelPlan:
+    """Clip geometry plus the stream's pixel settings, from the command-line flags."""
+
+    def __init__(self, args: argparse.Namespace, augment_cfg=None) -> None:  # noqa: ANN001
+        from vjepa_fer.features.stream import PixelConfig
+        from vjepa_fer.video.augment import AugmentConfig
+
+        self.frames_per_clip, self.frame_step = args.num_frames, args.frame_step
+        self.config = PixelConfig(
+            size=args.img_size, seed=args.seed, augment=augment_cfg or AugmentConfig()
+        )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from vjepa_fer.features.extract import add_encoder_arguments
+
+    parser.add_argument("--dataset", required=True, choices=["ravdess", "crema-d"])
+    parser.add_argument("--manifest", required=True, type=Path)
+    parser.add_argument("--lengths", required=True, type=Path)
+    parser.add_argument("--root", type=Path, help="dataset root (online mode)")
+    parser.add_argument("--out", required=True, type=Path, help="probe folder of the dataset")
+    parser.add_argument("--done", type=Path, help="JSON summary written at the end")
+    parser.add_argument("--folds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument("--group", default="all", help="name of this job's probe group")
+    parser.add_argument("--mode", choices=["online", "cached"], default="online")
+    parser.add_argument("--store", type=Path, help="cached mode: feature store of the pool")
+    parser.add_argument("--store-index", type=Path, help="cached mode: merged store index")
+    parser.add_argument("--copies", type=int, default=0, help="cached: augmented copies stored")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--batch-videos", type=int, default=4)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--final-lr", type=float, default=0.0)
+    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--final-weight-decay", type=float, default=1e-6)
+    parser.add_argument("--grad-clip", type=float, default=1.0)
+    parser.add_argument("--clips", type=int, default=8, help="training clips per video")
+    parser.add_argument("--unit", choices=["video", "clip"], default="video")
+    parser.add_argument("--keep-last", action="store_true", help="train on the partial batch")
+    parser.add_argument("--same-order", action="store_true", help="the authors' fixed order")
+    parser.add_argument("--random-clips", action="store_true", help="the paper's random clips")
+    parser.add_argument("--no-augment", action="store_true")
+    parser.add_argument("--head-classes", type=int, default=0, help="0 = the dataset's classes")
+    parser.add_argument("--extra", action="append", default=[], help="NAME:lr=..,weight_decay=..")
+    add_encoder_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    from vjepa_fer.features.extract import build_stream, resolve_device
+    from vjepa_fer.features.plan import usable_videos
+    from vjepa_fer.features.stream import autocast_dtype
+
+    videos = usable_videos(pd.read_csv(args.manifest), pd.read_csv(args.lengths))
+    if set(videos["dataset"]) != {args.dataset}:
+        raise ValueError(f"{args.manifest}: not a {args.dataset} manifest")
+    base = ProbeSpec(
+        args.dataset,
+        0,
+        lr=args.lr,
+        final_lr=args.final_lr,
+        weight_decay=args.weight_decay,
+        final_weight_decay=args.final_weight_decay,
+        seed=args.seed,
+        head_classes=args.head_classes,
+    )
+    specs = build_specs(args.dataset, args.folds, base, args.extra)
+    cfg = TrainConfig(
+        epochs=args.epochs,
+        batch_videos=args.batch_videos,
+        grad_clip=args.grad_clip,
+        clips=args.clips,
+        unit=args.unit,
+        drop_last=not args.keep_last,
+        reshuffle=not args.same_order,
+        random_clips=args.random_clips,
+        augment=not args.no_augment,
+        seed=args.seed,
+    )
+    encoder_meta = {
+        "encoder": args.encoder,
+        "checkpoint": args.checkpoint,
+        "img_size": args.img_size,
+        "num_frames": args.num_frames,
+        "frame_step": args.frame_step,
+        "mode": args.mode,
+    }
+    resume = Resume(
+        args.out / f"resume-{args.group}.pt",
+        fingerprint(specs, cfg, {**encoder_meta, "copies": args.copies}),
+    )
+    t0 = time.perf_counter()
+    forwards = 0
+    if args.mode == "online":
+        if args.root is None:
+            raise ValueError("online training needs --root (the dataset's videos)")
+        stream, encoder = build_stream(args)
+        trainers = make_trainers(
+            specs, videos, (encoder.embed_dim, encoder.num_heads), cfg, stream.device, stream.amp
+        )
+        run_online(trainers, videos, args.root, stream, cfg, PixelPlan(args), resume, cfg.epochs)
+        forwards = stream.forwards
+    else:
+        from vjepa_fer.features.store import FeatureStore
+
+        if args.store is None:
+            raise ValueError("cached training needs --store (a feature store of the train pool)")
+        store = FeatureStore(args.store, args.store_index)
+        dims = (store.cfg["embed_dim"], store.cfg["num_heads"])
+        device = resolve_device(args.device)
+        import torch
+
+        trainers = make_trainers(
+            specs, videos, dims, cfg, device, autocast_dtype(torch.device(device), args.dtype)
+        )
+        run_cached(trainers, videos, store, cfg, args.copies, resume, cfg.epochs)
+    folders = [str(save_probe(t, args.out, encoder_meta)) for t in trainers]
+    summary = {
+        "probes": folders,
+        "clip_forwards": forwards,
+        "mode": args.mode,
+        "videos": len(videos),
+        "seconds": round(time.perf_counter() - t0, 2),
+        "final": {t.spec.name: t.curve[-1] for t in trainers},
+    }
+    if args.done:
+        with atomic_open(args.done) as fh:
+            json.dump(summary, fh, indent=2)
+    resume.path.unlink(missing_ok=True)
+    logger.info("trained %d probes with %d clip forwards", len(trainers), forwards)
+    return 0
