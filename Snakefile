@@ -24,6 +24,8 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/features.smk"
+include: "workflow/rules/probe.smk"
+include: "workflow/rules/evaluate.smk"
 
 
 rule all:

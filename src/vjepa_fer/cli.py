@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "merge-features": ("vjepa_fer.features.merge", "join extraction shards into one index"),
     "train": ("vjepa_fer.probe.train", "train attentive probes together from one encoder pass"),
     "forwards": ("vjepa_fer.compute", "clip forwards: authors' protocol vs this pipeline"),
+    "evaluate": ("vjepa_fer.evaluate.results", "Tables II and IV numbers from saved posteriors"),
     "metrics": ("vjepa_fer.evaluate.metrics", "UAR/WAR/paper-UAR of a confusion-matrix CSV"),
     "infer": ("vjepa_fer.probe.infer", "full-video inference: per-clip posteriors of every probe"),
     "validate-config": ("vjepa_fer.config", "validate a config file against the schema"),

@@ -12,6 +12,7 @@ wildcard_constraints:
     dataset="|".join(re.escape(d) for d in DATASETS),
     kind="eval|train",
     shard=r"\d+",
+    group=r"all|fold\d+",
 
 
 def dataset_cfg(dataset):
@@ -74,6 +75,11 @@ def all_outputs():
         dataset=DATASETS,
         kind=FEATURES["store"],
     )
+    targets += [
+        "results/metrics/table2.csv",
+        "results/metrics/table4.csv",
+        "results/compute/forwards.csv",
+    ]
     return targets
 
 
@@ -90,19 +96,26 @@ def synth_options(dataset):
     return opts
 
 
+PROBE = config["probe"]
+GROUPS = ["all"] if PROBE["group"] == "dataset" else [f"fold{k}" for k in range(1, 6)]
+
+
+def checkpoint_input():
+    """The encoder checkpoint as an input (downloaded first when a URL is configured)."""
+    return [ENCODER["checkpoint"]] if ENCODER["checkpoint"] else []
+
+
 def extract_inputs(wildcards):
     """Manifest and frame counts, plus the checkpoint when the encoder has one."""
-    inputs = {
+    return {
         "manifest": f"results/{wildcards.dataset}/manifest.csv",
         "lengths": f"results/{wildcards.dataset}/lengths.csv",
+        "checkpoint": checkpoint_input(),
     }
-    if ENCODER["checkpoint"]:
-        inputs["checkpoint"] = ENCODER["checkpoint"]
-    return inputs
 
 
-def extract_options(wildcards):
-    """Flags of `vjepa-fer extract` from the encoder and features blocks."""
+def encoder_options(wildcards=None):
+    """Encoder and clip-stream flags shared by extract, train and infer."""
     f = FEATURES
     opts = [
         "--encoder",
@@ -115,16 +128,6 @@ def extract_options(wildcards):
         str(ENCODER["num_frames"]),
         "--frame-step",
         str(ENCODER["frame_step"]),
-        "--stride",
-        str(f["eval_stride"]),
-        "--views",
-        str(f["eval_views"]),
-        "--copies",
-        str(f["train_copies"]),
-        "--num-shards",
-        str(f["shards"]),
-        "--pool",
-        f["pool"],
         "--batch-size",
         str(f["batch_size"]),
         "--workers",
@@ -138,8 +141,107 @@ def extract_options(wildcards):
     ]
     if ENCODER["checkpoint"]:
         opts += ["--checkpoint", ENCODER["checkpoint"]]
-    if f["int8"]:
-        opts.append("--int8")
     if f["compile"]:
         opts.append("--compile")
     return opts
+
+
+def extract_options(wildcards):
+    """Flags of `vjepa-fer extract` beyond the encoder's."""
+    f = FEATURES
+    opts = [
+        "--stride",
+        str(f["eval_stride"]),
+        "--views",
+        str(f["eval_views"]),
+        "--copies",
+        str(f["train_copies"]),
+        "--num-shards",
+        str(f["shards"]),
+        "--pool",
+        f["pool"],
+    ]
+    if f["int8"]:
+        opts.append("--int8")
+    return opts + encoder_options()
+
+
+def group_folds(group):
+    return ["1", "2", "3", "4", "5"] if group == "all" else [group.removeprefix("fold")]
+
+
+def train_inputs(wildcards):
+    """Manifest, frame counts and checkpoint; in cached mode the stored training pool instead."""
+    inputs = {
+        "manifest": f"results/{wildcards.dataset}/manifest.csv",
+        "lengths": f"results/{wildcards.dataset}/lengths.csv",
+    }
+    if PROBE["mode"] == "cached":
+        inputs["store"] = f"results/features/{wildcards.dataset}/train/index.csv"
+    else:
+        inputs["checkpoint"] = checkpoint_input()
+    return inputs
+
+
+def train_options(wildcards):
+    """Flags of `vjepa-fer train` from the probe block."""
+    p = PROBE
+    opts = [
+        "--mode",
+        p["mode"],
+        "--epochs",
+        str(p["epochs"]),
+        "--batch-videos",
+        str(p["batch_videos"]),
+        "--lr",
+        str(p["lr"]),
+        "--final-lr",
+        str(p["final_lr"]),
+        "--weight-decay",
+        str(p["weight_decay"]),
+        "--final-weight-decay",
+        str(p["final_weight_decay"]),
+        "--grad-clip",
+        str(p["grad_clip"]),
+        "--clips",
+        str(p["clips"]),
+        "--unit",
+        p["unit"],
+        "--head-classes",
+        "8" if p["head_classes"] == "8" else "0",
+    ]
+    opts += [] if p["drop_last"] else ["--keep-last"]
+    opts += [] if p["reshuffle"] else ["--same-order"]
+    opts += ["--random-clips"] if p["random_clips"] else []
+    opts += [] if p["augment"] else ["--no-augment"]
+    for extra in p["extra"]:
+        values = ",".join(f"{k}={v}" for k, v in extra.items() if k != "name")
+        opts += ["--extra", f"{extra['name']}:{values}"]
+    if p["mode"] == "cached":
+        store = f"results/features/{wildcards.dataset}/train"
+        opts += ["--store", store, "--store-index", f"{store}/index.csv"]
+        opts += ["--copies", str(FEATURES["train_copies"])]
+    return opts
+
+
+def all_train_markers():
+    return expand(
+        "results/probes/{dataset}/train-{group}.json", dataset=DATASETS, group=GROUPS
+    )
+
+
+def pca_fold(dataset):
+    ev = config["evaluation"]
+    return ev["pca_fold"] if dataset == ev["pca_dataset"] else 0
+
+
+def measured_forwards():
+    """Every job's clip-forward count: training, inference and stored features."""
+    files = all_train_markers()
+    files += expand("results/posteriors/{dataset}/done.json", dataset=DATASETS)
+    files += expand(
+        "results/features/{dataset}/{kind}/forwards.json",
+        dataset=DATASETS,
+        kind=FEATURES["store"],
+    )
+    return files

@@ -1,0 +1,45 @@
+# Stage: every number of Tables II and IV from the saved per-clip posteriors, and the clip-forward
+# count of this run against the authors' protocol (vjepa_fer.evaluate.results, vjepa_fer.compute).
+
+
+rule evaluate:
+    input:
+        expand("results/posteriors/{dataset}/done.json", dataset=DATASETS),
+    output:
+        per_fold="results/metrics/per_fold.csv",
+        table2="results/metrics/table2.csv",
+        table4="results/metrics/table4.csv",
+    log:
+        "results/logs/evaluate/evaluate.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        mv_tie=config["evaluation"]["mv_tie"],
+        ddof=config["evaluation"]["std_ddof"],
+    shell:
+        "vjepa-fer evaluate --posteriors results/posteriors --out results/metrics"
+        " --mv-tie {params.mv_tie} --std-ddof {params.ddof} > {log:q} 2>&1"
+
+
+rule forwards:
+    input:
+        manifests=expand("results/{dataset}/manifest.csv", dataset=DATASETS),
+        lengths=expand("results/{dataset}/lengths.csv", dataset=DATASETS),
+        measured=measured_forwards(),
+    output:
+        csv="results/compute/forwards.csv",
+        json="results/compute/forwards.json",
+    log:
+        "results/logs/forwards/forwards.log",
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        protocol=f"ours-{config['probe']['mode']}",
+        img=ENCODER["img_size"],
+        epochs=config["probe"]["epochs"],
+        stride=FEATURES["eval_stride"],
+    shell:
+        "vjepa-fer forwards --manifest {input.manifests:q} --lengths {input.lengths:q}"
+        " --measured {input.measured:q} --measured-protocol {params.protocol}"
+        " --img-size {params.img} --epochs {params.epochs} --stride {params.stride}"
+        " --out {output.csv:q} --json {output.json:q} > {log:q} 2>&1"

@@ -1,0 +1,62 @@
+# Stage: attentive probes trained together from one encoder pass per epoch (or from the feature
+# store in cached mode), then full-video inference of every probe on every dataset
+# (vjepa_fer.probe.train, vjepa_fer.probe.infer).
+
+
+rule train_probes:
+    input:
+        unpack(train_inputs),
+    output:
+        "results/probes/{dataset}/train-{group}.json",
+    log:
+        "results/logs/train_probes/{dataset}-{group}.log",
+    benchmark:
+        "results/benchmarks/train_probes/{dataset}-{group}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: max(1, FEATURES["workers"])
+    resources:
+        gpu=GPU_JOBS,
+        mem_mb=32000,
+    params:
+        root=lambda wc: dataset_root(wc.dataset),
+        folds=lambda wc: group_folds(wc.group),
+        opts=train_options,
+        encoder=encoder_options,
+    shell:
+        "vjepa-fer train --dataset {wildcards.dataset} --manifest {input.manifest:q}"
+        " --lengths {input.lengths:q} --root {params.root:q} --out results/probes/{wildcards.dataset}"
+        " --group {wildcards.group} --folds {params.folds} --done {output:q}"
+        " {params.opts:q} {params.encoder:q} > {log:q} 2>&1"
+
+
+rule infer:
+    input:
+        manifest="results/{dataset}/manifest.csv",
+        lengths="results/{dataset}/lengths.csv",
+        trained=all_train_markers(),
+        checkpoint=checkpoint_input(),
+    output:
+        "results/posteriors/{dataset}/done.json",
+    log:
+        "results/logs/infer/{dataset}.log",
+    benchmark:
+        "results/benchmarks/infer/{dataset}.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    threads: max(1, FEATURES["workers"])
+    resources:
+        gpu=GPU_JOBS,
+        mem_mb=32000,
+    params:
+        root=lambda wc: dataset_root(wc.dataset),
+        out=lambda wc: f"results/posteriors/{wc.dataset}",
+        stride=FEATURES["eval_stride"],
+        views=FEATURES["eval_views"],
+        pca=lambda wc: pca_fold(wc.dataset),
+        encoder=encoder_options,
+    shell:
+        "vjepa-fer infer --dataset {wildcards.dataset} --manifest {input.manifest:q}"
+        " --lengths {input.lengths:q} --root {params.root:q} --trained {input.trained:q}"
+        " --out {params.out:q} --done {output:q} --stride {params.stride} --views {params.views}"
+        " --pca-fold {params.pca} {params.encoder:q} > {log:q} 2>&1"
