@@ -84,15 +84,16 @@ def all_outputs():
 
 
 def synth_options(dataset):
-    """Flags of `vjepa-fer synth` from the dataset's `synth` block."""
+    """Flags of `vjepa-fer synth` from the dataset's `synth` block (lists comma-separated)."""
     s = dataset_cfg(dataset)["synth"]
+    join = lambda values: ",".join(map(str, values))
     opts = ["--actors", str(s["actors"]), "--size", f"{s['width']}x{s['height']}"]
     if dataset == "ravdess":
-        opts += ["--modalities", *map(str, dataset_cfg(dataset)["modalities"])]
-        opts += ["--statements", *map(str, s["statements"])]
-        opts += ["--repetitions", *map(str, s["repetitions"])]
-    elif s["sentences"]:
-        opts += ["--sentences", *s["sentences"]]
+        opts += ["--modalities", join(dataset_cfg(dataset)["modalities"])]
+        opts += ["--statements", join(s["statements"])]
+        opts += ["--repetitions", join(s["repetitions"])]
+    else:
+        opts += ["--sentences", join(s["sentences"]) if s["sentences"] else "all"]
     return opts
 
 

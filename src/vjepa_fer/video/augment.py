@@ -217,13 +217,14 @@ def apply_clip_params(
         frames = ra.apply_ops(frames, list(params.ops), fill=cfg.ra_fill, resample=cfg.ra_resample)
     if params.crop_box is not None:
         top, left, h, w = params.crop_box
-        # Cropping before normalising gives the same values as the reference's normalise-then-crop
-        # (normalisation is per pixel) while converting only the box to float32.
+        # The reference normalises, crops, then resizes. Normalisation is per pixel and affine, and
+        # bilinear weights sum to 1, so crop -> resize -> normalise gives the same values (up to
+        # float rounding) while normalising S x S pixels instead of the whole frame.
         x = vt.frames_to_tensor(frames[:, top : top + h, left : left + w], device)  # (T, 3, h, w)
-        x = vt.normalize(x, cfg.mean, cfg.std)
         x = F.interpolate(
             x, size=(size, size), mode="bilinear", align_corners=False, antialias=cfg.antialias
         )
+        x = vt.normalize(x, cfg.mean, cfg.std)
     else:
         # RRC off: the evaluation geometry, so train and test views match.
         x = vt.normalize(vt.frames_to_tensor(frames, device), cfg.mean, cfg.std)
