@@ -1,4 +1,5 @@
 # Shared definitions: dataset roots, wildcard constraints and input functions. No rules here.
+import json
 import re
 
 DATASETS = list(config["datasets"])
@@ -79,6 +80,9 @@ def all_outputs():
         "results/metrics/table2.csv",
         "results/metrics/table4.csv",
         "results/compute/forwards.csv",
+        "results/tables",
+        "results/figures",
+        "results/report/outputs.csv",
     ]
     return targets
 
@@ -98,6 +102,14 @@ def synth_options(dataset):
 
 
 PROBE = config["probe"]
+# The paper's own setting: both datasets, ViT-H/16 at 384 px, online probes. Only then do the
+# tables print the paper's numbers and the differences.
+PAPER_SETTING = (
+    set(DATASETS) == {"ravdess", "crema-d"}
+    and ENCODER["name"] == "vit_huge"
+    and ENCODER["img_size"] == 384
+    and config["probe"]["mode"] == "online"
+)
 GROUPS = ["all"] if PROBE["group"] == "dataset" else [f"fold{k}" for k in range(1, 6)]
 
 

@@ -27,7 +27,11 @@ rule forwards:
         lengths=expand("results/{dataset}/lengths.csv", dataset=DATASETS),
         measured=measured_forwards(),
     output:
-        csv="results/compute/forwards.csv",
+        csv=report(
+            "results/compute/forwards.csv",
+            caption="../report/forwards.rst",
+            category="Compute",
+        ),
         json="results/compute/forwards.json",
     log:
         "results/logs/forwards/forwards.log",

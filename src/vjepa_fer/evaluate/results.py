@@ -105,9 +105,8 @@ def evaluate_all(posterior_dir: Path, out: Path, *, mv_tie: str = "lowest", ddof
             cm = confusion(list(labels), list(preds), classes)
             key = f"{train}-{variant}_on_{test}_{voting}_{rule}"
             matrices.setdefault(key, []).append(cm)
-            write_confusion(
-                cm, out / "confusion" / f"{train}-fold{fold}-{key.split('-', 1)[1]}.csv"
-            )
+            name = f"{train}-fold{fold}-{variant}_on_{test}_{voting}_{rule}.csv"
+            write_confusion(cm, out / "confusion" / name)
         write_csv(videos, out / "videos" / f"{path.stem}_on_{test}.csv")
     for key, cms in matrices.items():
         write_confusion(average_confusions(cms), out / "confusion" / f"{key}_mean.csv")

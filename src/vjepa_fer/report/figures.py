@@ -1,0 +1,527 @@
+"""Stage ``vjepa-fer figures``: the paper's Figs. 3–6 and the probes' training curves.
+
+Implements reference-protocol.md, "Figures". Every figure is written as PNG (``--dpi``, default
+200) and PDF, with class names on the axes, titles and labelled colour bars:
+
+- ``fig3_confusion_same_pbv``: same-dataset confusion matrices (PBV, variant main) averaged over the
+  folds (``metrics/confusion/<ds>-main_on_<ds>_pbv_same_mean.csv``), row-normalised in % (the
+  authors floored fold-averaged counts instead).
+- ``fig4_confusion_cross_pbv``: cross-dataset matrices (R→C, C→R). By default the full rectangular
+  *test label × probe output* matrix before any drop/merge rule (``evaluate.cross.full_confusion``
+  of ``metrics/videos/<train>-fold<k>-main_on_<test>.csv``, averaged over the fold probes), which is
+  what the paper shows; if those tables are missing, the calm-dropped rule's square matrices. The
+  figure title says which.
+- ``fig5_pca_<ds>_fold<k>``: first two principal components of the test clips' (a) mean encoder
+  token and (b) the probe's pooled token (``posteriors/<ds>/pca-<ds>-fold<k>-main.*``), coloured by
+  label with the correct legend, explained variance on the axes.
+- ``fig6_demographics_<ds>``: actors per fold by sex, and age per fold where known (manifest).
+- ``curves_<ds>``: training loss and training accuracy per epoch, one line per fold.
+
+Each figure has a function that takes DataFrames/arrays and returns a ``matplotlib.figure.Figure``
+(no pyplot, no global backend or rcParams change: styles are applied in ``rc_context``).
+
+    vjepa-fer figures --results results --out results/figures --pca-dataset crema-d --pca-fold 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from vjepa_fer.io import atomic_path
+from vjepa_fer.labels import DATASET_LABELS
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+logger = logging.getLogger(__name__)
+
+NAMES = {"ravdess": "RAVDESS", "crema-d": "CREMA-D"}
+# Large fonts: the figures are read in print at column width.
+STYLE = {
+    "font.size": 13,
+    "axes.titlesize": 15,
+    "axes.labelsize": 14,
+    "xtick.labelsize": 12,
+    "ytick.labelsize": 12,
+    "legend.fontsize": 12,
+    "figure.titlesize": 16,
+    "pdf.fonttype": 42,  # embed TrueType: text stays text in the PDF
+}
+
+
+@contextlib.contextmanager
+def _style() -> Iterator[None]:
+    import matplotlib as mpl
+
+    with mpl.rc_context(STYLE):
+        yield
+
+
+def _figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _name(dataset: str) -> str:
+    return NAMES.get(dataset, dataset)
+
+
+# One fixed colour per class in every figure and dataset, from the Okabe-Ito colour-blind-safe set;
+# the six CREMA-D classes get the six most distinct ones, calm is a lighter neutral.
+CLASS_COLORS: dict[str, str] = {
+    "neutral": "#0072B2",
+    "calm": "#56B4E9",
+    "happy": "#E69F00",
+    "sad": "#555555",
+    "angry": "#D55E00",
+    "fearful": "#CC79A7",
+    "disgust": "#009E73",
+    "surprised": "#A6761D",
+}
+
+
+def save_figure(fig: Figure, stem: Path, *, dpi: int = 200) -> list[Path]:
+    """Write ``<stem>.png`` and ``<stem>.pdf`` atomically."""
+    paths = []
+    with _style():
+        for ext in ("png", "pdf"):
+            path = stem.with_suffix(f".{ext}")
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=ext, dpi=dpi)
+            paths.append(path)
+    return paths
+
+
+# ----------------------------------------------------------------------------- confusion
+
+
+def _confusion_panel(
+    ax: Axes, counts: pd.DataFrame, title: str, xlabel: str, ylabel: str, shared: int = 0
+) -> None:
+    import seaborn as sns
+
+    from vjepa_fer.evaluate.metrics import row_normalise
+
+    pct = row_normalise(counts)  # (labels, predictions), rows sum to 100
+    big = max(pct.shape) > 7
+    sns.heatmap(
+        pct,
+        ax=ax,
+        annot=True,
+        fmt=".1f",
+        cmap="Blues",
+        vmin=0,
+        vmax=100,
+        square=True,
+        linewidths=0.5,
+        linecolor="white",
+        annot_kws={"size": 10 if big else 12},
+        cbar_kws={"label": "% of videos of the true class", "shrink": 0.8},
+    )
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_xticklabels([str(c) for c in pct.columns], rotation=45, ha="right")
+    ax.set_yticklabels([str(c) for c in pct.index], rotation=0)
+    if shared:
+        # Rectangular cross-dataset matrix: the shared classes form the top-left block.
+        for pos, n, line in (
+            (shared, pct.shape[0], ax.axhline),
+            (shared, pct.shape[1], ax.axvline),
+        ):
+            if pos < n:
+                line(pos, color="black", linewidth=2)
+
+
+def confusion_figure(
+    panels: Mapping[str, pd.DataFrame],
+    *,
+    suptitle: str,
+    xlabels: Mapping[str, str] | None = None,
+    ylabels: Mapping[str, str] | None = None,
+    shared: Mapping[str, int] | None = None,
+) -> Figure:
+    """One heatmap per matrix (``{panel title: counts [label, prediction]}``), row-normalised %.
+
+    ``shared``: per panel, the size of the top-left block of classes common to rows and columns
+    (rectangular cross-dataset matrices); a line marks where it ends.
+    """
+    if not panels:
+        raise ValueError("no confusion matrices to draw")
+    with _style():
+        widths = [max(4.5, 0.75 * m.shape[1] + 2.0) for m in panels.values()]
+        heights = [max(4.0, 0.62 * m.shape[0] + 2.2) for m in panels.values()]
+        fig = _figure(sum(widths), max(heights))
+        axes = fig.subplots(1, len(panels), squeeze=False, width_ratios=widths)[0]
+        for ax, (title, cm) in zip(axes, panels.items(), strict=True):
+            xl = (xlabels or {}).get(title, "Predicted class")
+            yl = (ylabels or {}).get(title, "True class")
+            _confusion_panel(ax, cm, title, xl, yl, (shared or {}).get(title, 0))
+        fig.suptitle(suptitle)
+    return fig
+
+
+def same_dataset_matrices(metrics_dir: Path, *, variant: str = "main") -> dict[str, pd.DataFrame]:
+    """Fold-averaged PBV matrices per dataset, ``{dataset: counts}``, from evaluate's output."""
+    from vjepa_fer.evaluate.metrics import read_confusion
+
+    out = {}
+    for ds in DATASET_LABELS:
+        path = metrics_dir / "confusion" / f"{ds}-{variant}_on_{ds}_pbv_same_mean.csv"
+        if path.is_file():
+            out[ds] = read_confusion(path)
+    return out
+
+
+VIDEO_TABLE = re.compile(
+    r"^(?P<train>[\w-]+?)-fold(?P<fold>\d+)-(?P<variant>[\w.-]+)_on_(?P<test>[\w-]+)$"
+)
+
+
+def cross_matrices(
+    metrics_dir: Path, *, variant: str = "main"
+) -> tuple[dict[tuple[str, str], pd.DataFrame], str]:
+    """``{(train, test): counts}`` averaged over fold probes, and which kind they are.
+
+    Kind ``"full"``: rectangular test label × probe output, nothing dropped (from the per-video
+    vote tables); kind ``"drop"``: the calm-dropped rule's matrices (fallback).
+    """
+    from vjepa_fer.evaluate.cross import full_confusion
+    from vjepa_fer.evaluate.metrics import read_confusion
+
+    pairs = [(a, b) for a in DATASET_LABELS for b in DATASET_LABELS if a != b]
+    full: dict[tuple[str, str], list[pd.DataFrame]] = {}
+    for path in sorted((metrics_dir / "videos").glob("*_on_*.csv")):
+        m = VIDEO_TABLE.match(path.stem)
+        if not m or m["variant"] != variant or (m["train"], m["test"]) not in pairs:
+            continue
+        videos = pd.read_csv(path, dtype={"video": str, "label": str, "pbv": str, "mv": str})
+        full.setdefault((m["train"], m["test"]), []).append(full_confusion(videos, m["test"]))
+    if full:
+        mean = {k: sum(v[1:], v[0]) / len(v) for k, v in full.items()}  # cell-wise fold mean
+        return {p: mean[p] for p in pairs if p in mean}, "full"
+    drop = {}
+    for train, test in pairs:
+        path = metrics_dir / "confusion" / f"{train}-{variant}_on_{test}_pbv_drop_mean.csv"
+        if path.is_file():
+            drop[(train, test)] = read_confusion(path)
+    return drop, "drop"
+
+
+def align_shared(cm: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Reorder a label × output matrix so the shared classes come first, in the row order, on
+    the diagonal; rows and columns without a counterpart follow. Returns (matrix, #shared)."""
+    rows, cols = [str(c) for c in cm.index], [str(c) for c in cm.columns]
+    shared = [c for c in rows if c in cols]
+    out = cm.loc[
+        shared + [r for r in rows if r not in shared], shared + [c for c in cols if c not in shared]
+    ]
+    return out, len(shared)
+
+
+def cross_figure(matrices: Mapping[tuple[str, str], pd.DataFrame], kind: str) -> Figure:
+    """Fig. 4: one panel per (train, test) pair; ``kind`` is ``"full"`` or ``"drop"``."""
+    panels, xl, yl, shared = {}, {}, {}, {}
+    for (train, test), cm in matrices.items():
+        title = f"Trained on {_name(train)} → tested on {_name(test)}"
+        panels[title], shared[title] = align_shared(cm)
+        xl[title] = f"Probe output ({_name(train)} classes)"
+        yl[title] = f"True label ({_name(test)})"
+    what = (
+        "all videos, test label × probe output, no drop/merge rule"
+        if kind == "full"
+        else "calm-dropped rule (videos left out by the rule are not shown)"
+    )
+    return confusion_figure(
+        panels,
+        suptitle=f"Cross-dataset confusion (PBV, mean over fold probes):\n{what}",
+        xlabels=xl,
+        ylabels=yl,
+        shared=shared,
+    )
+
+
+# ----------------------------------------------------------------------------- PCA
+
+
+def pca_2d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """First two principal components of ``x`` (M, D) and their explained-variance ratios.
+
+    Eigen-decomposition of the D × D covariance (cheap for M ≫ D); signs fixed so that each
+    component's largest loading is positive, which makes the plot deterministic.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or len(x) < 3:
+        raise ValueError(f"PCA needs an (M >= 3, D) array, got shape {x.shape}")
+    xc = x - x.mean(axis=0, keepdims=True)  # (M, D)
+    cov = xc.T @ xc / (len(x) - 1)  # (D, D)
+    evals, evecs = np.linalg.eigh(cov)  # ascending
+    order = np.argsort(evals)[::-1]
+    evals, evecs = np.clip(evals[order], 0, None), evecs[:, order]
+    comps = evecs[:, :2]  # (D, 2)
+    signs = np.sign(comps[np.argmax(np.abs(comps), axis=0), [0, 1]])
+    comps = comps * np.where(signs == 0, 1, signs)
+    total = evals.sum()
+    ratio = evals[:2] / total if total > 0 else np.zeros(2)
+    return xc @ comps, ratio  # (M, 2), (2,)
+
+
+def pca_figure(
+    encoder_mean: np.ndarray,
+    probe_pooled: np.ndarray,
+    labels: Sequence[str],
+    classes: Sequence[str],
+    *,
+    title: str,
+    seed: int = 0,
+) -> Figure:
+    """Fig. 5: PCA of (a) the mean encoder token and (b) the probe's pooled token per clip."""
+    from matplotlib.lines import Line2D
+
+    labels = np.asarray([str(v) for v in labels], dtype=object)
+    if not len(labels) == len(encoder_mean) == len(probe_pooled):
+        raise ValueError(
+            f"PCA inputs differ in length: {len(labels)} labels, {len(encoder_mean)} encoder "
+            f"rows, {len(probe_pooled)} pooled rows"
+        )
+    unknown = sorted(set(labels) - set(classes))
+    if unknown:
+        raise ValueError(f"labels {unknown} are not among the classes {list(classes)}")
+    colors = CLASS_COLORS
+    # Random drawing order: no class is systematically painted over the others.
+    order = np.random.default_rng(seed).permutation(len(labels))
+    point_colors = [colors[labels[i]] for i in order]
+    with _style():
+        fig = _figure(13, 6.2)
+        axes = fig.subplots(1, 2)
+        for ax, x, name in (
+            (axes[0], encoder_mean, "(a) mean encoder token (global average pooling)"),
+            (axes[1], probe_pooled, "(b) attentive probe's pooled token"),
+        ):
+            pcs, ratio = pca_2d(x)
+            ax.scatter(pcs[order, 0], pcs[order, 1], c=point_colors, s=7, alpha=0.6,
+                       linewidths=0, rasterized=True)  # fmt: skip
+            ax.set_xlabel(f"PC 1 ({100 * ratio[0]:.1f} % of variance)")
+            ax.set_ylabel(f"PC 2 ({100 * ratio[1]:.1f} % of variance)")
+            ax.set_title(name)
+        present = [c for c in classes if c in set(labels)]
+        handles = [
+            Line2D([], [], marker="o", linestyle="", markersize=9, color=colors.get(c), label=c)
+            for c in present
+        ]
+        fig.legend(handles=handles, title="True label", loc="outside right center")
+        fig.suptitle(title)
+    return fig
+
+
+def load_pca_inputs(
+    posterior_dir: Path, dataset: str, fold: int, *, variant: str = "main"
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """``encoder_mean`` (M, D), ``probe_pooled`` (M, D) and the aligned clip table (M rows)."""
+    from safetensors.numpy import load_file
+
+    stem = posterior_dir / dataset / f"pca-{dataset}-fold{fold}-{variant}"
+    tensors_path, table_path = stem.with_suffix(".safetensors"), stem.with_suffix(".csv")
+    for p in (tensors_path, table_path):
+        if not p.is_file():
+            raise FileNotFoundError(f"{p}: PCA input not found (run infer with --pca-fold {fold})")
+    tensors = load_file(str(tensors_path))
+    missing = [k for k in ("encoder_mean", "probe_pooled") if k not in tensors]
+    if missing:
+        raise ValueError(f"{tensors_path}: missing tensor(s) {missing}")
+    clips = pd.read_csv(table_path, dtype={"video": str, "label": str})
+    enc, pooled = tensors["encoder_mean"], tensors["probe_pooled"]
+    if not len(enc) == len(pooled) == len(clips):
+        raise ValueError(
+            f"{tensors_path}: {len(enc)} encoder and {len(pooled)} pooled rows, but {table_path} "
+            f"has {len(clips)} clips"
+        )
+    return enc, pooled, clips
+
+
+# ----------------------------------------------------------------------------- Fig. 6, curves
+
+
+def demographics_figure(manifest: pd.DataFrame, *, dataset: str) -> Figure:
+    """Fig. 6: actors per fold by sex (bars) and, where known, age per fold (box + points)."""
+    from matplotlib.ticker import MaxNLocator
+
+    for col in ("actor", "fold", "sex"):
+        if col not in manifest.columns:
+            raise ValueError(f"manifest lacks column {col!r}")
+    people = manifest.drop_duplicates("actor").copy()
+    people["sex"] = people["sex"].fillna("unknown").astype(str)
+    people["fold"] = people["fold"].astype(int)
+    ages = pd.to_numeric(people.get("age"), errors="coerce") if "age" in people else None
+    has_age = ages is not None and ages.notna().any()
+    folds = sorted(people["fold"].unique())
+    sexes = [s for s in ("female", "male") if s in set(people["sex"])]
+    sexes += sorted(set(people["sex"]) - set(sexes))
+    counts = people.groupby(["fold", "sex"]).size().unstack(fill_value=0)
+    counts = counts.reindex(index=folds, columns=sexes, fill_value=0)
+    palette = dict(zip(sexes, ["#0072B2", "#E69F00", "#009E73", "#CC79A7"], strict=False))
+    with _style():
+        fig = _figure(12 if has_age else 6.5, 5.2)
+        axes = fig.subplots(1, 2 if has_age else 1, squeeze=False)[0]
+        ax, width = axes[0], 0.8 / max(1, len(sexes))
+        for j, sex in enumerate(sexes):
+            pos = np.arange(len(folds)) + (j - (len(sexes) - 1) / 2) * width
+            bars = ax.bar(
+                pos, counts[sex].to_numpy(), width, label=sex, color=palette.get(sex, "0.5")
+            )
+            ax.bar_label(bars, padding=2, fontsize=11)
+        ax.set_xticks(np.arange(len(folds)), [f"Fold {f}" for f in folds])
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("Actors")
+        ax.set_title(("(a) " if has_age else "") + "Actors per fold by sex")
+        ax.legend(title="Sex")
+        ax.margins(y=0.15)
+        if has_age:
+            ax = axes[1]
+            per_fold = [ages[people["fold"] == f].dropna().to_numpy() for f in folds]
+            ax.boxplot(per_fold, positions=np.arange(len(folds)), widths=0.6, showfliers=False,
+                       patch_artist=True, boxprops={"facecolor": "0.88", "edgecolor": "0.4"},
+                       medianprops={"color": "black"})  # fmt: skip
+            jitter = np.random.default_rng(0).uniform(-0.18, 0.18, len(people))  # fixed seed
+            x = np.searchsorted(folds, people["fold"].to_numpy()) + jitter
+            for sex in sexes:
+                hit = (people["sex"] == sex).to_numpy()
+                ax.scatter(
+                    x[hit], ages[hit], s=30, color=palette.get(sex, "0.5"), label=sex, zorder=3
+                )
+            ax.set_xticks(np.arange(len(folds)), [f"Fold {f}" for f in folds])
+            ax.set_ylabel("Age (years)")
+            ax.set_title("(b) Age per fold (points: actors, coloured by sex)")
+        fig.suptitle(f"{_name(dataset)}: actors per cross-validation fold")
+    return fig
+
+
+def curves_figure(curves: Mapping[int, pd.DataFrame], *, title: str) -> Figure:
+    """Training loss and training accuracy (%) per epoch, one line per fold."""
+    from matplotlib.ticker import MaxNLocator
+
+    if not curves:
+        raise ValueError("no training curves to draw")
+    with _style():
+        fig = _figure(12, 4.8)
+        axes = fig.subplots(1, 2)
+        for fold in sorted(curves):
+            c = curves[fold]
+            axes[0].plot(c["epoch"], c["loss"], marker="o", markersize=3, label=f"Fold {fold}")
+            axes[1].plot(c["epoch"], c["train_accuracy"], marker="o", markersize=3)
+        axes[0].set_ylabel("Training loss (cross-entropy)")
+        axes[1].set_ylabel("Training accuracy (%)")
+        names = ("(a) Loss", "(b) Accuracy on the augmented training videos")
+        for ax, name in zip(axes, names, strict=True):
+            ax.set_xlabel("Epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.set_title(name)
+            ax.grid(alpha=0.3)
+        fig.legend(loc="outside right center", title="Probe")
+        fig.suptitle(title)
+    return fig
+
+
+def read_curves(probe_dir: Path, *, variant: str = "main") -> dict[int, pd.DataFrame]:
+    """``{fold: curve}`` from ``<probe_dir>/fold<k>/<variant>/curve.csv``."""
+    out = {}
+    for path in sorted(probe_dir.glob(f"fold*/{variant}/curve.csv")):
+        m = re.fullmatch(r"fold(\d+)", path.parent.parent.name)
+        if not m:
+            continue
+        curve = pd.read_csv(path)
+        missing = [c for c in ("epoch", "loss", "train_accuracy") if c not in curve.columns]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {missing}")
+        out[int(m[1])] = curve
+    return out
+
+
+# ----------------------------------------------------------------------------- all figures
+
+
+def write_figures(
+    results_dir: Path,
+    out_dir: Path,
+    *,
+    pca_dataset: str = "crema-d",
+    pca_fold: int = 1,
+    variant: str = "main",
+    dpi: int = 200,
+) -> list[Path]:
+    """Draw every figure the results support; returns the written paths (PNG and PDF)."""
+    results_dir, out_dir = Path(results_dir), Path(out_dir)
+    metrics = results_dir / "metrics"
+    paths: list[Path] = []
+
+    def emit(fig: Figure, stem: str) -> None:
+        paths.extend(save_figure(fig, out_dir / stem, dpi=dpi))
+
+    same = same_dataset_matrices(metrics, variant=variant)
+    if same:
+        panels = {_name(ds): cm for ds, cm in same.items()}
+        title = "Same-dataset confusion (PBV, mean over folds)"
+        emit(confusion_figure(panels, suptitle=title), "fig3_confusion_same_pbv")
+    cross, kind = cross_matrices(metrics, variant=variant)
+    if cross:
+        emit(cross_figure(cross, kind), "fig4_confusion_cross_pbv")
+    if pca_fold:
+        try:
+            enc, pooled, clips = load_pca_inputs(
+                results_dir / "posteriors", pca_dataset, pca_fold, variant=variant
+            )
+        except FileNotFoundError as exc:
+            logger.warning("Fig. 5 skipped: %s", exc)
+        else:
+            title = f"{_name(pca_dataset)}: test clips of fold {pca_fold}, fold-{pca_fold} probe"
+            fig = pca_figure(enc, pooled, clips["label"], DATASET_LABELS[pca_dataset], title=title)
+            emit(fig, f"fig5_pca_{pca_dataset}_fold{pca_fold}")
+    for ds in DATASET_LABELS:
+        manifest = results_dir / ds / "manifest.csv"
+        if manifest.is_file():
+            emit(demographics_figure(pd.read_csv(manifest), dataset=ds), f"fig6_demographics_{ds}")
+        curves = read_curves(results_dir / "probes" / ds, variant=variant)
+        if curves:
+            title = f"{_name(ds)}: probe training per fold (variant {variant})"
+            emit(curves_figure(curves, title=title), f"curves_{ds}")
+    if not paths:
+        raise FileNotFoundError(
+            f"{results_dir}: nothing to draw (looked for metrics/confusion, metrics/videos, "
+            "posteriors/<ds>/pca-*, <ds>/manifest.csv, probes/<ds>/fold*/<variant>/curve.csv)"
+        )
+    logger.info("wrote %d figure files to %s", len(paths), out_dir)
+    return paths
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", required=True, type=Path, help="the pipeline's results/")
+    parser.add_argument("--out", required=True, type=Path, help="folder for PNG and PDF files")
+    parser.add_argument("--pca-dataset", default="crema-d", choices=sorted(DATASET_LABELS))
+    parser.add_argument(
+        "--pca-fold", type=int, default=1, help="fold of the PCA figure (0 = no PCA figure)"
+    )
+    parser.add_argument("--variant", default="main", help="probe variant to draw")
+    parser.add_argument("--dpi", type=int, default=200, help="PNG resolution (>= 150)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.dpi < 150:
+        raise ValueError(f"--dpi {args.dpi}: use at least 150 for print")
+    paths = write_figures(
+        args.results, args.out, pca_dataset=args.pca_dataset, pca_fold=args.pca_fold,
+        variant=args.variant, dpi=args.dpi,
+    )  # fmt: skip
+    for p in paths:
+        print(p)
+    return 0

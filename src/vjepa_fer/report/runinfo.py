@@ -1,0 +1,117 @@
+"""Stage ``vjepa-fer run-info``: what a reader of the report needs beside the tables.
+
+Writes, for Snakemake's HTML report: the run's configuration as a flat key/value table, the
+software versions that produced it, and an index of every output file under ``results/`` (path,
+size, sha256), so a reader can check that a file they hold is the one the report describes.
+
+    vjepa-fer run-info --config-json '{...}' --results results --out results/report
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import json
+import logging
+import platform
+from pathlib import Path
+
+import pandas as pd
+
+from vjepa_fer.io import file_digest, write_csv
+
+logger = logging.getLogger(__name__)
+
+PACKAGES = (
+    "vjepa-fer",
+    "torch",
+    "numpy",
+    "pandas",
+    "decord",
+    "av",
+    "pillow",
+    "safetensors",
+    "transformers",
+    "scikit-learn",
+    "matplotlib",
+    "seaborn",
+    "snakemake",
+    "pyyaml",
+)
+
+
+def flatten(config: dict, prefix: str = "") -> list[dict]:
+    """Nested config -> rows of (key, value) with dotted keys; lists kept as JSON."""
+    rows = []
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            rows += flatten(value, f"{name}.")
+        else:
+            rows.append({"key": name, "value": json.dumps(value)})
+    return rows
+
+
+def versions() -> pd.DataFrame:
+    rows = [
+        {"package": "python", "version": platform.python_version()},
+        {"package": "platform", "version": platform.platform()},
+    ]
+    for name in PACKAGES:
+        try:
+            rows.append({"package": name, "version": importlib.metadata.version(name)})
+        except importlib.metadata.PackageNotFoundError:
+            rows.append({"package": name, "version": "not installed"})
+    try:
+        import torch
+
+        cuda = torch.version.cuda or "none"
+        gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
+        rows += [{"package": "cuda", "version": cuda}, {"package": "gpu", "version": gpu}]
+    except ImportError:  # pragma: no cover - torch is a hard dependency
+        pass
+    return pd.DataFrame(rows)
+
+
+def output_index(
+    results: Path, skip: tuple[str, ...] = ("synth", "features", "report")
+) -> pd.DataFrame:
+    """Every file under results/ (bulk folders of videos and tokens summarised, not hashed)."""
+    rows = []
+    for path in sorted(p for p in results.rglob("*") if p.is_file()):
+        rel = path.relative_to(results)
+        if rel.parts[0] in skip or path.name.startswith("."):
+            continue
+        rows.append(
+            {
+                "file": f"results/{rel.as_posix()}",
+                "bytes": path.stat().st_size,
+                "sha256": file_digest(path),
+            }
+        )
+    for folder in skip:
+        files = [p for p in (results / folder).rglob("*") if p.is_file()]
+        if files:
+            rows.append(
+                {
+                    "file": f"results/{folder}/ ({len(files)} files)",
+                    "bytes": sum(p.stat().st_size for p in files),
+                    "sha256": "",
+                }
+            )
+    return pd.DataFrame(rows, columns=["file", "bytes", "sha256"])
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config-json", required=True, help="the run's config as JSON")
+    parser.add_argument("--results", required=True, type=Path)
+    parser.add_argument("--out", required=True, type=Path)
+
+
+def run(args: argparse.Namespace) -> int:
+    config = json.loads(args.config_json)
+    write_csv(pd.DataFrame(flatten(config)), args.out / "config.csv")
+    write_csv(versions(), args.out / "versions.csv")
+    write_csv(output_index(args.results), args.out / "outputs.csv")
+    logger.info("run info -> %s", args.out)
+    return 0

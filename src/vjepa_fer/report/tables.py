@@ -1,0 +1,558 @@
+"""Stage ``vjepa-fer tables``: the paper's Tables II, III and IV from the evaluation outputs.
+
+Implements reference-protocol.md, "Metrics", "Cross-dataset" and "Paper numbers to compare with".
+Reads what ``vjepa-fer evaluate`` wrote (``table2.csv``, ``table4.csv``, optionally
+``per_fold.csv`` for the reasons videos were dropped) and writes every table three times:
+``<name>.csv`` (numbers, machine-readable), ``<name>.md`` (GitHub Markdown) and ``<name>.tex``
+(LaTeX, needs ``\\usepackage{booktabs}``), plus ``tables.md`` with all of them.
+
+- ``table2``: same-dataset results per dataset and voting (PBV, MV), variant ``main``: true UAR,
+  paper-compatible UAR (macro precision) and WAR, mean ± std over folds; ``table2_variants`` holds
+  any other probe variants.
+- ``table3``: our PBV rows beside the literature rows the paper quotes (quoted, never recomputed).
+- ``table4`` (PBV) and ``table4_mv`` (MV): cross-dataset, per test dataset, calm dropped / calm
+  merged (*) / strict (nothing dropped), with the mean number of videos each rule dropped.
+
+With ``--compare-paper`` (runs in the paper's setting) Tables II and IV get the paper's numbers and
+the differences, like for like: the paper's "UAR" against OUR paper-compatible UAR, the paper's WAR
+against our WAR (see :mod:`vjepa_fer.report.paper`).
+
+    vjepa-fer tables --metrics results/metrics --out results/tables --run-name vith16-384 \\
+        --compare-paper
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import pandas as pd
+
+from vjepa_fer.io import atomic_open, write_csv
+from vjepa_fer.report import paper
+
+logger = logging.getLogger(__name__)
+
+METRICS = ("uar", "paper_uar", "war")
+SUMMARY_COLUMNS = [
+    "train",
+    "test",
+    "variant",
+    "voting",
+    "rule",
+    "folds",
+    *(f"{m}_{s}" for m in (*METRICS, "videos", "dropped") for s in ("mean", "std")),
+]
+DATASET_ORDER = ("ravdess", "crema-d")
+DATASET_NAMES = {"ravdess": "RAVDESS", "crema-d": "CREMA-D"}
+VOTING_ORDER = ("pbv", "mv")
+RULE_ORDER = ("drop", "merge", "strict")
+RULE_NAMES = {
+    "drop": "calm dropped",
+    "merge": "calm merged (*)",
+    "strict": "strict (nothing dropped)",
+}
+UAR_NOTE = (
+    "UAR (true) = mean per-class recall (balanced accuracy); UAR (paper-compat.) = macro "
+    "precision, which is what the paper's “UAR” measures (the authors read [label, prediction] "
+    "matrices transposed): compare that column with the paper. WAR = accuracy. "
+    "Confusion matrices are [label, prediction] as in scikit-learn."
+)
+STD_NOTE = "mean ± standard deviation over the fold probes (ddof as set in evaluation.std_ddof)."
+
+
+class PM(NamedTuple):
+    """A mean ± std cell."""
+
+    mean: float
+    std: float
+
+
+class Count(NamedTuple):
+    """A (possibly fold-averaged) number of videos."""
+
+    value: float
+
+
+class Diff(NamedTuple):
+    """A signed difference cell (ours − paper)."""
+
+    value: float
+
+
+@dataclass
+class Table:
+    """A table in display form (``rows``) and in numbers (``data``, written as CSV)."""
+
+    name: str
+    title: str
+    header: list[str]
+    rows: list[list[object]]
+    data: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    rules: list[int] = field(default_factory=list)  # row indices preceded by a \midrule
+
+
+# ----------------------------------------------------------------------------- rendering
+
+
+def _missing(v: object) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def cell_text(cell: object, *, latex: bool) -> str:
+    """One display cell as Markdown (``latex=False``) or LaTeX text."""
+    if isinstance(cell, PM):
+        if _missing(cell.mean):
+            return "--" if latex else "–"
+        if _missing(cell.std):
+            return f"{cell.mean:.2f}"
+        return (
+            f"{cell.mean:.2f} $\\pm$ {cell.std:.2f}"
+            if latex
+            else f"{cell.mean:.2f} ± {cell.std:.2f}"
+        )
+    if isinstance(cell, Diff):
+        if _missing(cell.value):
+            return "--" if latex else "–"
+        # Math mode gives a real minus sign in LaTeX.
+        return f"${cell.value:+.2f}$" if latex else f"{cell.value:+.2f}"
+    if isinstance(cell, Count):
+        return f"{cell.value:.0f}" if float(cell.value).is_integer() else f"{cell.value:.1f}"
+    if _missing(cell):
+        return "--" if latex else "–"
+    if isinstance(cell, int):
+        return str(cell)
+    if isinstance(cell, float):
+        return f"{cell:.2f}"
+    return latex_escape(str(cell)) if latex else markdown_escape(str(cell))
+
+
+_LATEX = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    "±": r"$\pm$",
+    "→": r"$\rightarrow$",
+    "Δ": r"$\Delta$",
+    "−": r"$-$",
+    "×": r"$\times$",
+    "–": "--",
+    "—": "---",
+    "“": "``",
+    "”": "''",
+}
+
+
+def latex_escape(text: str) -> str:
+    """Escape LaTeX specials (and map the few Unicode symbols the tables use to math)."""
+    return "".join(_LATEX.get(ch, ch) for ch in text)
+
+
+def markdown_escape(text: str) -> str:
+    """Escape characters that would break a Markdown table cell or start emphasis."""
+    for ch in ("\\", "|", "*", "_"):
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def _numeric_column(table: Table, j: int) -> bool:
+    return all(
+        isinstance(r[j], (PM, Diff, Count, float, int)) or _missing(r[j]) for r in table.rows
+    )
+
+
+def to_markdown(table: Table) -> str:
+    """GitHub-flavoured Markdown: a heading, the table (numbers right-aligned) and notes."""
+    aligns = ["---:" if _numeric_column(table, j) else "---" for j in range(len(table.header))]
+    lines = [f"## {markdown_escape(table.title)}", ""]
+    lines.append("| " + " | ".join(markdown_escape(h) for h in table.header) + " |")
+    lines.append("|" + "|".join(aligns) + "|")
+    for row in table.rows:
+        lines.append("| " + " | ".join(cell_text(c, latex=False) for c in row) + " |")
+    if table.notes:
+        lines.append("")
+        lines += [f"- {markdown_escape(n)}" for n in table.notes]
+    return "\n".join(lines) + "\n"
+
+
+def to_latex(table: Table, *, run_name: str = "") -> str:
+    """A booktabs ``table`` float with caption, label and notes below the tabular."""
+    spec = "".join("r" if _numeric_column(table, j) else "l" for j in range(len(table.header)))
+    out = [
+        f"% {table.name}: written by `vjepa-fer tables`"
+        + (f" for run {' '.join(run_name.split())}" if run_name else "")
+        + "; needs \\usepackage{booktabs}",
+        "\\begin{table}[t]",
+        "  \\centering",
+        "  \\footnotesize",
+        f"  \\caption{{{latex_escape(table.title)}}}",
+        f"  \\label{{tab:{table.name.replace('_', '-')}}}",
+        f"  \\begin{{tabular}}{{{spec}}}",
+        "    \\toprule",
+        "    " + " & ".join(latex_escape(h) for h in table.header) + " \\\\",
+        "    \\midrule",
+    ]
+    for i, row in enumerate(table.rows):
+        if i in table.rules and i > 0:
+            out.append("    \\midrule")
+        out.append("    " + " & ".join(cell_text(c, latex=True) for c in row) + " \\\\")
+    out += ["    \\bottomrule", "  \\end{tabular}"]
+    if table.notes:
+        out.append("  \\par\\smallskip")
+        out += [f"  {latex_escape(n)}\\par" for n in table.notes]
+    out.append("\\end{table}")
+    return "\n".join(out) + "\n"
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def read_summary(path: Path) -> pd.DataFrame:
+    """A ``table2.csv`` / ``table4.csv`` of ``vjepa-fer evaluate``, validated."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found (run `vjepa-fer evaluate` first)")
+    try:
+        df = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: empty file, expected a header with {SUMMARY_COLUMNS}") from None
+    missing = [c for c in SUMMARY_COLUMNS if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}")
+    for col in ("train", "test", "variant", "voting", "rule"):
+        df[col] = df[col].astype(str)
+    return df
+
+
+def _sorted(df: pd.DataFrame, keys: list[tuple[str, tuple[str, ...]]]) -> pd.DataFrame:
+    """Sort by columns in a given value order (unknown values last, alphabetically)."""
+    orders = dict(keys)
+
+    def rank(col: pd.Series) -> pd.Series:
+        order = orders[col.name]
+        return col.map(lambda v: f"{order.index(v) if v in order else len(order):03d}{v}")
+
+    return df.sort_values(list(orders), key=rank) if len(df) else df
+
+
+def _name(dataset: str) -> str:
+    return DATASET_NAMES.get(dataset, dataset)
+
+
+def _metric_cells(r: pd.Series) -> list[PM]:
+    return [PM(float(r[f"{m}_mean"]), float(r[f"{m}_std"])) for m in METRICS]
+
+
+def _compare(data: dict, cells: list, ours: pd.Series, ref: paper.PaperNumber | None) -> None:
+    """Add the paper's numbers and ours − paper, like for like (paper.LIKE_FOR_LIKE)."""
+    nan = float("nan")
+    for metric, ours_col in paper.LIKE_FOR_LIKE.items():
+        reported = getattr(ref, metric) if ref else nan
+        delta = float(ours[f"{ours_col}_mean"]) - reported if ref else nan
+        data[f"paper_reported_{metric}"] = reported
+        data[f"delta_vs_paper_{metric}"] = delta  # ours[ours_col] − paper[metric]
+        cells += [reported, Diff(delta)]
+    data["paper_source"] = ref.source if ref else ""
+
+
+COMPARE_HEADER = ["Paper “UAR”", "Δ paper-compat. UAR", "Paper WAR", "Δ WAR"]
+COMPARE_NOTE = (
+    "Paper columns: Eing et al.; Δ = ours − paper, like for like: our paper-compatible UAR "
+    "(macro precision) against the paper's “UAR”, our WAR against the paper's WAR."
+)
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def table2(
+    summary: pd.DataFrame, *, run_name: str, compare_paper: bool, variants: str = "main"
+) -> Table:
+    """Table II (``variants="main"``) or the supplementary table of every other variant."""
+    main = variants == "main"
+    df = summary[(summary["variant"] == "main") == main]
+    df = _sorted(df, [("test", DATASET_ORDER), ("variant", ()), ("voting", VOTING_ORDER)])
+    compare = compare_paper and main
+    header = ["Dataset", *([] if main else ["Variant"]), "Voting", "Folds"]
+    header += ["UAR (true)", "UAR (paper-compat.)", "WAR"] + (COMPARE_HEADER if compare else [])
+    rows, records, rules, last = [], [], [], None
+    for _, r in df.iterrows():
+        if last is not None and r["test"] != last:
+            rules.append(len(rows))
+        last = r["test"]
+        data = {"dataset": r["test"], "variant": r["variant"], "voting": r["voting"]}
+        data["folds"] = int(r["folds"])
+        for m in (*METRICS, "videos"):
+            data[f"{m}_mean"], data[f"{m}_std"] = float(r[f"{m}_mean"]), float(r[f"{m}_std"])
+        cells = [_name(r["test"]), *([] if main else [r["variant"]]), r["voting"].upper()]
+        cells += [int(r["folds"]), *_metric_cells(r)]
+        if compare:
+            _compare(data, cells, r, paper.paper_table2(r["test"], r["voting"]))
+        rows.append(cells)
+        records.append(data)
+    title = (
+        f"Table II: same-dataset validation ({run_name}), PBV and MV"
+        if main
+        else f"Table II (supplementary): other probe variants ({run_name})"
+    )
+    notes = [UAR_NOTE, STD_NOTE] + ([COMPARE_NOTE] if compare else [])
+    return Table(
+        "table2" if main else "table2_variants",
+        title,
+        header,
+        rows,
+        pd.DataFrame(records),
+        notes,
+        rules,
+    )
+
+
+def table3(
+    summary: pd.DataFrame, literature: pd.DataFrame, *, run_name: str, compare_paper: bool
+) -> Table:
+    """Table III: our PBV rows (variant main) beside the literature rows the paper quotes."""
+    ours = summary[(summary["variant"] == "main") & (summary["voting"] == "pbv")]
+    datasets = [d for d in DATASET_ORDER if d in set(ours["test"])]
+    datasets += sorted(set(ours["test"]) - set(datasets))
+    header = ["Dataset", "Method", "Modality", "UAR", "WAR", "UAR definition", "Source"]
+    rows: list[list[object]] = []
+    records: list[tuple] = []
+    rules: list[int] = []
+    columns = ["dataset", "kind", "method", "modality", "uar", "uar_std", "war", "war_std"]
+    columns += ["uar_definition", "source", "citation_number", "citation", "note"]
+
+    def add(ds: str, kind: str, method: str, modality: str, u: object, w: object,
+            definition: str, source: str, ref: int | None = None, citation: str = "",
+            note: str = "") -> None:  # fmt: skip
+        shown = method if ref is None else f"{method} [{ref}]"
+        rows.append([_name(ds), shown, modality, u, w, definition, source])
+        mean_std = [(c.mean, c.std) if isinstance(c, PM) else (c, math.nan) for c in (u, w)]
+        records.append((ds, kind, method, modality, *mean_std[0], *mean_std[1], definition,
+                        source, ref, citation, note))  # fmt: skip
+
+    for ds in datasets:
+        if rows:
+            rules.append(len(rows))
+        for _, lit in literature[literature["dataset"] == ds].iterrows():
+            add(ds, "literature", lit["method"], lit["modality"], float(lit["uar"]),
+                float(lit["war"]), "as reported", f"literature: {lit['source']}",
+                int(lit["citation_number"]), lit["citation"], lit["note"])  # fmt: skip
+        ref = paper.paper_table2(ds, "pbv")
+        if compare_paper and ref is not None:
+            add(
+                ds,
+                "paper",
+                "V-JEPA + attentive probe (Eing et al.)",
+                "Video",
+                ref.uar,
+                ref.war,
+                "paper's “UAR” (≈ macro precision)",
+                ref.source,
+                citation=paper.PAPER,
+            )
+        r = ours[ours["test"] == ds].iloc[0]
+        war = PM(float(r["war_mean"]), float(r["war_std"]))
+        for col, definition in (
+            ("uar", "true UAR (macro recall)"),
+            ("paper_uar", "paper-compat. UAR (macro precision)"),
+        ):
+            uar = PM(float(r[f"{col}_mean"]), float(r[f"{col}_std"]))
+            add(ds, "ours", f"Ours: {run_name}", "Video", uar, war, definition, "this run, PBV")
+    notes = [
+        "Literature rows are quoted from Eing et al., Table III (full citations in table3.csv), "
+        "not recomputed; their protocols differ from ours (face crops, video-only subsets, "
+        "other folds), so they are context, not a like-for-like comparison.",
+        "MultiMAE-DER (Video): the paper prints one number; we place it under UAR "
+        "(inferred from the paper's abstract, see the note in table3.csv). – = not printed.",
+        UAR_NOTE,
+        STD_NOTE,
+    ]
+    title = f"Table III: comparison with self-supervised FER methods ({run_name}, PBV)"
+    data = pd.DataFrame(records, columns=columns)
+    return Table("table3", title, header, rows, data, notes, rules)
+
+
+def dropped_reasons(per_fold: pd.DataFrame | None) -> pd.DataFrame:
+    """Mean videos dropped per reason (``dropped_<reason>`` columns of per_fold.csv)."""
+    keys = ["train", "test", "variant", "voting", "rule"]
+    if per_fold is None or per_fold.empty:
+        return pd.DataFrame(columns=keys)
+    cols = [c for c in per_fold.columns if c.startswith("dropped_")]
+    if not cols:
+        return pd.DataFrame(columns=keys)
+    means = per_fold.groupby(keys, sort=False)[cols].mean().reset_index()
+    return means.rename(columns={c: f"{c}_mean" for c in cols})
+
+
+def table4(
+    summary: pd.DataFrame,
+    *,
+    run_name: str,
+    voting: str,
+    compare_paper: bool,
+    per_fold: pd.DataFrame | None = None,
+) -> Table:
+    """Table IV for one voting: per test dataset, the drop / merge (*) / strict rules."""
+    df = summary[(summary["variant"] == "main") & (summary["voting"] == voting)]
+    df = _sorted(df, [("test", ("crema-d", "ravdess")), ("train", ()), ("rule", RULE_ORDER)])
+    reasons = dropped_reasons(per_fold)
+    compare = compare_paper and voting == "pbv"
+    header = ["Test dataset", "Trained on", "Rule", "Folds"]
+    header += ["UAR (true)", "UAR (paper-compat.)", "WAR", "Videos kept", "Dropped"]
+    header += COMPARE_HEADER if compare else []
+    rows, records, rules, last = [], [], [], None
+    for _, r in df.iterrows():
+        if last is not None and r["test"] != last:
+            rules.append(len(rows))
+        last = r["test"]
+        data = {"test": r["test"], "train": r["train"], "variant": r["variant"]}
+        data.update(voting=voting, rule=r["rule"], folds=int(r["folds"]))
+        for m in (*METRICS, "videos", "dropped"):
+            data[f"{m}_mean"], data[f"{m}_std"] = float(r[f"{m}_mean"]), float(r[f"{m}_std"])
+        match = reasons[
+            (reasons["train"] == r["train"])
+            & (reasons["test"] == r["test"])
+            & (reasons["variant"] == r["variant"])
+            & (reasons["voting"] == voting)
+            & (reasons["rule"] == r["rule"])
+        ]
+        if len(match):
+            for c in [c for c in reasons.columns if c.startswith("dropped_")]:
+                if not math.isnan(float(match.iloc[0][c])):
+                    data[c] = float(match.iloc[0][c])
+        cells = [_name(r["test"]), _name(r["train"]), RULE_NAMES.get(r["rule"], r["rule"])]
+        cells += [int(r["folds"]), *_metric_cells(r)]
+        cells += [Count(float(r["videos_mean"])), Count(float(r["dropped_mean"]))]
+        if compare:
+            ref = paper.paper_table4(r["train"], r["test"], r["rule"], voting)
+            _compare(data, cells, r, ref)
+        rows.append(cells)
+        records.append(data)
+    notes = [
+        "Each fold probe is tested on the whole other dataset; mean over the probes. "
+        "calm dropped / calm merged (*) are the authors' rules (RAVDESS→CREMA-D: videos predicted "
+        "surprised, and calm unless merged, leave the metrics; CREMA-D→RAVDESS: videos labelled "
+        "surprised, and calm unless merged, leave them); strict restricts the argmax to the "
+        "shared classes and drops nothing (ours). Videos kept and Dropped: mean per probe "
+        "(reasons in the CSV columns dropped_<reason>_mean).",
+        UAR_NOTE,
+        STD_NOTE,
+    ]
+    if compare:
+        notes.append(COMPARE_NOTE + " The paper reports no strict variant.")
+    elif voting != "pbv":
+        notes.append("The paper reports cross-dataset numbers for PBV only.")
+    name = "table4" if voting == "pbv" else f"table4_{voting}"
+    title = f"Table IV: cross-dataset evaluation ({run_name}, {voting.upper()})"
+    data = pd.DataFrame(records)
+    # Reasons differ per row (pandas appends late ones at the end): group them after "dropped".
+    why = sorted(c for c in data.columns if c.startswith("dropped_") and c.endswith("_mean"))
+    why = [c for c in why if c != "dropped_mean"]
+    at = list(data.columns).index("dropped_std") + 1 if len(data) else 0
+    rest = [c for c in data.columns if c not in why]
+    data = data[rest[:at] + why + rest[at:]]
+    return Table(name, title, header, rows, data, notes, rules)
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def write_table(table: Table, out_dir: Path, *, run_name: str) -> list[Path]:
+    """``<name>.csv``, ``.md`` and ``.tex`` of one table, each written atomically."""
+    paths = [out_dir / f"{table.name}.{ext}" for ext in ("csv", "md", "tex")]
+    write_csv(table.data, paths[0])
+    with atomic_open(paths[1], encoding="utf-8") as fh:
+        fh.write(to_markdown(table))
+    with atomic_open(paths[2], encoding="utf-8") as fh:
+        fh.write(to_latex(table, run_name=run_name))
+    return paths
+
+
+def build_tables(metrics_dir: Path, *, run_name: str, compare_paper: bool) -> list[Table]:
+    """Every table that the evaluation outputs in ``metrics_dir`` support."""
+    metrics_dir = Path(metrics_dir)
+    summary2 = read_summary(metrics_dir / "table2.csv")
+    if summary2.empty:
+        raise ValueError(f"{metrics_dir / 'table2.csv'}: no rows (no same-dataset results)")
+    tables = [table2(summary2, run_name=run_name, compare_paper=compare_paper)]
+    if (summary2["variant"] != "main").any():
+        tables.append(table2(summary2, run_name=run_name, compare_paper=False, variants="others"))
+    if (summary2["variant"] == "main").any():
+        tables.append(
+            table3(summary2, paper.literature(), run_name=run_name, compare_paper=compare_paper)
+        )
+    path4 = metrics_dir / "table4.csv"
+    summary4 = read_summary(path4) if path4.is_file() else None
+    per_fold_path = metrics_dir / "per_fold.csv"
+    per_fold = pd.read_csv(per_fold_path) if per_fold_path.is_file() else None
+    if summary4 is not None and (summary4["variant"] == "main").any():
+        for voting in VOTING_ORDER:
+            if (summary4["voting"] == voting).any():
+                tables.append(
+                    table4(
+                        summary4,
+                        run_name=run_name,
+                        voting=voting,
+                        compare_paper=compare_paper,
+                        per_fold=per_fold,
+                    )
+                )
+    else:
+        logger.info("%s: no cross-dataset results; Table IV skipped", path4)
+    return tables
+
+
+def write_tables(
+    metrics_dir: Path, out_dir: Path, *, run_name: str, compare_paper: bool
+) -> list[Path]:
+    """Write every table as CSV, Markdown and LaTeX, plus ``tables.md``; returns the paths."""
+    out_dir = Path(out_dir)
+    tables = build_tables(Path(metrics_dir), run_name=run_name, compare_paper=compare_paper)
+    paths: list[Path] = []
+    for t in tables:
+        paths += write_table(t, out_dir, run_name=run_name)
+    combined = out_dir / "tables.md"
+    with atomic_open(combined, encoding="utf-8") as fh:
+        fh.write(f"# Results of {markdown_escape(run_name)}\n\n")
+        fh.write("\n".join(to_markdown(t) for t in tables))
+    paths.append(combined)
+    logger.info("wrote %d tables (%d files) to %s", len(tables), len(paths), out_dir)
+    return paths
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--metrics", required=True, type=Path, help="output folder of `vjepa-fer evaluate`"
+    )
+    parser.add_argument("--out", required=True, type=Path, help="folder for the tables")
+    parser.add_argument(
+        "--run-name", required=True, help="name of this run, printed in titles and Table III"
+    )
+    parser.add_argument(
+        "--compare-paper",
+        action="store_true",
+        help="add the paper's numbers and the differences (for runs in the paper's setting)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    paths = write_tables(
+        args.metrics, args.out, run_name=args.run_name, compare_paper=args.compare_paper
+    )
+    for p in paths:
+        print(p)
+    return 0
