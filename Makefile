@@ -16,7 +16,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 install: $(VENV)/.installed
 
 demo: install
-	snakemake --cores 2 --configfile config.demo.yaml all
+	snakemake all --cores 2 --configfile config.demo.yaml
 
 test: install
 	$(PY) -m pytest

@@ -1,7 +1,7 @@
 # vjepa-fer: facial-expression recognition from video with frozen V-JEPA encoders.
 # Reproduces Eing et al., "Video Joint-Embedding Predictive Architectures for Facial Expression
 # Recognition". Usage: `snakemake --cores 8 all` (config.yaml), or the offline demo:
-# `snakemake --cores 2 --configfile config.demo.yaml all`.
+# `snakemake all --cores 2 --configfile config.demo.yaml`.
 from snakemake.utils import min_version, validate
 
 min_version("9.0")

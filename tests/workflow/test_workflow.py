@@ -145,7 +145,85 @@ def test_demo_end_to_end(demo_run):
         assert summary["videos"].iloc[-1] == len(manifest)
         for video in manifest["video"]:
             assert (demo_run / f"results/synth/{ds}" / video).is_file()
+        lengths = pd.read_csv(demo_run / f"results/{ds}/lengths.csv")
+        assert len(lengths) == len(manifest) and (lengths["status"] == "ok").all()
+        for fold in range(1, 6):
+            assert (demo_run / f"results/probes/{ds}/fold{fold}/main/probe.safetensors").is_file()
     assert (demo_run / "results/synth/crema-d/VideoDemographics.csv").is_file()
+    for name in ("table2", "table3", "table4"):
+        for ext in ("csv", "md", "tex"):
+            assert (demo_run / f"results/tables/{name}.{ext}").stat().st_size > 0
+    figures = {p.name for p in (demo_run / "results/figures").iterdir()}
+    for stem in (
+        "fig3_confusion_same_pbv",
+        "fig4_confusion_cross_pbv",
+        "fig5_pca_crema-d_fold1",
+        "fig6_demographics_crema-d",
+        "curves_ravdess",
+    ):
+        assert {f"{stem}.png", f"{stem}.pdf"} <= figures
+    forwards = pd.read_csv(demo_run / "results/compute/forwards.csv")
+    assert {"authors", "ours-online", "ours-cached"} <= set(forwards["protocol"])
+
+
+def test_demo_tables_equal_numbers_recomputed_from_posteriors(demo_run, tmp_path):
+    """Every number of Tables II and IV, recomputed from the saved per-clip posteriors."""
+    import pandas as pd
+
+    from vjepa_fer.evaluate.results import evaluate_all
+
+    fresh = evaluate_all(demo_run / "results/posteriors", tmp_path)
+    table2 = pd.read_csv(demo_run / "results/tables/table2.csv")
+    for _, row in table2.iterrows():
+        ref = fresh["table2"]
+        ref = ref[
+            (ref["test"] == row["dataset"])
+            & (ref["voting"] == row["voting"])
+            & (ref["variant"] == row["variant"])
+        ]
+        assert len(ref) == 1
+        for metric in ("uar", "paper_uar", "war"):
+            for stat in ("mean", "std"):
+                assert row[f"{metric}_{stat}"] == pytest.approx(ref[f"{metric}_{stat}"].iloc[0])
+    table4 = pd.read_csv(demo_run / "results/tables/table4.csv")
+    assert set(table4["rule"]) == {"drop", "merge", "strict"}
+    for _, row in table4.iterrows():
+        ref = fresh["table4"]
+        ref = ref[
+            (ref["test"] == row["test"])
+            & (ref["train"] == row["train"])
+            & (ref["voting"] == row["voting"])
+            & (ref["rule"] == row["rule"])
+            & (ref["variant"] == row["variant"])
+        ]
+        assert len(ref) == 1
+        for col in ("uar_mean", "war_mean", "paper_uar_mean", "dropped_mean"):
+            assert row[col] == pytest.approx(ref[col].iloc[0])
+
+
+def test_demo_probes_beat_chance(demo_run):
+    import pandas as pd
+
+    table2 = pd.read_csv(demo_run / "results/metrics/table2.csv")
+    chance = {"ravdess": 100 / 8, "crema-d": 100 / 6}
+    for _, row in table2[(table2["voting"] == "pbv") & (table2["variant"] == "main")].iterrows():
+        assert 1.5 * chance[row["test"]] < row["uar_mean"] < 100, row.to_dict()
+
+
+def test_report_builds(demo_run):
+    res = snakemake(
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(demo_run),
+        "--configfile",
+        str(REPO / "config.demo.yaml"),
+        "--report",
+        str(demo_run / "report.html"),
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    html = (demo_run / "report.html").read_text(errors="replace")
+    assert "table2" in html and "fig3_confusion_same_pbv" in html
 
 
 def test_demo_rerun_has_nothing_to_do(demo_run):

@@ -1,0 +1,228 @@
+"""The demo pipeline through a real one-node SLURM (tests/workflow/slurm_cluster.py) with the
+repository's profiles/slurm: same results as a local run, one GPU job per extraction shard, and a
+failing job ends Snakemake with an error instead of a hang. Skipped, with the reason, where SLURM
+is not installed (.ci/install-slurm.sh) or the tests do not run as root.
+
+Run: .venv/bin/pytest tests/workflow/test_slurm.py   (about 3 minutes on 2 cores)
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+from tests.workflow.slurm_cluster import SlurmCluster, missing_requirements, start_cluster
+
+BIN = Path(sys.executable).parent
+# Bounds for whole Snakemake runs: a status command that never answers would otherwise hang CI.
+DEMO_TIMEOUT = 420
+FAIL_TIMEOUT = 180
+GPUS = 2
+
+pytestmark = pytest.mark.skipif(
+    missing_requirements() is not None, reason=f"no local SLURM: {missing_requirements()}"
+)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    # Two fake GPUs: shard jobs run two at a time (one GPU would serialise them all).
+    c = start_cluster(gpus=GPUS)
+    yield c
+    c.stop()
+
+
+@pytest.fixture(scope="module")
+def profile(cluster: SlurmCluster, tmp_path_factory) -> Path:
+    """profiles/slurm with only the site-specific values changed for the local cluster."""
+    cfg = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    small = {"slurm_partition": cluster.partition, "runtime": 10}
+    cfg["default-resources"].update(small, mem_mb=500)
+    for rule in cfg["set-resources"]:  # the GPU rules; memory is not enforced here anyway
+        cfg["set-resources"][rule].update(small, mem_mb=1000)
+    # Jobs take seconds here; the first status query need not wait 20 s.
+    cfg["slurm-init-seconds-before-status-checks"] = 5
+    out = tmp_path_factory.mktemp("profile") / "slurm"
+    out.mkdir()
+    (out / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return out
+
+
+def run_env(cluster: SlurmCluster | None = None) -> dict[str, str]:
+    # Jobs inherit this environment (sbatch --export=ALL), so they find vjepa-fer and SLURM_CONF.
+    env = dict(cluster.env if cluster else os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    return env
+
+
+def snakemake_cmd(*args: str) -> list[str]:
+    return [str(BIN / "snakemake"), *args]
+
+
+def slurm_snakemake(cluster, profile, *args, cwd, timeout) -> subprocess.CompletedProcess:
+    cmd = snakemake_cmd("--profile", str(profile), "--max-threads", str(cluster.cpus), *args)
+    try:
+        return subprocess.run(
+            cmd, cwd=cwd, env=run_env(cluster), capture_output=True, text=True, timeout=timeout
+        )
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout or b"")[-3000:], (e.stderr or b"")[-3000:]
+        queue = cluster.run("squeue", "-l").stdout
+        pytest.fail(f"snakemake did not finish within {timeout} s\n{out}\n{queue}")
+
+
+FAILING_SNAKEFILE = """
+rule all:
+    input: "fails.txt"
+
+rule fails:
+    output: "fails.txt"
+    shell: "echo about to fail && exit 1"
+"""
+
+
+@pytest.fixture(scope="module")
+def failing_run(cluster, profile, tmp_path_factory):
+    """A one-rule workflow whose job exits 1, started before the demo and left to run beside
+    it: it mostly waits for status polls (and the executor's last sleep), ~45 s on its own."""
+    work = tmp_path_factory.mktemp("fails")
+    (work / "Snakefile").write_text(FAILING_SNAKEFILE)
+    # --retries 0: one failure is enough to show the run ends (the profile would retry once).
+    cmd = snakemake_cmd("--profile", str(profile), "--retries", "0")
+    proc = subprocess.Popen(
+        cmd, cwd=work, env=run_env(cluster), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    yield work, proc
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+
+
+def demo_config(device: str) -> dict:
+    """config.demo.yaml on the given device, with only the evaluation store: its 2 shards per
+    dataset exercise sharding and the merge, and the training store's jobs would add a minute of
+    CPU on 2 cores without adding any SLURM behaviour."""
+    cfg = yaml.safe_load((REPO / "config.demo.yaml").read_text())
+    cfg["features"]["device"] = device
+    cfg["features"]["store"] = ["eval"]
+    return cfg
+
+
+def feature_targets(cfg: dict) -> list[str]:
+    """The data and feature stages of the demo: every output the comparison reads. The probes
+    and tables after them are left out: minutes of CPU that add no SLURM behaviour."""
+    out = []
+    for ds in cfg["datasets"]:
+        out += [f"results/{ds}/{name}" for name in COMPARED]
+        out += [f"results/features/{ds}/{kind}/index.csv" for kind in cfg["features"]["store"]]
+    return out
+
+
+COMPARED = ("manifest.csv", "fold_summary.csv", "lengths.csv")
+
+
+@pytest.fixture(scope="module")
+def demo_runs(cluster, profile, failing_run, tmp_path_factory) -> tuple[Path, Path, str]:
+    """The demo through SLURM with device auto (so extract asks for the fake GPU and still
+    computes on the CPU) and, meanwhile, locally on the CPU as config.demo.yaml says.
+    (failing_run only starts first so that its waiting overlaps this.)"""
+    slurm_dir, local_dir = tmp_path_factory.mktemp("slurm-run"), tmp_path_factory.mktemp("local")
+    for where, device in ((slurm_dir, "auto"), (local_dir, "cpu")):
+        (where / "config.test.yaml").write_text(yaml.safe_dump(demo_config(device)))
+    targets = feature_targets(demo_config("cpu"))
+    common = ["-s", str(REPO / "Snakefile"), "--configfile", "config.test.yaml"]
+    local = subprocess.Popen(
+        snakemake_cmd(*targets, "--cores", "2", *common, "-d", str(local_dir)),
+        cwd=local_dir,
+        env=run_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        res = slurm_snakemake(
+            cluster, profile, *targets, *common, "-d", str(slurm_dir),
+            cwd=slurm_dir, timeout=DEMO_TIMEOUT,
+        )  # fmt: skip
+        local_out, _ = local.communicate(timeout=DEMO_TIMEOUT)
+    finally:
+        if local.poll() is None:
+            local.kill()
+            local.wait()
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:] + cluster.logs()
+    assert local.returncode == 0, local_out[-4000:]
+    return slurm_dir, local_dir, res.stdout + res.stderr
+
+
+def test_demo_on_slurm_equals_local_run(demo_runs):
+    import pandas as pd
+    import torch
+
+    from vjepa_fer.features.store import FeatureStore
+
+    slurm_dir, local_dir, _ = demo_runs
+    cfg = demo_config("cpu")
+    for ds in cfg["datasets"]:
+        for name in COMPARED:
+            a = (slurm_dir / "results" / ds / name).read_bytes()
+            assert a == (local_dir / "results" / ds / name).read_bytes(), f"{ds}/{name} differs"
+        for kind in cfg["features"]["store"]:
+            rel = Path("results/features") / ds / kind
+            stores = [FeatureStore(d / rel, d / rel / "index.csv") for d in (slurm_dir, local_dir)]
+            pd.testing.assert_frame_equal(stores[0].index, stores[1].index)
+            assert len(stores[0].index) > 0
+            for (va, rows_a), (vb, rows_b) in zip(
+                stores[0].videos(), stores[1].videos(), strict=True
+            ):
+                assert va == vb
+                assert torch.equal(stores[0].tokens(rows_a), stores[1].tokens(rows_b)), va
+
+
+def test_one_gpu_job_per_shard(demo_runs, cluster):
+    slurm_dir, _, log = demo_runs
+    cfg = demo_config("auto")
+    shards = cfg["features"]["shards"]
+    expected = len(cfg["datasets"]) * len(cfg["features"]["store"]) * shards
+    # What the cluster received (finished jobs stay listed for MinJobAge = 300 s).
+    jobs = [j for j in cluster.jobs() if Path(j.get("WorkDir", "")) == slurm_dir]
+    extract = [j for j in jobs if j.get("Comment", "").startswith("rule_extract_")]
+    assert len(extract) == expected, [j.get("Comment") for j in jobs]
+    # The plugin's comment names the rule and the wildcard values: rule_extract_wildcards_D_K_S.
+    found = sorted(j["Comment"].strip().removeprefix("rule_extract_wildcards_") for j in extract)
+    want = [f"{d}_{k}" for d in cfg["datasets"] for k in cfg["features"]["store"]]
+    assert found == sorted(f"{w}_{shard}" for w in want for shard in range(shards))
+    for j in extract:
+        assert j["JobState"] == "COMPLETED", j
+        assert j.get("TresPerJob", "").strip() == "gres:gpu:1", j  # sbatch --gpus=1
+    # SLURM never ran more GPU jobs at once than the node has GPUs.
+    spans = [(j["StartTime"], j["EndTime"]) for j in extract]
+    assert max(sum(s <= t < e for s, e in spans) for t, _ in spans) <= GPUS
+    assert all("gpu" not in j.get("TresPerJob", "") for j in jobs if j not in extract)
+    # The profile keeps every job's SLURM log: one folder per shard of each dataset and kind.
+    logs = list((slurm_dir / "results/logs/slurm/rule_extract").glob("*/*.log"))
+    assert len(logs) == expected
+    assert log.count("rule extract:") == expected
+
+
+def test_failing_job_stops_the_run(failing_run, cluster):
+    work, proc = failing_run
+    try:
+        out, _ = proc.communicate(timeout=FAIL_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"snakemake did not stop after a failed job\n{cluster.run('squeue').stdout}")
+    assert proc.returncode != 0, out[-3000:]
+    assert "Error in rule fails" in out, out[-3000:]
+    assert not (work / "fails.txt").exists()
+    jobs = [j for j in cluster.jobs() if Path(j.get("WorkDir", "")) == work]
+    assert [j["JobState"] for j in jobs] == ["FAILED"], jobs
+    # The job's own log (the profile keeps SLURM logs) holds the rule's output.
+    assert "about to fail" in "".join(
+        p.read_text() for p in (work / "results/logs/slurm/rule_fails").rglob("*.log")
+    )
