@@ -66,8 +66,8 @@ def measure(args: argparse.Namespace, img_size: int) -> dict:
         "compile": args.compile,
         "clips": clips,
         "clips_per_s": round(clips / seconds, 2),
-        "tflop_per_clip": round(flop / 1e12, 4),
-        "achieved_tflops": round(flop * clips / seconds / 1e12, 2),
+        "gflop_per_clip": round(flop / 1e9, 3),
+        "achieved_tflops": round(flop * clips / seconds / 1e12, 4),
         "out_shape": list(tokens.shape),
         "torch": torch.__version__,
     }

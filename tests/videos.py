@@ -48,3 +48,23 @@ def write_video(
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def write_dataset(root: Path, rows: list[dict], frames: dict[str, int]) -> tuple[Path, Path]:
+    """Videos of ``frames`` (video -> frame count; 0 = a corrupt file) under ``root``, plus the
+    manifest of ``rows`` and the frame counts written by ``vjepa-fer lengths``."""
+    import pandas as pd
+
+    from vjepa_fer.cli import main
+
+    for video, n in frames.items():
+        if n:
+            write_video(root / video, n)
+        else:
+            (root / video).parent.mkdir(parents=True, exist_ok=True)
+            (root / video).write_bytes(b"not a video")
+    manifest, lengths = root / "manifest.csv", root / "lengths.csv"
+    pd.DataFrame(rows).to_csv(manifest, index=False)
+    argv = ["lengths", "--manifest", str(manifest), "--root", str(root), "--out", str(lengths)]
+    assert main([*argv, "--report", str(root / "bad.csv")]) == 0
+    return manifest, lengths

@@ -5,41 +5,22 @@ import pandas as pd
 import pytest
 import torch
 
-from tests.videos import write_video
+from tests.videos import write_dataset
 from vjepa_fer.cli import main
 from vjepa_fer.features.store import FeatureStore
 
 
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """Four videos of four actors, and one corrupt file that extraction must skip."""
     root = tmp_path_factory.mktemp("ds")
-    rows = []
-    for actor, n in [(1, 70), (2, 66), (3, 40), (4, 68)]:
-        video = f"Actor_{actor:02d}/v{actor}.mp4"
-        write_video(root / video, n)
-        rows.append({"video": video, "actor": actor, "label": "happy", "fold": actor})
+    frames = {f"Actor_{a:02d}/v{a}.mp4": n for a, n in [(1, 70), (2, 66), (3, 40), (4, 68)]}
+    rows = [
+        {"video": v, "actor": a, "label": "happy", "fold": a} for a, v in enumerate(frames, start=1)
+    ]
+    frames["Actor_05/broken.mp4"] = 0
     rows.append({"video": "Actor_05/broken.mp4", "actor": 5, "label": "sad", "fold": 5})
-    (root / "Actor_05").mkdir()
-    (root / "Actor_05/broken.mp4").write_bytes(b"not a video")
-    manifest = root / "manifest.csv"
-    pd.DataFrame(rows).to_csv(manifest, index=False)
-    lengths = root / "lengths.csv"
-    assert (
-        main(
-            [
-                "lengths",
-                "--manifest",
-                str(manifest),
-                "--root",
-                str(root),
-                "--out",
-                str(lengths),
-                "--report",
-                str(root / "bad.csv"),
-            ]
-        )
-        == 0
-    )
+    manifest, lengths = write_dataset(root, rows, frames)
     return root, manifest, lengths
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tests.videos import write_video
+from tests.videos import write_dataset
 from vjepa_fer.cli import main
 
 LABELS = ["neutral", "happy", "sad", "angry"]
@@ -16,40 +16,16 @@ LABELS = ["neutral", "happy", "sad", "angry"]
 def dataset(tmp_path_factory) -> tuple[Path, Path, Path]:
     """12 short videos of 6 actors in 3 folds (RAVDESS names are not needed here)."""
     root = tmp_path_factory.mktemp("ds")
-    rows = []
+    rows, frames = [], {}
     for actor in range(1, 7):
         for k, label in enumerate(LABELS[:2] if actor % 2 else LABELS[2:]):
             video = f"Actor_{actor:02d}/v{k}.mp4"
-            write_video(root / video, 50 + 10 * actor + 7 * k)
+            frames[video] = 50 + 10 * actor + 7 * k
+            fold = (actor - 1) // 2 + 1
             rows.append(
-                {
-                    "video": video,
-                    "dataset": "ravdess",
-                    "actor": actor,
-                    "label": label,
-                    "fold": (actor - 1) // 2 + 1,
-                }
+                {"video": video, "dataset": "ravdess", "actor": actor, "label": label, "fold": fold}
             )
-    manifest = root / "manifest.csv"
-    pd.DataFrame(rows).to_csv(manifest, index=False)
-    lengths = root / "lengths.csv"
-    assert (
-        main(
-            [
-                "lengths",
-                "--manifest",
-                str(manifest),
-                "--root",
-                str(root),
-                "--out",
-                str(lengths),
-                "--report",
-                str(root / "bad.csv"),
-                "--no-verify",
-            ]
-        )
-        == 0
-    )
+    manifest, lengths = write_dataset(root, rows, frames)
     return root, manifest, lengths
 
 

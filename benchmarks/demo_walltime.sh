@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Wall time of the offline demo pipeline end to end (synthetic data -> report tables/figures),
+# in a fresh temporary working directory, with the venv on PATH. Usage: bash benchmarks/demo_walltime.sh
+set -euo pipefail
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+export PATH="$repo/.venv/bin:$PATH"
+echo "cores: $(nproc); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+/usr/bin/time -f "wall %e s, user %U s, sys %S s, max RSS %M KB" \
+  snakemake all --cores 2 --configfile "$repo/config.demo.yaml" -s "$repo/Snakefile" -d "$work" --quiet
+for ds in ravdess crema-d; do
+  for f in "$work"/results/benchmarks/*/"$ds"*.tsv; do
+    printf '%-45s %s\n' "${f#"$work"/results/benchmarks/}" "$(tail -n 1 "$f" | cut -f1)"
+  done
+done
+grep -h "pbv" "$work/results/metrics/table2.csv" | cut -d, -f1-9
