@@ -33,3 +33,13 @@ rule all:
     default_target: True
     input:
         all_outputs(),
+
+
+onsuccess:
+    # Show the run's Table II and Table IV in the terminal (all tables: results/tables/).
+    from pathlib import Path
+
+    for name in ("table2.md", "table4.md"):
+        table = Path("results/tables") / name
+        if table.exists():
+            print(f"\n{table.read_text()}")
