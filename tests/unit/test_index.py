@@ -188,3 +188,20 @@ def test_cli_error_exit_code(tmp_path, capsys):
     assert rc == 1
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "m.csv").exists()
+
+
+@pytest.mark.parametrize("which", ["ravdess", "crema-d"])
+def test_manifests_follow_the_manifest_schema(which, ravdess_tree, cremad_tree, tmp_path):
+    from snakemake.utils import validate
+
+    from tests.conftest import REPO
+
+    root = ravdess_tree if which == "ravdess" else cremad_tree
+    df, _ = build_manifest(which, root)
+    path = tmp_path / "m.csv"
+    df.to_csv(path, index=False)
+    validate(pd.read_csv(path), str(REPO / "workflow/schemas/manifest.schema.yaml"))
+    bad = pd.read_csv(path).head(3)
+    bad.loc[0, "label"] = "bored"
+    with pytest.raises(Exception, match="bored"):
+        validate(bad, str(REPO / "workflow/schemas/manifest.schema.yaml"))
