@@ -13,8 +13,9 @@ Three layers of variation, each from an explicit seed:
   emotion, so mouth motion is partly a nuisance), blinks, drift, brightness and timing noise.
 * :func:`render` - draws the planned frames, in chunks so that 1280x720 also fits in memory.
 
-Expression "channels" are loosely modelled on action units; calm sits close to neutral and fearful
-close to surprised, so a probe has to work for its accuracy. Run the tests with
+Expression "channels" are loosely modelled on action units, plus face colour (anger reddens, fear
+and sadness drain the face) and teeth and rosy cheeks in a broad smile; calm sits close to neutral
+and fearful close to surprised, so a probe has to work for its accuracy. Run the tests with
 ``pytest tests/unit/test_synth.py``.
 """
 
@@ -33,21 +34,24 @@ logger = logging.getLogger(__name__)
 # Apex value of each expression channel at strength 1. Channels: brow (+raise/-lower), inner (inner
 # brow +raise/-lower), eye (+wide/-narrow), smile (+corners up/-down), jaw (mouth opening), width
 # (mouth stretch), sneer (one-sided upper-lip raise), pitch (head down +), yaw (head turn), roll
-# (tilt, radians), nod/shake/sway (head oscillation amplitudes), tremble (fast jitter amplitude).
+# (tilt, radians), nod/shake/sway (head oscillation amplitudes), tremble (fast jitter amplitude),
+# teeth (upper teeth shown in a smile), flush (face colour: +reddening, -pallor).
 # fmt: off
 EXPRESSIONS: dict[str, dict[str, float]] = {
     "neutral": {},
     "calm": {"smile": 0.12, "eye": -0.15, "sway": 0.05, "pitch": 0.05},
-    "happy": {"smile": 0.9, "eye": -0.3, "width": 0.15, "jaw": 0.15, "brow": 0.1, "nod": 0.05},
-    "sad": {"smile": -0.55, "inner": 0.7, "brow": -0.1, "eye": -0.3, "pitch": 0.25, "jaw": -0.1},
+    "happy": {"smile": 0.9, "eye": -0.3, "width": 0.15, "jaw": 0.35, "brow": 0.1, "nod": 0.1,
+              "teeth": 0.9, "flush": 0.1},
+    "sad": {"smile": -0.55, "inner": 0.7, "brow": -0.1, "eye": -0.3, "pitch": 0.35, "jaw": -0.1,
+            "flush": -0.25},
     "angry": {"brow": -0.7, "inner": -0.5, "eye": 0.05, "smile": -0.25, "width": -0.15,
-              "shake": 0.05, "pitch": 0.1},
+              "shake": 0.05, "pitch": 0.1, "flush": 0.8},
     "fearful": {"brow": 0.6, "inner": 0.4, "eye": 0.5, "jaw": 0.4, "width": 0.1, "smile": -0.2,
-                "tremble": 0.03, "pitch": -0.1},
+                "tremble": 0.03, "pitch": -0.1, "flush": -0.6},
     "disgust": {"brow": -0.35, "eye": -0.35, "sneer": 0.8, "smile": -0.3, "roll": 0.08,
-                "yaw": -0.2},
+                "yaw": -0.2, "flush": 0.15},
     "surprised": {"brow": 0.8, "inner": 0.1, "eye": 0.6, "jaw": 0.55, "width": -0.1,
-                  "pitch": -0.2},
+                  "pitch": -0.2, "flush": -0.3},
 }
 # fmt: on
 CHANNELS = (
@@ -65,14 +69,23 @@ CHANNELS = (
     "shake",
     "sway",
     "tremble",
+    "teeth",
+    "flush",
 )
+# Where a drawn channel saturates: the gain below, the actor's expressiveness and a strong intensity
+# multiply up to ~6x the table, and an unclipped brow would slide down over the eyes.
+_LIMITS = {"brow": (-0.8, 1.2), "inner": (-0.7, 1.0), "eye": (-0.6, 1.0), "smile": (-1.0, 1.4),
+           "width": (-0.5, 0.6), "sneer": (0.0, 1.2), "teeth": (0.0, 1.0), "flush": (-1.0, 1.0),
+           "pitch": (-0.6, 0.8), "yaw": (-0.6, 0.6), "roll": (-0.25, 0.25)}  # fmt: skip
 # Resting-face bias per actor and per-video apex noise: both blur the small calm/neutral and
 # fearful/surprised differences, which keeps the demo task from being trivial.
-_BIAS_SD = {"brow": 0.08, "inner": 0.06, "eye": 0.1, "smile": 0.1, "width": 0.05}
+_BIAS_SD = {"brow": 0.08, "inner": 0.06, "eye": 0.1, "smile": 0.1, "width": 0.05, "flush": 0.08}
 _APEX_NOISE_SD = 0.1
 # Expressions are drawn at twice the table's apex: measured on the demo (10 actors, 112x64 frames,
 # the tiny random encoder at 64 px), the table's own amplitudes left the attentive probe at chance,
 # because a mouth or brow change of one or two pixels is lost against the actors' differences.
+# Even at twice the apex it stayed at chance until the face grew (scale 0.3-0.34 of the frame
+# height, was 0.26-0.3), backdrops turned near-grey and the colour, teeth and blush cues came in.
 EXPRESSION_GAIN = 2.0
 
 
@@ -133,19 +146,20 @@ def make_identity(
     hair = _mix(np.array([35.0, 25, 20]), np.array([190.0, 150, 90]), rng.uniform(0, 0.7) ** 2)
     hair = _mix(hair, np.array([200.0, 200, 200]), float(np.clip(age01 * 1.6 - 0.5, 0, 0.9)))
     iris = [np.array([70.0, 45, 25]), np.array([60.0, 100, 150]), np.array([70.0, 100, 60])]
-    bg_base = rng.uniform(60, 200, 3)
+    # Studio backdrops: grey with a faint tint (RAVDESS and CREMA-D film in front of plain walls).
+    bg_base = rng.uniform(80, 210) + rng.normal(0, 10, 3)
     return Identity(
-        x=float(rng.uniform(0.46, 0.54)),
-        y=float(rng.uniform(0.43, 0.49)),
-        scale=float(rng.uniform(0.26, 0.3)),
+        x=float(rng.uniform(0.47, 0.53)),
+        y=float(rng.uniform(0.44, 0.48)),
+        scale=float(rng.uniform(0.3, 0.34)),
         aspect=float(rng.uniform(0.74, 0.84) + (0.04 if male else 0) - (0.03 if female else 0)),
         skin=np.clip(skin, 0, 255),
         hair=hair,
         iris=iris[int(rng.integers(0, 3))],
         lip=np.clip(skin * np.array([0.85, 0.55, 0.55]) + np.array([30.0, 0, 0]), 0, 255),
         shirt=rng.uniform(20, 235, 3),
-        bg_top=np.clip(bg_base + rng.normal(0, 25, 3), 0, 255),
-        bg_bottom=np.clip(bg_base * rng.uniform(0.6, 0.9) + rng.normal(0, 10, 3), 0, 255),
+        bg_top=np.clip(bg_base + rng.normal(0, 8, 3), 0, 255),
+        bg_bottom=np.clip(bg_base * rng.uniform(0.7, 0.9) + rng.normal(0, 6, 3), 0, 255),
         long_hair=bool(rng.random() < (0.75 if female else 0.15 if male else 0.4)),
         fringe=bool(rng.random() < 0.4),
         eye_dx=float(rng.uniform(0.33, 0.41)),
@@ -238,6 +252,8 @@ def plan_video(
         if c in ("nod", "shake", "sway", "tremble"):
             a = abs(a) * 0.3 if c not in apex else abs(a)
         ch[c] = ident.bias.get(c, 0.0) + a * prof + 0.03 * _smooth_noise(rng, T, 6)
+        if c in _LIMITS:
+            ch[c] = np.clip(ch[c], *_LIMITS[c])
 
     # Speech: the sentence's syllable pattern, started and paced with a little per-video jitter.
     start, rate = rng.uniform(0.15, 0.6), rng.uniform(0.88, 1.12)
@@ -254,12 +270,12 @@ def plan_video(
 
     w = 2 * np.pi * sec
     dy = (
-        0.15 * ch["pitch"]
+        0.25 * ch["pitch"]
         + ch["nod"] * np.sin(w * rng.uniform(1.5, 2.5) + rng.uniform(0, 6.3))
         + 0.02 * _smooth_noise(rng, T, 10)
     )
     dx = (
-        0.15 * ch["yaw"]
+        0.25 * ch["yaw"]
         + ch["shake"] * np.sin(w * rng.uniform(2.5, 3.5) + rng.uniform(0, 6.3))
         + ch["sway"] * np.sin(w * rng.uniform(0.3, 0.5) + rng.uniform(0, 6.3))
         + 0.02 * _smooth_noise(rng, T, 10)
@@ -358,8 +374,13 @@ class _Head:
         ox, oy = np.asarray(fx) * self.a, np.asarray(fy) * self.b
         return self.cx + ox * self.cos - oy * self.sin, self.cy + ox * self.sin + oy * self.cos
 
-    def ellipse(self, cv: _Canvas, fx, fy, ax, ay, color):
-        """Draw an ellipse of half-axes (ax, ay) pixels centred at face point (fx, fy)."""
+    def ellipse(self, cv: _Canvas, fx, fy, ax, ay, color, strength=None):
+        """Draw an ellipse of half-axes (ax, ay) pixels centred at face point (fx, fy).
+
+        ``strength`` (per frame, (t, 1, 1)) makes it a translucent overlay, e.g. a blush.
+        """
+        if strength is not None and float(np.max(strength)) < 0.5 / 255:
+            return None
         cx, cy = self.at(fx, fy)
         # Half-extents of the rotated ellipse's axis-aligned bounding box.
         rx = np.sqrt((ax * self.cos) ** 2 + (ay * self.sin) ** 2)
@@ -369,7 +390,7 @@ class _Head:
             return None
         box, xs, ys = g
         alpha = _ellipse_alpha(xs, ys, cx, cy, ax, ay, self.cos, self.sin)
-        cv.paint(box, alpha, color)
+        cv.paint(box, alpha if strength is None else alpha * strength, color)
         return g, alpha
 
     def line(self, cv: _Canvas, p, q, half, color, strength=None):
@@ -402,6 +423,16 @@ def _draw_chunk(cv: _Canvas, ident: Identity, plan: Plan, idx: np.ndarray) -> No
     for s in (-1, 1):
         hd.ellipse(cv, s * 0.98, 0.02, 0.13 * a, 0.2 * b, skin * 0.93)
     hd.ellipse(cv, 0, 0, a, b, skin)
+    # Face colour: anger (and a little joy or disgust) reddens the face, fear and sadness drain it
+    # grey; a smile adds rosy cheeks. Large, low-detail cues that survive a 64 px encoder input.
+    red = np.clip(skin * np.array([1.0, 0.62, 0.62]) + np.array([55.0, 0, 0]), 0, 255)
+    hd.ellipse(cv, 0, 0.05, 0.97 * a, 0.95 * b, red, 0.5 * np.clip(c["flush"], 0, 1))
+    hd.ellipse(cv, 0, 0.05, 0.97 * a, 0.95 * b, _mix(skin, np.array([215.0, 218, 210]), 0.55),
+               0.5 * np.clip(-c["flush"], 0, 1))  # fmt: skip
+    pink = _mix(skin, np.array([255.0, 120, 140]), 0.6)
+    for s in (-1, 1):
+        blush = 0.6 * np.clip((c["smile"] - 0.6) / 0.5, 0, 1)  # a broad smile, not calm's hint
+        hd.ellipse(cv, s * 0.5, 0.25, 0.24 * a, 0.15 * b, pink, blush)
     if ident.fringe:
         hd.ellipse(cv, 0, -0.9, 0.85 * a, 0.28 * b, ident.hair)
 
@@ -446,7 +477,7 @@ def _draw_mouth(cv: _Canvas, hd: _Head, ident: Identity, c: dict, talk: np.ndarr
     a, b = hd.a, hd.b
     jaw = np.clip(c["jaw"] + talk, 0, 1.5)
     mw = (
-        ident.mouth_w * a * np.clip(1 + 0.3 * c["width"] + 0.12 * np.clip(c["smile"], 0, 2), 0.5, 2)
+        ident.mouth_w * a * np.clip(1 + 0.3 * c["width"] + 0.25 * np.clip(c["smile"], 0, 2), 0.5, 2)
     )
     lift = 0.16 * b * c["smile"]  # corner lift, pixels
     opening = 0.22 * b * jaw
@@ -473,7 +504,13 @@ def _draw_mouth(cv: _Canvas, hd: _Head, ident: Identity, c: dict, talk: np.ndarr
     cv.paint(box, np.clip(half - np.abs(dv) + 0.5, 0, 1) * inside_x, ident.lip)
     inner = half - 1.6 * lt
     inside_x = np.clip(0.92 * mw - np.abs(u) + 0.5, 0, 1)
-    cv.paint(box, np.clip(inner - np.abs(dv) + 0.5, 0, 1) * inside_x, np.array([70.0, 22, 28]))
+    mouth = np.clip(inner - np.abs(dv) + 0.5, 0, 1) * inside_x
+    cv.paint(box, mouth, np.array([70.0, 22, 28]))
+    # Upper teeth: a white band along the top of the opening (a broad smile shows them).
+    if float(np.max(c["teeth"])) > 0.02:
+        band = 0.12 * b * c["teeth"]
+        teeth = mouth * np.clip(band - (dv + inner) + 0.5, 0, 1) * np.clip(c["teeth"] * 4, 0, 1)
+        cv.paint(box, teeth, np.array([240.0, 236, 222]))
 
 
 def render(
