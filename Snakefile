@@ -3,6 +3,7 @@
 # Recognition". Usage: `snakemake --cores 8 all` (config.yaml), or the offline demo:
 # `snakemake all --cores 2 --configfile config.demo.yaml`.
 from snakemake.utils import min_version, validate
+from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
 min_version("9.0")
 
@@ -15,6 +16,16 @@ if not workflow.overwrite_configfiles:
 
 
 validate(config, "workflow/schemas/config.schema.yaml")
+
+
+# With --software-deployment-method conda, each rule runs in its envs/*.yaml environment, which
+# holds the rule group's third-party packages; the vjepa-fer package itself is taken from this
+# checkout (PYTHONPATH) and `vjepa-fer` becomes a shell function calling its CLI module.
+if DeploymentMethod.CONDA in workflow.deployment_settings.deployment_method:
+    shell.prefix(
+        f"export PYTHONPATH={workflow.basedir}/src${{PYTHONPATH:+:$PYTHONPATH}}; "
+        'vjepa-fer() { python -m vjepa_fer.cli "$@"; }; '
+    )
 
 
 report: "workflow/report/workflow.rst"

@@ -41,7 +41,12 @@ class CliError(Exception):
     """A user-facing error: printed without a traceback, exit status 1."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The CLI parser; only ``command``'s module is imported (all of them when None).
+
+    Importing just the requested stage keeps a light rule (``vjepa-fer index``) free of the
+    dependencies of other stages, so each rule group's conda env only needs its own packages.
+    """
     parser = argparse.ArgumentParser(prog="vjepa-fer", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"vjepa-fer {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -49,14 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.set_defaults(_module=module)
-        # Arguments are declared by the stage module; importing it here is cheap because stage
-        # modules import heavy dependencies (torch, decord) inside their functions.
-        importlib.import_module(module).add_arguments(p)
+        if command is None or name == command:
+            importlib.import_module(module).add_arguments(p)
     return parser
 
 
+def _command(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (the first word that is a known command), if any."""
+    return next((a for a in argv if a in COMMANDS), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command(argv))
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

@@ -1,0 +1,38 @@
+import subprocess
+import sys
+
+import pytest
+
+from vjepa_fer.cli import COMMANDS, build_parser, main
+
+
+def test_a_light_stage_imports_nothing_heavy():
+    """`vjepa-fer index` must run in the data env (no torch, matplotlib, transformers)."""
+    code = (
+        "import sys; from vjepa_fer.cli import build_parser, _command; "
+        "build_parser(_command(['index', '--dataset', 'ravdess'])); "
+        "print(sorted(m for m in ('torch', 'matplotlib', 'transformers', 'decord') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_every_command_has_its_arguments():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert set(sub.choices) == set(COMMANDS)
+    for name, p in sub.choices.items():
+        assert len(p._actions) > 1, f"{name} declares no arguments"
+
+
+def test_unknown_command_and_module_entry_point(capsys):
+    with pytest.raises(SystemExit):
+        main(["no-such-stage"])
+    out = subprocess.run(
+        [sys.executable, "-m", "vjepa_fer.cli", "metrics", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "usage: vjepa-fer metrics" in out.stdout
