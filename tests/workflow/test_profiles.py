@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, run_snakemake
 
 BIN = Path(sys.executable).parent
 PROFILES = {name: REPO / "profiles" / name / "config.yaml" for name in ("slurm", "local")}
@@ -25,16 +25,7 @@ JOB_RE = re.compile(r"^rule (\w+):\n(?:    .*\n)*?    resources: (.*)$", re.MULT
 
 
 def snakemake(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    env = dict(env or os.environ)
-    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    return subprocess.run(
-        [str(BIN / "snakemake"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_snakemake(*args, cwd=cwd, env=env, timeout=300)
 
 
 def job_resources(dry_run_output: str) -> list[tuple[str, dict[str, str]]]:
