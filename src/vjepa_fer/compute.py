@@ -96,8 +96,13 @@ def distinct_train_positions(
     num_frames: int, frames_per_clip: int = 16, frame_step: int = 4, clips: int = 8
 ) -> int:
     """How many of a video's fixed training clips differ (1 for L < 71 at the defaults)."""
+    # Long videos' windows lie in distinct partitions whichever window is drawn: count the first.
     _, idx = train_clips(
-        num_frames, frames_per_clip=frames_per_clip, frame_step=frame_step, num_clips=clips
+        num_frames,
+        frames_per_clip=frames_per_clip,
+        frame_step=frame_step,
+        num_clips=clips,
+        long_window="first",
     )  # (clips, frames_per_clip)
     return len(np.unique(idx, axis=0))
 

@@ -113,6 +113,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stride", type=int, default=1)
     parser.add_argument("--views", type=int, default=1)
     parser.add_argument(
+        "--short-clip",
+        choices=["authors", "window"],
+        default="authors",
+        help="the one clip of a video of at most 64 frames: the authors' rule or the paper's text",
+    )
+    parser.add_argument(
         "--pca-fold",
         type=int,
         default=0,
@@ -155,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         frame_step=args.frame_step,
         stride=args.stride,
         num_views=args.views,
+        short=args.short_clip,
     )
     stream.run(
         args.root, requests, PixelConfig(size=args.img_size, num_views=args.views, seed=args.seed)
