@@ -91,7 +91,8 @@ def synth_options(dataset):
     """Flags of `vjepa-fer synth` from the dataset's `synth` block (lists comma-separated)."""
     s = dataset_cfg(dataset)["synth"]
     join = lambda values: ",".join(map(str, values))
-    opts = ["--actors", str(s["actors"]), "--size", f"{s['width']}x{s['height']}"]
+    # results/synth/ belongs to the workflow: videos of other parameters are replaced.
+    opts = ["--actors", str(s["actors"]), "--size", f"{s['width']}x{s['height']}", "--replace"]
     if dataset == "ravdess":
         opts += ["--modalities", join(dataset_cfg(dataset)["modalities"])]
         opts += ["--statements", join(s["statements"])]
