@@ -368,7 +368,8 @@ def run(args: argparse.Namespace) -> int:
     folders = [str(save_probe(t, args.out, encoder_meta)) for t in trainers]
     summary = {
         "probes": folders,
-        "clip_forwards": forwards,
+        "clip_forwards": forwards,  # this job's and, when resumed, the killed job's epochs
+        "clip_forwards_this_job": forwards - resume.forwards,
         "mode": args.mode,
         "videos": len(videos),
         "seconds": round(time.perf_counter() - t0, 2),
