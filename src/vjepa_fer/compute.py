@@ -637,9 +637,7 @@ def _datasets_from_args(args: argparse.Namespace) -> dict[str, tuple[pd.DataFram
 def run(args: argparse.Namespace) -> int:
     datasets = _datasets_from_args(args)
     values = {f.name: getattr(args, f.name) for f in fields(Settings)}
-    dims = (
-        encoder_dims(args.encoder, args.img_size, args.frames_per_clip) if args.encoder else {}
-    )
+    dims = encoder_dims(args.encoder, args.img_size, args.frames_per_clip) if args.encoder else {}
     for name in ENCODER_FIELDS:  # explicit flag > the encoder's registry entry > ViT-H default
         if values[name] is None:
             values[name] = dims.get(name, getattr(Settings, name))

@@ -237,7 +237,8 @@ def test_mv_ties_follow_the_authors_label_map_not_the_display_order():
     out = vote(t, classes, mv_tie="authors", tie_order=order).set_index("video")
     assert out.loc["v", "mv"] == "sad"  # angry/sad tie -> sad (authors' index 0)
     assert out.loc["w", "mv"] == "happy"  # happy (2) before disgust (3)
-    assert [c for c in out.columns if c.startswith("s_")] == [f"s_{c}" for c in classes]  # display order unchanged
+    # The display (column) order is unchanged.
+    assert [c for c in out.columns if c.startswith("s_")] == [f"s_{c}" for c in classes]
     # The probe-order rule would have picked angry (alphabetically first).
     assert vote(t, classes, mv_tie="lowest").set_index("video").loc["v", "mv"] == "angry"
     with pytest.raises(ValueError, match="authors"):

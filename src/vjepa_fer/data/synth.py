@@ -507,8 +507,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--sentences", default=",".join(DEMO_SENTENCES), help="CREMA-D codes, or 'all'")
     add("--short-fraction", type=float, default=0.05, help="share of videos < 64 frames")
     add("--jobs", type=int, default=1, help="worker processes")
-    add("--replace", action="store_true",
-        help="videos made with other parameters are removed and written anew (default: stop)")
+    add(
+        "--replace",
+        action="store_true",
+        help="videos made with other parameters are removed and written anew (default: stop)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -116,9 +116,7 @@ def evaluate_all(
         summarize_folds,
         write_confusion,
     )
-    from vjepa_fer.evaluate.voting import vote
-
-    from vjepa_fer.evaluate.voting import authors_tie_order
+    from vjepa_fer.evaluate.voting import authors_tie_order, vote
 
     rows, matrices = [], {}
     if isinstance(tables, (str, Path)):

@@ -74,6 +74,7 @@ def authors_tie_order(dataset: str, classes: Sequence[str]) -> list[str]:
     head = [c for c in known if c in classes]
     return head + [c for c in classes if c not in head]
 
+
 # Softmax rows should sum to 1; half-precision storage loses ~1e-3, so only far-off sums warn.
 _SUM_TOLERANCE = 1e-2
 

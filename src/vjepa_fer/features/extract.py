@@ -75,6 +75,19 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16")
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--short-clip",
+        choices=["authors", "window"],
+        default="authors",
+        help="evaluation clip of a video of at most 64 frames: the authors' rule or the paper's",
+    )
+    parser.add_argument(
+        "--long-window",
+        choices=["random", "first"],
+        default="random",
+        help="training clips of ≥ 520-frame videos: a keyed random window per partition (the "
+        "authors) or each partition's first window",
+    )
 
 
 def build_stream(args: argparse.Namespace):  # noqa: ANN201 - (ClipStream, encoder)
@@ -169,18 +182,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", choices=["eval", "train"], default="eval")
     parser.add_argument("--stride", type=int, default=1, help="eval: step between clip starts")
     parser.add_argument("--views", type=int, default=1, help="eval: 1 centre view or 3 views")
-    parser.add_argument(
-        "--short-clip",
-        choices=["authors", "window"],
-        default="authors",
-        help="eval: the one clip of a video of at most 64 frames (the authors' rule or the text's)",
-    )
-    parser.add_argument(
-        "--long-window",
-        choices=["random", "first"],
-        default="random",
-        help="train: ≥ 520-frame videos, a keyed random window per partition or the first",
-    )
     parser.add_argument(
         "--copies",
         type=int,

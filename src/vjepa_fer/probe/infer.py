@@ -113,12 +113,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stride", type=int, default=1)
     parser.add_argument("--views", type=int, default=1)
     parser.add_argument(
-        "--short-clip",
-        choices=["authors", "window"],
-        default="authors",
-        help="the one clip of a video of at most 64 frames: the authors' rule or the paper's text",
-    )
-    parser.add_argument(
         "--pca-fold",
         type=int,
         default=0,
@@ -187,6 +181,14 @@ def run(args: argparse.Namespace) -> int:
             write_csv(
                 sink.frame()[["video", "clip", "start", "label"]], args.out / f"pca-{name}.csv"
             )
+    # Tables of probes no longer trained (a removed extra or dataset) would otherwise stay beside
+    # this run's: the folder holds exactly what `files` lists, plus the PCA tokens just written.
+    kept = {Path(p).name for p in files.values()}
+    for stale in sorted(args.out.glob("*.csv")) + sorted(args.out.glob("pca-*.safetensors")):
+        name = stale.name.removeprefix("pca-").replace(".safetensors", ".csv")
+        if stale.name not in kept and name not in kept:
+            logger.info("removing %s: not a table of this run's probes", stale)
+            stale.unlink()
     summary = {
         **stream.counts(),
         "dataset": args.dataset,

@@ -283,12 +283,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--augment", action=bool_flag, default=True, help="the authors' training augmentation"
     )
-    parser.add_argument(
-        "--long-window",
-        choices=["random", "first"],
-        default="random",
-        help="≥ 520-frame videos: a keyed random window per partition (the authors) or the first",
-    )
     parser.add_argument("--head-classes", type=int, default=0, help="0 = the dataset's classes")
     parser.add_argument("--extra", action="append", default=[], help="NAME:lr=..,weight_decay=..")
     add_encoder_arguments(parser)

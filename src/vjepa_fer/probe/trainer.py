@@ -89,9 +89,7 @@ class ProbeTrainer:
         self.device, self.amp_dtype = torch.device(device), amp_dtype
         # fp16 autocast goes with a GradScaler, as in the authors' code (their fp16 switch);
         # bf16 and float32 need none. Gradients are unscaled before the norm clip.
-        self.scaler = (
-            torch.amp.GradScaler(self.device.type) if amp_dtype == torch.float16 else None
-        )
+        self.scaler = torch.amp.GradScaler(self.device.type) if amp_dtype == torch.float16 else None
         self.last_grad_norm = float("nan")
         self.probe = AttentiveProbe(embed_dim, num_heads, num_classes, seed=spec.seed)
         self.probe.to(self.device).train()

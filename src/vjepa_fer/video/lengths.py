@@ -16,8 +16,8 @@ later stage) instead of stopping an encoder job.
 lengths.csv: video, num_frames, fps, width, height, backend, status (ok|missing|empty|unreadable|
 corrupt), error, identity — one row per manifest row, in manifest order. ``identity`` is
 ``<bytes>:<mtime_ns>`` of the file when measured (symbolic links followed; a string, so no
-precision is lost): the feature store reuses tokens only for an unchanged file. The report holds the rows whose status is not ok, with
-the full path.
+precision is lost): the feature store reuses tokens only for an unchanged file. The report holds
+the rows whose status is not ok, with the full path.
 """
 
 from __future__ import annotations
