@@ -128,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
     from vjepa_fer.features.plan import eval_requests, usable_videos
     from vjepa_fer.features.stream import PixelConfig
 
+    for tmp in args.out.glob(".*.tmp"):  # a killed run's atomic-write leftovers
+        logger.info("removing a killed job's temporary file %s", tmp)
+        tmp.unlink()
     videos = usable_videos(pd.read_csv(args.manifest), pd.read_csv(args.lengths))
     labels = dict(zip(videos["video"], videos["label"], strict=True))
     fold_of = dict(zip(videos["video"], videos["fold"], strict=True))

@@ -330,6 +330,9 @@ def run(args: argparse.Namespace) -> int:
         "frame_step": args.frame_step,
         "mode": args.mode,
     }
+    for tmp in args.out.glob(f".resume-{args.group}.pt.*.tmp"):
+        logger.info("removing a killed job's temporary file %s", tmp)
+        tmp.unlink()
     resume = Resume(
         args.out / f"resume-{args.group}.pt",
         fingerprint(specs, cfg, {**encoder_meta, "copies": args.copies}),
