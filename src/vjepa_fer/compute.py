@@ -96,8 +96,13 @@ def distinct_train_positions(
     num_frames: int, frames_per_clip: int = 16, frame_step: int = 4, clips: int = 8
 ) -> int:
     """How many of a video's fixed training clips differ (1 for L < 71 at the defaults)."""
+    # Long videos' windows lie in distinct partitions whichever window is drawn: count the first.
     _, idx = train_clips(
-        num_frames, frames_per_clip=frames_per_clip, frame_step=frame_step, num_clips=clips
+        num_frames,
+        frames_per_clip=frames_per_clip,
+        frame_step=frame_step,
+        num_clips=clips,
+        long_window="first",
     )  # (clips, frames_per_clip)
     return len(np.unique(idx, axis=0))
 
@@ -246,8 +251,11 @@ def our_protocol(
     copies: int = 0,
     distinct: bool = False,
     share_modalities: bool = False,
+    eval_views: int = 1,
 ) -> tuple[pd.DataFrame, dict]:
     """Clip forwards with a frozen encoder whose every clip is encoded once and fed to all users.
+
+    ``eval_views`` views per evaluation clip (1 = the authors' full-video evaluation).
 
     ``mode="online"``: training costs epochs·clips per video, shared by the F−1 probes that train
     on it (augmentation keyed by seed, video, epoch, clip). ``mode="cached"``: the training pool
@@ -283,8 +291,8 @@ def our_protocol(
             pool = enc["train_positions"] if distinct else pd.Series(clips, index=enc.index)
             train = int(pool.sum())
             note = f"{'distinct' if distinct else 'all'} {clips} clip positions, encoded once"
-        eval_uses = sets * int(vid["eval_clips"].sum())
-        n_eval = int(enc["eval_clips"].sum())
+        eval_uses = sets * eval_views * int(vid["eval_clips"].sum())
+        n_eval = eval_views * int(enc["eval_clips"].sum())
         rows += [
             (protocol, "training", name, name, len(vid), train, train_uses, note),
             (protocol, "validation", name, name, 0, 0, 0, "not run: it selects nothing"),
@@ -292,7 +300,7 @@ def our_protocol(
         ]
         for other, ov in v.items():
             if other != name:
-                uses = sets * n_folds[name] * int(ov["eval_clips"].sum())
+                uses = sets * n_folds[name] * eval_views * int(ov["eval_clips"].sum())
                 note = f"reuses the evaluation clips of {other}"
                 rows.append((protocol, "cross-dataset", name, other, 0, 0, uses, note))
     table = pd.DataFrame(rows, columns=ROW)
@@ -319,6 +327,7 @@ class Settings:
     distinct: bool = False  # cached, clean pool: identical clip positions counted once
     extra_probes: int = 0  # extra probe sets (grid points, seeds) served by the same clips
     share_modalities: bool = False  # RAVDESS 01/02 deterministic clips shared (unverified)
+    eval_views: int = 1  # views per evaluation clip in our runs (features.eval_views)
 
     @property
     def flop_per_clip(self) -> float:
@@ -341,7 +350,43 @@ SETTING_HELP = {
     "distinct": "cached mode: count identical clip positions once",
     "extra_probes": "extra probe sets (grid, seeds) served by the same clips",
     "share_modalities": "also report RAVDESS 01/02 clip sharing (verify frames first)",
+    "eval_views": "views per evaluation clip in our runs (features.eval_views)",
+    "embed_dim": "encoder width (default: from --encoder, else ViT-H's 1280)",
+    "depth": "encoder blocks (default: from --encoder, else ViT-H's 32)",
+    "patch": "patch size (default: from --encoder, else 16)",
+    "tubelet": "tubelet size (default: from --encoder, else 2)",
 }
+ENCODER_FIELDS = ("embed_dim", "depth", "patch", "tubelet")
+
+
+def encoder_dims(name: str, img_size: int = 224, num_frames: int = 16) -> dict[str, int]:
+    """``embed_dim, depth, patch, tubelet`` of a registry encoder: from the V-JEPA presets without
+    building anything, else read off a randomly initialised build (optional encoders)."""
+    from vjepa_fer.models.vit import VIT_PRESETS
+
+    if name in VIT_PRESETS:
+        c = VIT_PRESETS[name]
+        return {
+            "embed_dim": c.embed_dim,
+            "depth": c.depth,
+            "patch": c.patch_size,
+            "tubelet": c.tubelet_size,
+        }
+    from vjepa_fer.models.registry import build_encoder
+
+    try:
+        model = build_encoder(name, img_size=img_size, num_frames=num_frames)
+    except KeyError as exc:
+        raise ValueError(str(exc).strip("'\"")) from None
+    depth = getattr(model, "depth", None) or len(getattr(model, "blocks", []))
+    if not depth:
+        raise ValueError(f"encoder {name!r}: depth unknown; pass --depth and --embed-dim")
+    return {
+        "embed_dim": int(model.embed_dim),
+        "depth": int(depth),
+        "patch": int(model.patch_size),
+        "tubelet": int(model.tubelet_size),
+    }
 
 
 def _with_flops(table: pd.DataFrame, flop_per_clip: float, tflops: float) -> pd.DataFrame:
@@ -384,7 +429,13 @@ def forwards_table(
     common = dict(epochs=s.epochs, clips=s.clips, **plan)
     sets = 1 + s.extra_probes
     auth, auth_sum = authors_protocol(datasets, views=s.views, probe_sets=sets, **common)
-    ours = dict(extra_probes=s.extra_probes, copies=s.copies, distinct=s.distinct, **common)
+    ours = dict(
+        extra_probes=s.extra_probes,
+        copies=s.copies,
+        distinct=s.distinct,
+        eval_views=s.eval_views,
+        **common,
+    )
     parts = [auth]
     for shared in (False, True) if s.share_modalities else (False,):
         for mode in ("online", "cached"):
@@ -541,10 +592,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="ours-cached",
         help="the predicted total the measured total is compared with",
     )
+    parser.add_argument(
+        "--encoder",
+        help="registry encoder whose dimensions give the FLOPs (e.g. vit_huge, tiny)",
+    )
     for f in fields(Settings):  # one option per setting, defaults from the dataclass
         flag, text = "--" + f.name.replace("_", "-"), SETTING_HELP.get(f.name)
         if isinstance(f.default, bool):
             parser.add_argument(flag, action="store_true", help=text)
+        elif f.name in ENCODER_FIELDS:  # None: from --encoder, else the dataclass default
+            parser.add_argument(flag, type=type(f.default), default=None, help=text)
         else:
             parser.add_argument(flag, type=type(f.default), default=f.default, help=text)
 
@@ -579,10 +636,16 @@ def _datasets_from_args(args: argparse.Namespace) -> dict[str, tuple[pd.DataFram
 
 def run(args: argparse.Namespace) -> int:
     datasets = _datasets_from_args(args)
-    settings = Settings(**{f.name: getattr(args, f.name) for f in fields(Settings)})
+    values = {f.name: getattr(args, f.name) for f in fields(Settings)}
+    dims = encoder_dims(args.encoder, args.img_size, args.frames_per_clip) if args.encoder else {}
+    for name in ENCODER_FIELDS:  # explicit flag > the encoder's registry entry > ViT-H default
+        if values[name] is None:
+            values[name] = dims.get(name, getattr(Settings, name))
+    settings = Settings(**values)
     table, summary = forwards_table(datasets, settings)
     counts = "assumed: " + " ".join(args.full_size) if args.full_size else "lengths tables"
     summary["assumptions"]["frame_counts"] = counts
+    summary["assumptions"]["encoder"] = args.encoder
     if args.measured:
         table, summary = add_measured(
             table, summary, args.measured, protocol=args.measured_protocol

@@ -64,10 +64,31 @@ def test_train_clips_short_videos_match_spec(length: int, starts: list[int]) -> 
 
 
 def test_train_clips_long_video_uses_partitions() -> None:
-    starts, idx = train_clips(600)  # partition 75 > 64
+    starts, idx = train_clips(600, long_window="first")  # partition 75 > 64
     assert starts.tolist() == [0, 75, 150, 225, 300, 375, 450, 525]
     assert (idx - starts[:, None]).tolist() == [WINDOW_OFFSETS] * 8
-    assert train_clips(520)[0].tolist() == [i * 65 for i in range(8)]
+    assert train_clips(520, long_window="first")[0].tolist() == [i * 65 for i in range(8)]
+
+
+def test_long_training_videos_draw_a_keyed_random_window_per_partition() -> None:
+    # Spec: videos of >= 520 frames use the 8 partitions, and within each the authors' loader
+    # draws a random window (random_clip_sampling); we reproduce it with a keyed draw.
+    with pytest.raises(ValueError, match="random window"):
+        train_clips(600)  # the default needs the keyed generator
+    seen = set()
+    for epoch in range(6):
+        plan = plan_train_clips("VideoFlash/1064_IEO_DIS_MD.flv", 600, seed=0, epoch=epoch)
+        again = plan_train_clips("VideoFlash/1064_IEO_DIS_MD.flv", 600, seed=0, epoch=epoch)
+        np.testing.assert_array_equal(plan.indices, again.indices)  # keyed: reproducible
+        rel = plan.starts - np.arange(8) * 75  # window start inside its partition
+        assert rel.min() >= 0 and rel.max() <= 75 - 65  # end drawn in [64, 75)
+        assert (plan.indices - plan.starts[:, None]).tolist() == [WINDOW_OFFSETS] * 8
+        seen.add(tuple(plan.starts.tolist()))
+    assert len(seen) > 1  # a new draw per epoch, as the authors' loader
+    first = plan_train_clips("v", 600, long_window="first")
+    assert first.starts.tolist() == [0, 75, 150, 225, 300, 375, 450, 525]
+    # Below 520 frames nothing is drawn: the fixed clips are unchanged.
+    np.testing.assert_array_equal(plan_train_clips("v", 519, epoch=3).indices, train_clips(519)[1])
 
 
 def test_train_clips_shorter_than_window_pad_modes() -> None:
@@ -99,7 +120,12 @@ def test_train_clips_shorter_than_window_pad_modes() -> None:
 def test_train_clips_general_rule(fpc: int, step: int, clips: int, overlap: bool) -> None:
     for length in list(range(1, 700, 7)) + [fpc * step, fpc * step * clips + clips]:
         _, idx = train_clips(
-            length, frames_per_clip=fpc, frame_step=step, num_clips=clips, allow_overlap=overlap
+            length,
+            frames_per_clip=fpc,
+            frame_step=step,
+            num_clips=clips,
+            allow_overlap=overlap,
+            long_window="first",
         )
         np.testing.assert_array_equal(idx, reference_train(length, fpc, step, clips, overlap))
         assert idx.min() >= 0 and idx.max() < length
@@ -107,7 +133,8 @@ def test_train_clips_general_rule(fpc: int, step: int, clips: int, overlap: bool
 
 def test_train_default_rule_matches_reference_everywhere() -> None:
     for length in range(1, 1200):
-        np.testing.assert_array_equal(train_clips(length)[1], reference_train(length))
+        got = train_clips(length, long_window="first")[1]
+        np.testing.assert_array_equal(got, reference_train(length))
 
 
 def test_random_training_clips_are_keyed_and_in_range() -> None:
@@ -158,12 +185,28 @@ def test_eval_clip_starts_and_offsets() -> None:
         np.testing.assert_array_equal(idx[s], ref)
 
 
-def test_eval_short_videos_pad_with_last_frame() -> None:
+def test_eval_short_videos_follow_the_authors_rule() -> None:
+    # Spec: int(x) for x in linspace(0, n, n // 4), then 16 - n // 4 copies of n, clipped to
+    # [0, n - 1]. Example n = 40 from the spec text.
     _, idx = eval_clips(40)
-    assert idx.tolist() == [[0, 4, 8, 12, 17, 21, 25, 29, 34, 38] + [39] * 6]
-    _, idx = eval_clips(64)
-    assert idx.tolist() == [WINDOW_OFFSETS]
+    assert idx.tolist() == [[0, 4, 8, 13, 17, 22, 26, 31, 35, 39, 39, 39, 39, 39, 39, 39]]
+    for n in range(1, 65):
+        k = n // 4
+        ref = [min(int(x), n - 1) for x in np.linspace(0, n, k)] + [n - 1] * (16 - k)
+        assert eval_clips(n)[1].tolist() == [ref], n
+    # For n = 64 this equals the regular rule.
+    assert eval_clips(64)[1].tolist() == [WINDOW_OFFSETS]
     assert eval_clips(1)[1].tolist() == [[0] * 16]
+    assert plan_eval_clips("v", 40).indices.tolist() == idx.tolist()
+
+
+def test_eval_short_videos_window_switch_pads_with_last_frame() -> None:
+    # The paper's text ("padded with the last frame"): the 64-frame pattern, cut at the end.
+    _, idx = eval_clips(40, short="window")
+    assert idx.tolist() == [[0, 4, 8, 12, 17, 21, 25, 29, 34, 38] + [39] * 6]
+    assert eval_clips(64, short="window")[1].tolist() == [WINDOW_OFFSETS]
+    with pytest.raises(ValueError, match="short"):
+        eval_clips(40, short="paper")
 
 
 def test_eval_stride_and_counting() -> None:

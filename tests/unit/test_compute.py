@@ -359,3 +359,36 @@ def test_measured_timing_gives_achieved_rate(tmp_path):
     assert len(out) == len(table) + 3
     with pytest.raises(ValueError, match="no prediction for protocol 'theirs'"):
         add_measured(table, summary, [tmp_path / "c0.json"], protocol="theirs")
+
+
+def test_cli_takes_encoder_dimensions_from_the_registry(tmp_path):
+    # The demo's forwards.json described a ViT-H (1280 x 32) at 64 px because only three
+    # settings reached the command; --encoder gives the real dimensions and FLOPs.
+    (ma, la), (mb, lb) = write_inputs(tmp_path)
+    js = tmp_path / "f.json"
+    argv = ["--manifest", str(ma), str(mb), "--lengths", str(la), str(lb)]
+    argv += ["--out", str(tmp_path / "f.csv"), "--json", str(js), "--img-size", "64"]
+    assert cli([*argv, "--encoder", "tiny"]) == 0
+    a = json.loads(js.read_text())["assumptions"]
+    assert (a["embed_dim"], a["depth"], a["patch"], a["tubelet"]) == (64, 2, 16, 2)
+    assert a["encoder"] == "tiny"
+    assert a["flop_per_clip"] == encoder_flops(64, 2, 64, 16, 16, 2)
+    assert cli([*argv, "--encoder", "vit_large"]) == 0
+    assert json.loads(js.read_text())["assumptions"]["embed_dim"] == 1024
+    assert cli([*argv, "--encoder", "tiny", "--depth", "5"]) == 0  # an explicit flag wins
+    assert json.loads(js.read_text())["assumptions"]["depth"] == 5
+    with pytest.raises(ValueError, match="unknown encoder 'vit_hgue'"):
+        cli([*argv, "--encoder", "vit_hgue"])
+
+
+def test_our_evaluation_views_multiply_evaluation_forwards():
+    one, _ = forwards_table({"A": A, "B": B}, Settings(epochs=2, clips=3))
+    three, _ = forwards_table({"A": A, "B": B}, Settings(epochs=2, clips=3, eval_views=3))
+
+    def ours_eval(t):  # noqa: ANN001, ANN202
+        rows = t[(t["protocol"] == "ours-online") & (t["part"] == "evaluation")]
+        return int(rows["forwards"].sum())
+
+    assert ours_eval(three) == 3 * ours_eval(one)
+    auth = lambda t: int(t[t["protocol"] == "authors"]["forwards"].sum())  # noqa: E731
+    assert auth(three) == auth(one)  # the authors' full-video evaluation has one view

@@ -80,9 +80,40 @@ def test_every_schema_key_is_described():
                 assert "description" in sub or "$ref" in sub, f"{path}/{key} lacks a description"
                 walk(sub, f"{path}/{key}")
             if node.get("type") == "object":
-                assert node.get("additionalProperties") is False, f"{path} allows unknown keys"
+                closed = node.get("additionalProperties") is False or "propertyNames" in node
+                assert closed, f"{path} allows unknown keys"
 
     schema = yaml.safe_load(SCHEMA_PATH.read_text())
     walk(schema, "")
     for name, sub in schema["$defs"].items():
         walk(sub, f"$defs/{name}")
+
+
+def test_schema_encoder_names_equal_the_registry():
+    from vjepa_fer.models.registry import available_encoders
+
+    enum = load_schema()["properties"]["encoder"]["properties"]["name"]["enum"]
+    assert sorted(enum) == available_encoders()
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"encoder": {"name": "vit_hgue"}}, "'vit_hgue' is not one of ['tiny',"),
+        (
+            {"evaluation": {"pca_dataset": "cremad"}},
+            "'cremad' is not one of ['ravdess', 'crema-d']",
+        ),
+        (
+            {"datasets": {"cremad": {"source": "synth"}}},
+            "'cremad' is not one of ['ravdess', 'crema-d']",
+        ),
+    ],
+)
+def test_unknown_names_are_refused_with_the_known_ones(patch, message):
+    cfg = {**minimal(), **patch}
+    with pytest.raises(WorkflowError) as info:
+        snakemake_validate(copy.deepcopy(cfg), str(SCHEMA_PATH))
+    assert message in str(info.value)
+    with pytest.raises(ValueError):
+        validate_config(copy.deepcopy(cfg), load_schema(), "test")

@@ -142,3 +142,57 @@ def test_missing_video_in_shards_is_an_error(dataset, tmp_path):
     )
     assert rc == 1
     assert not (tmp_path / "x/index.csv").exists()
+
+
+def test_changing_the_shard_count_replans_cleanly(dataset, tmp_path):
+    out = tmp_path / "s"
+    for i in range(2):
+        extract(dataset, out, "--shard", str(i), "--num-shards", "2")
+    before = merge(dataset, out, 2)
+    # Three shards now: each reuses what any earlier shard stored, and the merge counts it once.
+    counts = [extract(dataset, out, "--shard", str(i), "--num-shards", "3") for i in range(3)]
+    assert sum(c["clip_forwards"] for c in counts) == 0
+    after = merge(dataset, out, 3)
+    cols = ["video", "clip", "view", "epoch", "start"]
+    assert before[cols].equals(after[cols])
+
+
+def test_a_replaced_video_is_encoded_again(tmp_path, capsys):
+    import os
+    import shutil
+
+    from tests.videos import write_video
+
+    root = tmp_path / "ds"
+    frames = {f"Actor_{a:02d}/v{a}.mp4": 70 for a in (1, 2)}
+    rows = [{"video": v, "actor": a, "label": "happy", "fold": a} for a, v in enumerate(frames, 1)]
+    manifest, lengths = write_dataset(root, rows, frames)
+    ds = (root, manifest, lengths)
+    out = tmp_path / "s"
+    assert extract(ds, out)["clip_forwards"] == 2 * 3
+    old = FeatureStore(out, None)
+    # Replace v1 under the same name with a longer recording.
+    video = root / "Actor_01/v1.mp4"
+    write_video(tmp_path / "other.mp4", 90)
+    shutil.copyfile(tmp_path / "other.mp4", video)
+    os.utime(video, ns=(1, 1))
+    # The lengths table still describes the old file: extraction refuses to plan from it.
+    rc = main(["extract", "--manifest", str(manifest), "--lengths", str(lengths), "--root",
+               str(root), "--out", str(out), "--encoder", "tiny", "--img-size", "32",
+               "--dtype", "fp32", "--device", "cpu"])  # fmt: skip
+    assert rc == 1
+    assert main(["lengths", "--manifest", str(manifest), "--root", str(root), "--out",
+                 str(lengths), "--report", str(tmp_path / "bad.csv")]) == 0  # fmt: skip
+    capsys.readouterr()
+    again = extract(ds, out)
+    assert again["clip_forwards"] == 13  # only the replaced video: (90 - 64) / stride 2
+    log = capsys.readouterr().err
+    assert "re-encoding Actor_01/v1.mp4: the file changed since it was stored" in log
+    index = merge(ds, out, 1)
+    new = FeatureStore(out, out / "index.csv")
+    rows1 = index[index["video"] == "Actor_01/v1.mp4"]
+    old1 = old.index[old.index["video"] == "Actor_01/v1.mp4"]
+    assert len(rows1) == 13 and len(old1) == 3
+    rows2 = index[index["video"] == "Actor_02/v2.mp4"]
+    old2 = old.index[old.index["video"] == "Actor_02/v2.mp4"]
+    assert torch.equal(new.tokens(rows2), old.tokens(old2))

@@ -51,7 +51,7 @@ def run_stage(root: Path, manifest: Path, out_dir: Path, jobs: int) -> tuple[pd.
         "--report", str(report), "--jobs", str(jobs),
     )  # fmt: skip
     assert lengths.run(args) == 0
-    return pd.read_csv(out, dtype={"error": str}), pd.read_csv(report)
+    return pd.read_csv(out, dtype={"error": str, "identity": str}), pd.read_csv(report)
 
 
 def test_lengths_records_good_and_reports_bad(dataset, tmp_path: Path) -> None:
@@ -105,3 +105,32 @@ def test_lengths_rejects_a_bad_manifest(dataset, tmp_path: Path) -> None:
     args.manifest = str(tmp_path / "absent.csv")
     with pytest.raises(FileNotFoundError, match="absent.csv"):
         lengths.run(args)
+
+
+def test_a_video_corrupted_in_the_middle_is_reported_and_the_run_goes_on(tmp_path: Path) -> None:
+    # First and last frame decode (the old probe passed it); a middle stretch is garbage, which
+    # stopped the whole encoder job before. Now lengths lists it and the others stay usable.
+    root = tmp_path / "root"
+    good = write_video(root / "Actor_01/good.mp4", 120)
+    data = bytearray(good.read_bytes())
+    a, b = len(data) * 45 // 100, len(data) * 60 // 100
+    data[a:b] = np.random.default_rng(0).integers(0, 256, b - a, dtype=np.uint8).tobytes()
+    (root / "Actor_01/middle.mp4").write_bytes(bytes(data))
+    manifest = tmp_path / "m.csv"
+    videos = ["Actor_01/good.mp4", "Actor_01/middle.mp4"]
+    pd.DataFrame({"video": videos}).to_csv(manifest, index=False)
+    table, report = run_stage(root, manifest, tmp_path / "out", jobs=1)
+    by = table.set_index("video")
+    assert by.loc["Actor_01/good.mp4", "status"] == "ok"
+    assert by.loc["Actor_01/middle.mp4", "status"] == "corrupt"
+    assert "decoding failed" in by.loc["Actor_01/middle.mp4", "error"]
+    assert report["video"].tolist() == ["Actor_01/middle.mp4"]
+
+
+def test_lengths_records_each_file_identity(dataset, tmp_path: Path) -> None:
+    root, manifest = dataset
+    table, _ = run_stage(root, manifest, tmp_path, jobs=1)
+    by = table.set_index("video")
+    st = (root / "Actor_01/good.mp4").stat()
+    assert by.loc["Actor_01/good.mp4", "identity"] == f"{st.st_size}:{st.st_mtime_ns}"
+    assert pd.isna(by.loc["Actor_01/missing.mp4", "identity"])

@@ -19,10 +19,19 @@ def meta(video: str, n: int) -> list[dict]:
     return [{"video": video, "clip": k, "view": 0, "epoch": -1, "start": 4 * k} for k in range(n)]
 
 
+IDS = {v: f"100:{i}" for i, v in enumerate("abcdef")}
+
+
+def writer(root, tag, cfg=None, **kw) -> StoreWriter:  # noqa: ANN001
+    w = StoreWriter(root, tag, cfg or StoreConfig(), **kw)
+    w.identities = dict(IDS)
+    return w
+
+
 def test_roundtrip_fp16_and_resume(tmp_path):
     g = torch.Generator().manual_seed(0)
     tokens = {v: torch.randn(3, 8, 4, generator=g) for v in ["a", "b", "c"]}
-    w = StoreWriter(tmp_path, "s0", StoreConfig(), part_clips=4)
+    w = writer(tmp_path, "s0", part_clips=4)
     for v in ["a", "b"]:
         w.add(meta(v, 3), tokens[v])
         w.end_video()  # 3 clips: no flush; 6 clips: flush of a+b
@@ -34,7 +43,7 @@ def test_roundtrip_fp16_and_resume(tmp_path):
     rows = store.index[store.index["video"] == "b"]
     assert torch.allclose(store.tokens(rows), tokens["b"].half().float())
     # A new writer with the same tag continues numbering and skips finished videos
-    w2 = StoreWriter(tmp_path, "s0", StoreConfig())
+    w2 = writer(tmp_path, "s0")
     assert w2.done_videos() == {"a", "b", "c"}
     assert w2._next == 2
 
@@ -62,33 +71,57 @@ def test_int8_error_is_bounded():
 def test_int8_store_and_merge_is_exact(tmp_path):
     x = torch.randn(4, 2, 16, generator=torch.Generator().manual_seed(2))
     for tag, video, part in [("s0", "a", x[:2]), ("s1", "b", x[2:])]:
-        w = StoreWriter(tmp_path, tag, StoreConfig(int8=True))
+        w = writer(tmp_path, tag, StoreConfig(int8=True))
         w.add(meta(video, 2), part)
         w.close()
-    merged = merge_stores(tmp_path, ["s0", "s1"], tmp_path / "index.csv")
+    merged = merge_stores(tmp_path, tmp_path / "index.csv")
     assert merged["video"].tolist() == ["a", "a", "b", "b"]
     store = FeatureStore(tmp_path, tmp_path / "index.csv")
     q, s = quantize(x)
     assert torch.equal(store.tokens(store.index), dequantize(q, s))
 
 
-def test_duplicate_clips_refused(tmp_path):
+def test_a_video_in_parts_of_two_shard_plans_is_merged_once(tmp_path):
+    # Changing features.shards moves a video to another shard: both tags may hold it; the merge
+    # takes one part per video instead of failing with "clips stored twice".
     for tag in ["s0", "s1"]:
-        w = StoreWriter(tmp_path, tag, StoreConfig())
-        w.add(meta("a", 1), torch.zeros(1, 1, 2))
+        w = writer(tmp_path, tag)
+        w.add(meta("a", 2), torch.zeros(2, 1, 2))
         w.close()
+    merged = merge_stores(tmp_path, tmp_path / "index.csv")
+    assert merged["video"].tolist() == ["a", "a"] and merged["part"].nunique() == 1
+    # Within the chosen rows a clip stored twice is still an error.
+    w = writer(tmp_path, "s2")
+    w.add(meta("b", 1) * 2, torch.zeros(2, 1, 2))
+    w.close()
     with pytest.raises(ValueError, match="stored twice"):
-        merge_stores(tmp_path, ["s0", "s1"], tmp_path / "index.csv")
+        merge_stores(tmp_path, tmp_path / "index.csv")
 
 
 def test_killed_part_is_ignored_and_cleaned(tmp_path):
-    w = StoreWriter(tmp_path, "s0", StoreConfig())
+    w = writer(tmp_path, "s0")
     w.add(meta("a", 1), torch.zeros(1, 1, 2))
     w.close()
     (tmp_path / "part-s0-00001.safetensors").write_bytes(b"partial")  # no CSV: killed mid-part
-    assert StoreWriter(tmp_path, "s0", StoreConfig()).done_videos() == {"a"}
+    assert writer(tmp_path, "s1").done_videos() == {"a"}  # other tags see the finished part
     assert remove_incomplete(tmp_path) == ["part-s0-00001.safetensors"]
     assert isinstance(FeatureStore(tmp_path).index, pd.DataFrame)
+
+
+def test_a_starting_shard_touches_only_its_own_files(tmp_path):
+    # Shard s1 has just renamed its tensors into place and not yet written the index; its
+    # atomic-write temporary of the next part is in flight. Shard s0 starting now must leave both.
+    (tmp_path / "part-s1-00000.safetensors").write_bytes(b"being finished")
+    (tmp_path / ".part-s1-00001.safetensors.abc.tmp").write_bytes(b"in flight")
+    # s0's own leftovers of a killed run are removed.
+    (tmp_path / "part-s0-00003.safetensors").write_bytes(b"killed")
+    (tmp_path / ".part-s0-00004.safetensors.xyz.tmp").write_bytes(b"killed")
+    w = writer(tmp_path, "s0")
+    assert (tmp_path / "part-s1-00000.safetensors").exists()
+    assert (tmp_path / ".part-s1-00001.safetensors.abc.tmp").exists()
+    assert not (tmp_path / "part-s0-00003.safetensors").exists()
+    assert not (tmp_path / ".part-s0-00004.safetensors.xyz.tmp").exists()
+    assert w._next == 0
 
 
 def test_store_bytes_matches_compute_md():
@@ -96,10 +129,30 @@ def test_store_bytes_matches_compute_md():
     assert store_bytes(1, 4608, 1280) == 11_796_480
 
 
-def test_mixing_settings_in_one_store_is_refused(tmp_path):
-    StoreWriter(tmp_path, "s0", StoreConfig(), meta={"encoder": "tiny"})
-    StoreWriter(tmp_path, "s1", StoreConfig(), meta={"encoder": "tiny"})  # same settings: fine
-    with pytest.raises(ValueError, match="written with other settings"):
-        StoreWriter(tmp_path, "s0", StoreConfig(int8=True), meta={"encoder": "tiny"})
-    with pytest.raises(ValueError, match="delete the folder"):
-        StoreWriter(tmp_path, "s0", StoreConfig(), meta={"encoder": "vit_huge"})
+def test_stored_clips_are_reused_only_for_the_same_file_and_settings(tmp_path, caplog):
+    w = writer(tmp_path, "s0", meta={"encoder": "tiny"})
+    for v in "abc":
+        w.add(meta(v, 1), torch.zeros(1, 1, 2))
+        w.end_video()
+    w.close()
+    same = writer(tmp_path, "s1", meta={"encoder": "tiny"})
+    assert same.reusable(IDS) == {"a", "b", "c"}
+    # b was replaced under the same name (another size:mtime): encoded again, and the log says so.
+    caplog.set_level("INFO", logger="vjepa_fer.features.store")
+    assert same.reusable({**IDS, "b": "200:9"}) == {"a", "c"}
+    assert "re-encoding b: the file changed since it was stored" in caplog.text
+    # Another token-changing setting: nothing is reused, with a reason in the log.
+    other = writer(tmp_path, "s1", meta={"encoder": "vit_huge"})
+    assert other.reusable(IDS) == set()
+    assert "settings changed (encoder)" in caplog.text
+    assert "stored with other settings" in caplog.text
+    # The merge keeps only rows of the current settings and identities.
+    w = writer(tmp_path, "s1", meta={"encoder": "vit_huge"})
+    w.add(meta("a", 1), torch.ones(1, 1, 2))
+    w.close()
+    merged = merge_stores(tmp_path, tmp_path / "index.csv", settings=w.key, identities=IDS)
+    assert merged["video"].tolist() == ["a"] and set(merged["settings"]) == {w.key}
+    # A restarted shard removes its own parts written with other settings, nobody else's.
+    writer(tmp_path, "s0", meta={"encoder": "vit_huge"})
+    assert not list(tmp_path.glob("part-s0-*"))
+    assert list(tmp_path.glob("part-s1-*.csv"))

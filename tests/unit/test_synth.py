@@ -283,7 +283,36 @@ def test_cli_run(tmp_path, capsys):
     assert len(list((tmp_path / "VideoFlash").glob("1001_TSI_*_XX.flv"))) == 6
     meta = json.loads((tmp_path / "synth.json").read_text())
     assert meta["params"]["size"] == [32, 24] and meta["n_files"] == 6
-    assert not (tmp_path / ".synth-params.json").exists()
+    # The parameter record stays: it guards the videos also when synth.json is removed.
+    assert json.loads((tmp_path / ".synth-params.json").read_text())["params"] == meta["params"]
     assert "6 synthetic crema-d videos" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         parser.parse_args(["--dataset", "ravdess", "--out", "x", "--size", "big"])
+
+
+def test_guard_holds_when_the_marker_is_gone_and_replace_rewrites(tmp_path):
+    # Snakemake deletes a job's output (synth.json) before rerunning it after a config change;
+    # the guard must still see that the videos were made with another size.
+    kw = dict(actors=[1001], sentences=["TSI"], seed=SEED)
+    files = synth.synth_cremad(tmp_path, size=(32, 24), **kw)
+    (tmp_path / "synth.json").unlink()
+    with pytest.raises(ValueError, match="size"):
+        synth.synth_cremad(tmp_path, size=(48, 32), **kw)
+    # --replace (the workflow's synth rule): the old videos go, new ones of the new size come.
+    again = synth.synth_cremad(tmp_path, size=(48, 32), replace=True, **kw)
+    assert again == files
+    import av
+
+    for f in again:  # PyAV: decord caches readers by path within a process
+        with av.open(str(f)) as c:
+            assert (c.streams.video[0].width, c.streams.video[0].height) == (48, 32)
+    meta = json.loads((tmp_path / "synth.json").read_text())
+    assert meta["params"]["size"] == [48, 32]
+    # Fewer actors: only the videos of actors no longer wanted are removed.
+    both = synth.synth_cremad(
+        tmp_path, size=(48, 32), replace=True, **{**kw, "actors": [1001, 1002]}
+    )
+    stamp = both[0].stat().st_mtime_ns
+    one = synth.synth_cremad(tmp_path, size=(48, 32), replace=True, **kw)
+    assert sorted((tmp_path / "VideoFlash").glob("*.flv")) == sorted(one)
+    assert one[0].stat().st_mtime_ns == stamp

@@ -130,7 +130,9 @@ def test_killed_job_resumes_with_identical_result(dataset, tmp_path, monkeypatch
     assert (tmp_path / "killed/resume-all.pt").exists()
     monkeypatch.setattr(trainer_mod.ProbeTrainer, "end_epoch", real)
     resumed = train(dataset, tmp_path / "killed", "--folds", "3")
-    assert resumed["clip_forwards"] == 8 * 8  # only epoch 2 was encoded again
+    assert resumed["clip_forwards_this_job"] == 8 * 8  # only epoch 2 was encoded again
+    # The forward count covers both epochs: the killed job's epoch 1 is added, not lost.
+    assert resumed["clip_forwards"] == 8 * 8 * 2
     for k, v in weights(tmp_path / "full", 3).items():
         assert torch.equal(v, weights(tmp_path / "killed", 3)[k])
 
@@ -194,3 +196,53 @@ def test_bad_extra_spec(dataset, tmp_path):
         ]
     )
     assert rc == 1
+
+
+def test_the_last_partial_batch_is_kept_by_default(dataset, tmp_path):
+    # Spec: the authors' training loader keeps the last partial batch (drop_last=False).
+    # Fold 2's probe trains on 8 videos; batches of 3 give 3, 3 and a partial 2.
+    kept = train(dataset, tmp_path / "kept", "--folds", "2", "--no-augment", "--batch-videos", "3")
+    curve = pd.read_csv(tmp_path / "kept/fold2/main/curve.csv")
+    assert curve["steps"].tolist() == [3, 3]
+    dropped = train(
+        dataset, tmp_path / "drop", "--folds", "2", "--no-augment", "--batch-videos", "3",
+        "--drop-last",
+    )  # fmt: skip
+    curve = pd.read_csv(tmp_path / "drop/fold2/main/curve.csv")
+    assert curve["steps"].tolist() == [2, 2]
+    assert kept["final"] != dropped["final"]
+
+
+def _trainer(amp):  # noqa: ANN001, ANN202
+    from vjepa_fer.probe.trainer import ProbeSpec, ProbeTrainer, TrainConfig
+
+    cfg = TrainConfig(epochs=1, batch_videos=2, clips=1, grad_clip=1.0)
+    labels = {"a": 0, "b": 1}
+    return ProbeTrainer(
+        ProbeSpec("ravdess", 1, lr=1e-3, seed=3), labels, embed_dim=32, num_heads=4,
+        num_classes=8, cfg=cfg, amp_dtype=amp,
+    )  # fmt: skip
+
+
+def test_fp16_training_uses_a_grad_scaler_and_clips_unscaled_gradients():
+    # Spec: the authors' fp16 is autocast WITH a GradScaler, unscaled before the norm clip.
+    from vjepa_fer.features.stream import ClipRequest
+
+    g = torch.Generator().manual_seed(0)
+    tokens = 3.0 * torch.randn(2, 1, 24, 32, generator=g)  # (videos, clips, N, D)
+    reqs = [ClipRequest("a", 0, 0, ()), ClipRequest("b", 0, 0, ())]
+    fp32, fp16 = _trainer(None), _trainer(torch.float16)
+    assert fp32.scaler is None and fp16.scaler is not None
+    for t in (fp32, fp16):
+        t.consume(reqs, tokens[:, 0])  # one step of the two videos
+    assert fp16.scaler.get_scale() > 1.0  # the loss really was scaled
+    # The clip saw the true gradient norm (a scaled one would be ~65536 times larger) ...
+    assert fp16.last_grad_norm == pytest.approx(fp32.last_grad_norm, rel=0.05)
+    # ... so the update equals the float32 one up to half-precision rounding.
+    for (name, a), b in zip(fp32.probe.named_parameters(), fp16.probe.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=2e-4), name
+    state = fp16.state()
+    assert "scaler" in state
+    fresh = _trainer(torch.float16)
+    fresh.load_state(state)
+    assert fresh.scaler.get_scale() == fp16.scaler.get_scale()

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from vjepa_fer.evaluate.voting import mv_decision, pbv_decision, vote
-from vjepa_fer.labels import CREMAD_LABELS, RAVDESS_LABELS
+from vjepa_fer.labels import CREMAD_LABELS, RAVDESS_LABELS, labels_for
 
 ABC = ["a", "b", "c"]
 
@@ -200,3 +200,48 @@ def test_bad_arguments_raise():
         vote(t, ABC, mv_tie="random")
     with pytest.raises(ValueError, match="duplicates"):
         vote(t, ["a", "a", "b"])
+
+
+def test_mv_ties_follow_the_authors_label_map_not_the_display_order():
+    # Spec: the authors break MV ties by the lowest class index of their own label map; for
+    # CREMA-D that order is SAD, FEA, HAP, DIS, NEU, ANG, "so an angry/sad tie goes to sad".
+    from vjepa_fer.evaluate.voting import authors_tie_order
+
+    classes = list(labels_for("crema-d"))  # our probe / display order (alphabetical)
+    assert authors_tie_order("crema-d", classes) == [
+        "sad",
+        "fearful",
+        "happy",
+        "disgust",
+        "neutral",
+        "angry",
+    ]
+    # RAVDESS: emotion code - 1.
+    assert authors_tie_order("ravdess", list(labels_for("ravdess")))[:3] == [
+        "neutral",
+        "calm",
+        "happy",
+    ]
+
+    def clip(winner):
+        return {f"p_{c}": (0.9 if c == winner else 0.02) for c in classes}
+
+    rows = [
+        {"video": "v", "clip": 0, "label": "angry", **clip("angry")},
+        {"video": "v", "clip": 1, "label": "angry", **clip("sad")},
+        {"video": "w", "clip": 0, "label": "happy", **clip("happy")},
+        {"video": "w", "clip": 1, "label": "happy", **clip("disgust")},
+    ]
+    t = pd.DataFrame(rows)
+    order = authors_tie_order("crema-d", classes)
+    out = vote(t, classes, mv_tie="authors", tie_order=order).set_index("video")
+    assert out.loc["v", "mv"] == "sad"  # angry/sad tie -> sad (authors' index 0)
+    assert out.loc["w", "mv"] == "happy"  # happy (2) before disgust (3)
+    # The display (column) order is unchanged.
+    assert [c for c in out.columns if c.startswith("s_")] == [f"s_{c}" for c in classes]
+    # The probe-order rule would have picked angry (alphabetically first).
+    assert vote(t, classes, mv_tie="lowest").set_index("video").loc["v", "mv"] == "angry"
+    with pytest.raises(ValueError, match="authors"):
+        vote(t, classes, mv_tie="authors")
+    # Unused outputs of the authors' 8-output head follow the authors' six.
+    assert authors_tie_order("crema-d", ["angry", "sad", "unused6"]) == ["sad", "angry", "unused6"]

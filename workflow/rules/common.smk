@@ -91,7 +91,14 @@ def synth_options(dataset):
     """Flags of `vjepa-fer synth` from the dataset's `synth` block (lists comma-separated)."""
     s = dataset_cfg(dataset)["synth"]
     join = lambda values: ",".join(map(str, values))
-    opts = ["--actors", str(s["actors"]), "--size", f"{s['width']}x{s['height']}"]
+    # results/synth/ belongs to the workflow: videos of other parameters are replaced.
+    opts = [
+        "--actors",
+        str(s["actors"]),
+        "--size",
+        f"{s['width']}x{s['height']}",
+        "--replace",
+    ]
     if dataset == "ravdess":
         opts += ["--modalities", join(dataset_cfg(dataset)["modalities"])]
         opts += ["--statements", join(s["statements"])]
@@ -151,6 +158,11 @@ def encoder_options(wildcards=None):
         f["dtype"],
         "--seed",
         str(config["seed"]),
+        # Clip rules where the authors' code and the paper's text differ (config comments).
+        "--short-clip",
+        f["eval_short_clip"],
+        "--long-window",
+        config["probe"]["long_window"],
     ]
     if ENCODER["checkpoint"]:
         opts += ["--checkpoint", ENCODER["checkpoint"]]
@@ -223,10 +235,10 @@ def train_options(wildcards):
         "--head-classes",
         "8" if p["head_classes"] == "8" else "0",
     ]
-    opts += [] if p["drop_last"] else ["--keep-last"]
-    opts += [] if p["reshuffle"] else ["--same-order"]
-    opts += ["--random-clips"] if p["random_clips"] else []
-    opts += [] if p["augment"] else ["--no-augment"]
+    opts += ["--drop-last" if p["drop_last"] else "--no-drop-last"]
+    opts += ["--reshuffle" if p["reshuffle"] else "--no-reshuffle"]
+    opts += ["--random-clips" if p["random_clips"] else "--no-random-clips"]
+    opts += ["--augment" if p["augment"] else "--no-augment"]
     for extra in p["extra"]:
         values = ",".join(f"{k}={v}" for k, v in extra.items() if k != "name")
         opts += ["--extra", f"{extra['name']}:{values}"]
@@ -243,9 +255,47 @@ def all_train_markers():
     )
 
 
+def figure_inputs():
+    """What `vjepa-fer figures` reads: metrics, manifests, probe curves (via the training
+    markers) and the inference job that keeps the PCA tokens."""
+    ev = config["evaluation"]
+    files = expand("results/{dataset}/manifest.csv", dataset=DATASETS)
+    files += all_train_markers()
+    if ev["pca_fold"] and ev["pca_dataset"] in DATASETS:
+        files.append(f"results/posteriors/{ev['pca_dataset']}/done.json")
+    return files
+
+
 def pca_fold(dataset):
     ev = config["evaluation"]
     return ev["pca_fold"] if dataset == ev["pca_dataset"] else 0
+
+
+def forwards_options():
+    """Every setting that changes the clip-forward count or its FLOPs (`vjepa-fer forwards`);
+    the encoder's dimensions come from the registry by name."""
+    return [
+        "--encoder",
+        ENCODER["name"],
+        "--img-size",
+        str(ENCODER["img_size"]),
+        "--frames-per-clip",
+        str(ENCODER["num_frames"]),
+        "--frame-step",
+        str(ENCODER["frame_step"]),
+        "--clips",
+        str(PROBE["clips"]),
+        "--epochs",
+        str(PROBE["epochs"]),
+        "--copies",
+        str(FEATURES["train_copies"]),
+        "--stride",
+        str(FEATURES["eval_stride"]),
+        "--eval-views",
+        str(FEATURES["eval_views"]),
+        "--extra-probes",
+        str(len(PROBE["extra"])),
+    ]
 
 
 def measured_forwards():

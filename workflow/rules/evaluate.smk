@@ -4,11 +4,15 @@
 
 rule evaluate:
     input:
-        expand("results/posteriors/{dataset}/done.json", dataset=DATASETS),
+        # Exactly the current configuration's inference jobs: their done.json lists the posterior
+        # tables to read, so tables of removed probes, datasets or folds are never read.
+        done=expand("results/posteriors/{dataset}/done.json", dataset=DATASETS),
     output:
         per_fold="results/metrics/per_fold.csv",
         table2="results/metrics/table2.csv",
         table4="results/metrics/table4.csv",
+        confusion=directory("results/metrics/confusion"),
+        videos=directory("results/metrics/videos"),
     log:
         "results/logs/evaluate/evaluate.log",
     conda:
@@ -17,7 +21,7 @@ rule evaluate:
         mv_tie=config["evaluation"]["mv_tie"],
         ddof=config["evaluation"]["std_ddof"],
     shell:
-        "vjepa-fer evaluate --posteriors results/posteriors --out results/metrics"
+        "vjepa-fer evaluate --done {input.done:q} --out results/metrics"
         " --mv-tie {params.mv_tie} --std-ddof {params.ddof} > {log:q} 2>&1"
 
 
@@ -39,11 +43,8 @@ rule forwards:
         "../../envs/analysis.yaml"
     params:
         protocol=f"ours-{config['probe']['mode']}",
-        img=ENCODER["img_size"],
-        epochs=config["probe"]["epochs"],
-        stride=FEATURES["eval_stride"],
+        settings=forwards_options(),
     shell:
         "vjepa-fer forwards --manifest {input.manifests:q} --lengths {input.lengths:q}"
         " --measured {input.measured:q} --measured-protocol {params.protocol}"
-        " --img-size {params.img} --epochs {params.epochs} --stride {params.stride}"
-        " --out {output.csv:q} --json {output.json:q} > {log:q} 2>&1"
+        " {params.settings:q} --out {output.csv:q} --json {output.json:q} > {log:q} 2>&1"

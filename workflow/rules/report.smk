@@ -28,7 +28,7 @@ rule tables:
 rule figures:
     input:
         rules.evaluate.output,
-        expand("results/{dataset}/manifest.csv", dataset=DATASETS),
+        figure_inputs(),
     output:
         report(
             directory("results/figures"),
@@ -44,8 +44,9 @@ rule figures:
     params:
         pca_dataset=config["evaluation"]["pca_dataset"],
         pca_fold=config["evaluation"]["pca_fold"],
+        datasets=DATASETS,
     shell:
-        "vjepa-fer figures --results results --out {output:q}"
+        "vjepa-fer figures --results results --out {output:q} --datasets {params.datasets:q}"
         " --pca-dataset {params.pca_dataset} --pca-fold {params.pca_fold} > {log:q} 2>&1"
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from vjepa_fer.data import naming
 from vjepa_fer.data.folds import assign_folds, load_folds, packaged_resource
+from vjepa_fer.data.validate import check_folds
 from vjepa_fer.io import atomic_open, write_csv
 from vjepa_fer.labels import labels_for
 
@@ -46,14 +47,35 @@ MAX_LISTED = 25  # how many missing names an error message spells out
 
 
 def _walk(root: Path, suffix: str) -> tuple[list[str], Counter]:
-    """Relative paths of files ending in ``suffix`` under root (sorted); others counted."""
+    """Relative paths of files ending in ``suffix`` under root (sorted); others counted.
+
+    Symbolic links to folders (e.g. actor folders gathered from elsewhere) are followed; a link
+    that leads back into a folder already walked is refused with a warning instead of looping.
+    """
     found, ignored = [], Counter()
-    for dirpath, dirnames, filenames in os.walk(root):
+    seen: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            logger.warning(
+                "%s: a symbolic link loop (already walked as %s); skipped", dirpath, real
+            )
+            ignored["symbolic link loop"] += 1
+            dirnames[:] = []
+            continue
+        seen.add(real)
         dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
         for name in sorted(filenames):
             if name.startswith("."):
                 continue
             rel = Path(dirpath, name).relative_to(root).as_posix()
+            if os.path.islink(Path(dirpath, name)) and not os.path.exists(Path(dirpath, name)):
+                logger.warning(
+                    "%s: a symbolic link to nothing (%s)", rel, os.readlink(Path(dirpath, name))
+                )
+                if not name.lower().endswith(suffix):  # a video link stays: lengths reports it
+                    ignored["broken symbolic link"] += 1
+                    continue
             if name.lower().endswith(suffix):
                 found.append(rel)
             else:
@@ -200,8 +222,12 @@ def build_manifest(
     folds: str | Path | None = None,
     demographics: str | Path | None = None,
     on_bad_name: str = "error",
+    check_fold_coverage: bool = True,
 ) -> tuple[pd.DataFrame, dict]:
-    """Manifest of ``dataset`` under ``root`` and a report of what was counted, ignored, dropped."""
+    """Manifest of ``dataset`` under ``root`` and a report of what was counted, ignored, dropped.
+
+    ``check_fold_coverage`` stops unless every fold holds every class (data/validate.py).
+    """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: dataset root of {dataset} does not exist")
@@ -227,7 +253,10 @@ def build_manifest(
     df = df[~df["video"].map(lambda v: Path(v).name).isin(excluded)].copy()
     df.insert(1, "dataset", dataset)
     fold_source = str(folds) if folds else f"packaged {dataset} folds"
-    df["fold"] = assign_folds(df["actor"], load_folds(dataset, folds), fold_source)
+    fold_table = load_folds(dataset, folds)
+    df["fold"] = assign_folds(df["actor"], fold_table, fold_source)
+    if check_fold_coverage:
+        check_folds(df, dataset, fold_table.values())
     df = df[MANIFEST_COLUMNS].sort_values("video", kind="stable").reset_index(drop=True)
     report = {
         "dataset": dataset,

@@ -12,7 +12,10 @@ probes and reports all run for real on a CPU:
 Real actor IDs are taken round-robin over the real folds, so every fold gets actors. Faces come from
 :mod:`vjepa_fer.data.faces`. Everything derives from ``seed``; each video is written atomically and
 existing videos are skipped, so an interrupted run resumes; ``synth.json`` (written last) records
-the parameters and marks completion.
+the parameters and marks completion. ``.synth-params.json`` (written first, kept) records the
+parameters of the videos in the directory even when ``synth.json`` is gone (Snakemake removes a
+job's output before it reruns the job): other parameters stop the run, or with ``replace`` (what
+the workflow's ``synth`` rule passes) remove the videos they invalidate and write new ones.
 
 Run: ``vjepa-fer synth --dataset ravdess --out DIR --actors 10 --jobs 2``.
 """
@@ -320,18 +323,52 @@ def _clean_stale_temps(root: Path, subdirs: Iterable[str]) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def _synth(root: str | Path, trials: list[Trial], params: dict[str, Any], jobs: int) -> list[Path]:
+# Parameters that change every video's pixels; the others only choose which videos exist.
+RENDER_KEYS = ("dataset", "seed", "size", "short_fraction", "fps")
+
+
+def _generated(root: Path) -> list[Path]:
+    """Video files of the generator's layouts under ``root``."""
+    return sorted([*root.glob("Actor_*/*.mp4"), *root.glob("VideoFlash/*.flv")])
+
+
+def _synth(
+    root: str | Path,
+    trials: list[Trial],
+    params: dict[str, Any],
+    jobs: int,
+    replace: bool = False,
+) -> list[Path]:
     root = Path(root)
     marker, started = root / "synth.json", root / ".synth-params.json"
-    # A resumed run must use the parameters of the files already there; the hidden file written
-    # at the start guards interrupted runs, synth.json (written last) guards finished ones.
-    for path in (marker, started):
-        old = json.loads(path.read_text(encoding="utf-8"))["params"] if path.exists() else params
-        if old != params:
+    # A resumed run must use the parameters of the files already there. The hidden record is
+    # written first and kept, so it guards interrupted runs and finished ones alike, also when
+    # synth.json was removed (as Snakemake does before rerunning the job).
+    old = None
+    for path in (started, marker):
+        if path.exists():
+            old, source = json.loads(path.read_text(encoding="utf-8"))["params"], path
+            break
+    if old is not None and old != params:
+        changed = sorted(k for k in set(old) | set(params) if old.get(k) != params.get(k))
+        if not replace:
             raise ValueError(
-                f"{path}: this directory holds a synthetic set made with other parameters "
-                f"({old}); choose a fresh --out directory or delete it"
+                f"{source}: this directory holds a synthetic set made with other parameters "
+                f"({', '.join(changed)} differ: {old}); choose a fresh --out directory, delete "
+                "it, or pass --replace"
             )
+        wanted = {root / f for t in trials for f in t.files}
+        rerender = any(old.get(k) != params.get(k) for k in RENDER_KEYS)
+        stale = [p for p in _generated(root) if rerender or p not in wanted]
+        logger.warning(
+            "%s: parameters changed (%s): removing %d videos made with the old ones",
+            root,
+            ", ".join(changed),
+            len(stale),
+        )
+        for p in stale:
+            p.unlink()
+        marker.unlink(missing_ok=True)
     with atomic_open(started, "w", encoding="utf-8") as fh:
         json.dump({"params": params}, fh)
     _clean_stale_temps(root, sorted({str(Path(f).parent) for t in trials for f in t.files}))
@@ -360,7 +397,6 @@ def _synth(root: str | Path, trials: list[Trial], params: dict[str, Any], jobs: 
     with atomic_open(marker, "w", encoding="utf-8") as fh:
         json.dump(summary, fh, indent=1)
         fh.write("\n")
-    started.unlink(missing_ok=True)
     return files
 
 
@@ -377,6 +413,7 @@ def synth_ravdess(
     emotions: Sequence[int] = tuple(RAVDESS_EMOTIONS),
     short_fraction: float = 0.05,
     jobs: int = 1,
+    replace: bool = False,
 ) -> list[Path]:
     """Write ``Actor_XX/*.mp4`` under ``root``; defaults give 15 trials x 2 modalities per actor.
 
@@ -387,7 +424,7 @@ def synth_ravdess(
     codes = dict(statements=statements, repetitions=repetitions, intensities=intensities,
                  modalities=modalities, emotions=emotions)  # fmt: skip
     params = _params("ravdess", ids, seed, size, short_fraction, codes)
-    return _synth(root, trials, params, jobs)
+    return _synth(root, trials, params, jobs, replace)
 
 
 def synth_cremad(
@@ -400,6 +437,7 @@ def synth_cremad(
     emotions: Sequence[str] = tuple(CREMAD_EMOTIONS),
     short_fraction: float = 0.05,
     jobs: int = 1,
+    replace: bool = False,
 ) -> list[Path]:
     """Write ``VideoFlash/*.flv`` and ``VideoDemographics.csv`` under ``root``.
 
@@ -416,7 +454,7 @@ def synth_cremad(
     keep = [ln for ln in lines[1:] if ln.split(",", 1)[0].strip('"') in {str(a) for a in ids}]
     with atomic_open(root / "VideoDemographics.csv", "w", encoding="utf-8", newline="") as fh:
         fh.write("\n".join([lines[0], *keep]) + "\n")
-    return _synth(root, trials, params, jobs)
+    return _synth(root, trials, params, jobs, replace)
 
 
 def _params(dataset: str, ids: list[int], seed: int, size: Sequence[int], short: float,
@@ -469,13 +507,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--sentences", default=",".join(DEMO_SENTENCES), help="CREMA-D codes, or 'all'")
     add("--short-fraction", type=float, default=0.05, help="share of videos < 64 frames")
     add("--jobs", type=int, default=1, help="worker processes")
+    add(
+        "--replace",
+        action="store_true",
+        help="videos made with other parameters are removed and written anew (default: stop)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     actors = args.actor_ids if args.actor_ids else args.actors
     size = args.size or DEFAULT_SIZE[args.dataset]
     common = dict(actors=actors, seed=args.seed, size=size, short_fraction=args.short_fraction,
-                  jobs=max(1, args.jobs))  # fmt: skip
+                  jobs=max(1, args.jobs), replace=args.replace)  # fmt: skip
     if args.dataset == "ravdess":
         codes = dict(statements=args.statements, repetitions=args.repetitions,
                      intensities=args.intensities, modalities=args.modalities)  # fmt: skip

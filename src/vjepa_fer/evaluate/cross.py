@@ -47,7 +47,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from vjepa_fer.evaluate.voting import MV_TIE_RULES, mv_decision, pbv_decision
+from vjepa_fer.evaluate.voting import MV_TIE_RULES, mv_decision, pbv_decision, tie_ranks
 from vjepa_fer.labels import labels_for
 
 logger = logging.getLogger(__name__)
@@ -86,12 +86,14 @@ def cross_dataset(
     voting: str = "pbv",
     strict: bool = False,
     mv_tie: str = "lowest",
+    tie_order: list[str] | None = None,
 ) -> CrossResult:
     """Apply the cross-dataset rules (module docstring) to one probe's vote table.
 
     ``calm`` is ``"drop"`` or ``"merge"`` (authors' variants A and B); ``voting`` picks PBV or MV.
     ``strict=True`` drops and merges nothing, so it refuses ``calm="merge"``; ``mv_tie`` is used
-    only there, where MV is re-decided over the shared classes.
+    only there, where MV is re-decided over the shared classes (``tie_order``: the authors'
+    class order of the probe, needed by ``mv_tie="authors"``).
     """
     if calm not in CALM_RULES:
         raise ValueError(f"calm must be one of {CALM_RULES}, got {calm!r}")
@@ -121,7 +123,7 @@ def cross_dataset(
     index = pd.Index(videos["video"].astype(str), name="video")
 
     if strict:
-        preds = _strict_predictions(videos, probe, test, voting, mv_tie)
+        preds = _strict_predictions(videos, probe, test, voting, mv_tie, tie_order)
         return CrossResult(
             pd.Series(labels, index=index, name="label"),
             pd.Series(preds, index=index, name="prediction"),
@@ -177,7 +179,12 @@ def cross_dataset(
 
 
 def _strict_predictions(
-    videos: pd.DataFrame, probe: list[str], test: list[str], voting: str, mv_tie: str
+    videos: pd.DataFrame,
+    probe: list[str],
+    test: list[str],
+    voting: str,
+    mv_tie: str,
+    tie_order: list[str] | None = None,
 ) -> np.ndarray:
     """Argmax over the shared classes only (probe order), from the summed posteriors / votes."""
     shared = [c for c in probe if c in test]
@@ -195,7 +202,7 @@ def _strict_predictions(
         no_vote = int((counts.sum(axis=1) == 0).sum())
         if no_vote:
             logger.info("%d videos have no vote for a shared class; tie rule %r", no_vote, mv_tie)
-        idx = mv_decision(counts, sums, mv_tie)
+        idx = mv_decision(counts, sums, mv_tie, tie_ranks(shared, tie_order))
     return np.asarray(shared, dtype=object)[idx]
 
 

@@ -11,12 +11,19 @@ Writes tidy tables and confusion matrices ([label, prediction], as scikit-learn)
 - ``confusion/<probe>_on_<test>_<voting>_<rule>.csv`` and fold averages ``..._mean.csv``
 - ``videos/<probe>_on_<test>.csv``: per-video votes
 
-    vjepa-fer evaluate --posteriors results/posteriors --out results/metrics
+It reads exactly the posterior tables its inputs name: the ``done.json`` of each inference job
+(``--done``, what the workflow passes: the current configuration's probes and datasets only), or
+explicit CSV files (``--posteriors``). Stray tables of an earlier configuration in the same folder
+are never read, and the ``confusion/`` and ``videos/`` folders are emptied before writing, so the
+outputs describe this run only.
+
+    vjepa-fer evaluate --done results/posteriors/*/done.json --out results/metrics
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import re
 from pathlib import Path
@@ -46,7 +53,9 @@ def same_dataset(videos: pd.DataFrame, dataset: str, voting: str):  # noqa: ANN2
     return videos["label"], preds, classes, {}
 
 
-def evaluate_videos(videos: pd.DataFrame, train: str, test: str, *, mv_tie: str):  # noqa: ANN201
+def evaluate_videos(  # noqa: ANN201
+    videos: pd.DataFrame, train: str, test: str, *, mv_tie: str, tie_order: list[str] | None = None
+):
     """Yield (voting, rule, labels, preds, classes, dropped) for one probe's voted videos."""
     from vjepa_fer.evaluate.cross import cross_dataset
 
@@ -59,12 +68,47 @@ def evaluate_videos(videos: pd.DataFrame, train: str, test: str, *, mv_tie: str)
             ("merge", {"calm": "merge"}),
             ("strict", {"strict": True}),
         ]:
-            res = cross_dataset(videos, train, test, voting=voting, mv_tie=mv_tie, **kw)
+            res = cross_dataset(
+                videos, train, test, voting=voting, mv_tie=mv_tie, tie_order=tie_order, **kw
+            )
             yield (voting, rule, res.labels, res.preds, res.classes, res.dropped)
 
 
-def evaluate_all(posterior_dir: Path, out: Path, *, mv_tie: str = "lowest", ddof: int = 0) -> dict:
-    """Compute and write every table; returns the Table II / IV frames."""
+def posterior_tables(done: list[Path]) -> list[tuple[str, Path]]:
+    """(test dataset, posterior CSV) named by inference ``done.json`` files, in a stable order."""
+    tables = []
+    for path in done:
+        try:
+            info = json.loads(Path(path).read_text())
+            test, files = info["dataset"], info["posteriors"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: not an inference summary ({exc})") from exc
+        for name in sorted(files):
+            csv = Path(files[name])
+            if not csv.is_file():
+                raise FileNotFoundError(f"{path}: lists {csv}, which does not exist")
+            tables.append((str(test), csv))
+    return tables
+
+
+def _clear(folder: Path) -> None:
+    """Remove the CSVs an earlier run left in one of our output folders."""
+    for stale in folder.glob("*.csv") if folder.is_dir() else []:
+        stale.unlink()
+
+
+def evaluate_all(
+    tables: list[tuple[str, Path]] | Path,
+    out: Path,
+    *,
+    mv_tie: str = "authors",
+    ddof: int = 0,
+) -> dict:
+    """Compute and write every table; returns the Table II / IV frames.
+
+    ``tables`` lists (test dataset, posterior CSV) pairs (see :func:`posterior_tables`); a folder
+    is read as ``<test>/<probe>.csv`` (for hand use).
+    """
     from vjepa_fer.evaluate.metrics import (
         average_confusions,
         confusion,
@@ -72,20 +116,30 @@ def evaluate_all(posterior_dir: Path, out: Path, *, mv_tie: str = "lowest", ddof
         summarize_folds,
         write_confusion,
     )
-    from vjepa_fer.evaluate.voting import vote
+    from vjepa_fer.evaluate.voting import authors_tie_order, vote
 
     rows, matrices = [], {}
-    files = sorted(posterior_dir.glob("*/*.csv"))
-    files = [f for f in files if NAME.match(f.stem)]
-    if not files:
-        raise FileNotFoundError(f"{posterior_dir}: no posterior tables (<test>/<probe>.csv)")
-    for path in files:
-        test, m = path.parent.name, NAME.match(path.stem)
+    if isinstance(tables, (str, Path)):
+        folder = Path(tables)
+        tables = [(f.parent.name, f) for f in sorted(folder.glob("*/*.csv")) if NAME.match(f.stem)]
+        if not tables:
+            raise FileNotFoundError(f"{folder}: no posterior tables (<test>/<probe>.csv)")
+    if not tables:
+        raise ValueError("no posterior tables given")
+    for sub in ("confusion", "videos"):
+        _clear(out / sub)
+    for test, path in tables:
+        m = NAME.match(path.stem)
+        if not m:
+            raise ValueError(f"{path}: not a posterior table name (<train>-fold<k>-<variant>.csv)")
         train, fold, variant = m["train"], int(m["fold"]), m["variant"]
         posteriors = pd.read_csv(path)
-        videos = vote(posteriors, probe_outputs(posteriors), mv_tie=mv_tie)
+        outputs = probe_outputs(posteriors)
+        # MV ties follow the authors' label map of the dataset the probe was trained on.
+        order = authors_tie_order(train, outputs)
+        videos = vote(posteriors, outputs, mv_tie=mv_tie, tie_order=order)
         for voting, rule, labels, preds, classes, dropped in evaluate_videos(
-            videos, train, test, mv_tie=mv_tie
+            videos, train, test, mv_tie=mv_tie, tie_order=order
         ):
             scores = metrics_from_predictions(list(labels), list(preds), classes)
             row = {
@@ -144,19 +198,31 @@ def format_table(df: pd.DataFrame, rule_col: bool) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--posteriors",
-        required=True,
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument(
+        "--done",
         type=Path,
-        help="folder holding <test dataset>/<probe>.csv posterior tables",
+        nargs="+",
+        help="done.json of each inference job: exactly the posterior tables it lists are read",
+    )
+    src.add_argument(
+        "--posteriors",
+        type=Path,
+        help="folder holding <test dataset>/<probe>.csv posterior tables (every one is read)",
     )
     parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--mv-tie", choices=["lowest", "posterior"], default="lowest")
+    parser.add_argument(
+        "--mv-tie",
+        choices=["authors", "lowest", "posterior"],
+        default="authors",
+        help="MV ties: the authors' label-map order (default), the probe's order, or posterior",
+    )
     parser.add_argument("--std-ddof", type=int, default=0)
 
 
 def run(args: argparse.Namespace) -> int:
-    tables = evaluate_all(args.posteriors, args.out, mv_tie=args.mv_tie, ddof=args.std_ddof)
+    source = posterior_tables(args.done) if args.done else args.posteriors
+    tables = evaluate_all(source, args.out, mv_tie=args.mv_tie, ddof=args.std_ddof)
     print("Table II (same dataset, mean ± std over folds; paper_uar = macro precision)")
     print(format_table(tables["table2"], rule_col=False))
     if len(tables["table4"]):

@@ -12,9 +12,13 @@ column per probe output. Tie rules (all deterministic, all by the probe's class 
 
 - per-clip argmax: exact ties go to the lowest class index;
 - PBV: exact ties of the summed posterior go to the lowest class index;
-- MV: ``mv_tie="lowest"`` (default, the authors' behaviour) gives the tied class with the lowest
-  index; ``mv_tie="posterior"`` gives, among the tied classes, the one with the larger summed
-  posterior, and only then the lowest index.
+- MV: ``mv_tie="authors"`` (the pipeline's default, the authors' code) gives the tied class with
+  the lowest index **of the authors' label map** (``tie_order``; for CREMA-D SAD, FEA, HAP, DIS,
+  NEU, ANG, so an angry/sad tie goes to sad; for RAVDESS emotion code − 1), see
+  :func:`authors_tie_order`; ``mv_tie="lowest"`` gives the lowest index of the probe's own class
+  order; ``mv_tie="posterior"`` gives, among the tied classes, the one with the larger summed
+  posterior, and only then the lowest index. The probe's class order (and the display order of
+  tables and figures) is unaffected by the tie order.
 
 Views: the authors' full-video evaluation uses one view. When the table holds several views of a
 clip (the 3-view switch), their softmax vectors are **averaged per clip first**, and the averaged
@@ -37,7 +41,39 @@ import pandas as pd
 
 logger = logging.getLogger(__name__)
 
-MV_TIE_RULES: tuple[str, ...] = ("lowest", "posterior")
+MV_TIE_RULES: tuple[str, ...] = ("authors", "lowest", "posterior")
+
+# The authors' label maps (index order of their probes), which decide their MV ties. RAVDESS:
+# emotion code - 1. CREMA-D: their map came from a Python set() (random per process); the run
+# behind the paper gave SAD 0, FEA 1, HAP 2, DIS 3, NEU 4, ANG 5.
+AUTHORS_LABEL_ORDER: dict[str, tuple[str, ...]] = {
+    "ravdess": (
+        "neutral",
+        "calm",
+        "happy",
+        "sad",
+        "angry",
+        "fearful",
+        "disgust",
+        "surprised",
+    ),
+    "crema-d": ("sad", "fearful", "happy", "disgust", "neutral", "angry"),
+}
+
+
+def authors_tie_order(dataset: str, classes: Sequence[str]) -> list[str]:
+    """``classes`` ordered as the authors' label map of the probe's ``dataset`` (their MV tie
+    priority); outputs the map lacks (e.g. unused head outputs) follow in the given order.
+
+    A dataset without a known authors' map keeps the probe's order (logged).
+    """
+    known = AUTHORS_LABEL_ORDER.get(dataset)
+    if known is None:
+        logger.info("no authors' label map for %r: MV ties follow the probe's order", dataset)
+        return list(classes)
+    head = [c for c in known if c in classes]
+    return head + [c for c in classes if c not in head]
+
 
 # Softmax rows should sum to 1; half-precision storage loses ~1e-3, so only far-off sums warn.
 _SUM_TOLERANCE = 1e-2
@@ -53,16 +89,31 @@ def pbv_decision(sums: np.ndarray) -> np.ndarray:
     return np.argmax(sums, axis=1)
 
 
-def mv_decision(counts: np.ndarray, sums: np.ndarray, tie: str = "lowest") -> np.ndarray:
+def mv_decision(
+    counts: np.ndarray,
+    sums: np.ndarray,
+    tie: str = "lowest",
+    rank: Sequence[int] | np.ndarray | None = None,
+) -> np.ndarray:
     """Index of the most-voted class per row, ties broken by ``tie`` (see module docstring).
 
-    ``counts`` and ``sums`` are (videos, classes), columns in the same class order.
+    ``counts`` and ``sums`` are (videos, classes), columns in the same class order. ``rank``
+    (tie ``"authors"``) gives each column's position in the authors' label map: the tied column
+    with the smallest rank wins.
     """
     if tie not in MV_TIE_RULES:
         raise ValueError(f"mv_tie must be one of {MV_TIE_RULES}, got {tie!r}")
     counts = np.asarray(counts, dtype=float)
     if tie == "lowest":
         return np.argmax(counts, axis=1)
+    if tie == "authors":
+        if rank is None:
+            raise ValueError("mv_tie='authors' needs the authors' class order (rank)")
+        rank = np.asarray(rank, dtype=float)
+        if rank.shape != (counts.shape[1],):
+            raise ValueError(f"rank has shape {rank.shape}, expected ({counts.shape[1]},)")
+        tied = counts == counts.max(axis=1, keepdims=True)
+        return np.argmin(np.where(tied, rank[None, :], np.inf), axis=1)
     sums = np.asarray(sums, dtype=float)
     if sums.shape != counts.shape:
         raise ValueError(f"counts {counts.shape} and sums {sums.shape} differ in shape")
@@ -122,8 +173,23 @@ def _check_table(posteriors: pd.DataFrame, classes: list[str]) -> list[str]:
     return pcols
 
 
+def tie_ranks(classes: Sequence[str], tie_order: Sequence[str] | None) -> np.ndarray | None:
+    """Position of each class in ``tie_order`` (None stays None); every class must be in it."""
+    if tie_order is None:
+        return None
+    order = [str(c) for c in tie_order]
+    missing = [c for c in classes if c not in order]
+    if missing:
+        raise ValueError(f"tie order {order} lacks classes {missing}")
+    return np.array([order.index(c) for c in classes])
+
+
 def vote(
-    posteriors: pd.DataFrame, classes: Sequence[str], *, mv_tie: str = "lowest"
+    posteriors: pd.DataFrame,
+    classes: Sequence[str],
+    *,
+    mv_tie: str = "lowest",
+    tie_order: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """One row per video: ``video``, ``label``, ``n_clips``, ``pbv``, ``mv``, ``mv_tied``,
     ``s_<class>`` (summed clip posteriors) and ``v_<class>`` (per-clip argmax vote counts).
@@ -131,10 +197,13 @@ def vote(
     ``classes`` is the probe's class order (the index order of its outputs); every ``p_<class>``
     column of ``posteriors`` must belong to it. Views of one clip are averaged before voting.
     ``mv_tied`` says whether the MV tie rule decided the video. Rows are sorted by video name.
+    ``tie_order`` (needed by ``mv_tie="authors"``) is the authors' class order, e.g.
+    :func:`authors_tie_order`; it changes no column order.
     """
     if mv_tie not in MV_TIE_RULES:
         raise ValueError(f"mv_tie must be one of {MV_TIE_RULES}, got {mv_tie!r}")
     classes = _check_classes(classes)
+    rank = tie_ranks(classes, tie_order)
     pcols = _check_table(posteriors, classes)
 
     table = posteriors[["video", "clip", "label", *pcols]]
@@ -162,7 +231,7 @@ def vote(
 
     names = np.asarray(classes, dtype=object)
     pbv = pbv_decision(sums)
-    mv = mv_decision(counts, sums, mv_tie)
+    mv = mv_decision(counts, sums, mv_tie, rank)
     tied = (counts == counts.max(axis=1, keepdims=True)).sum(axis=1) > 1
 
     out = pd.DataFrame(

@@ -3,7 +3,11 @@
 Used for the cached-probe mode (the training clip pool, optionally K fixed augmented copies) and
 for analysis (evaluation clips for the PCA figure). Extraction is split by actor into shards that
 run as separate Snakemake jobs (one GPU each); ``vjepa-fer merge-features`` joins their indexes.
-A killed job resumes: videos already in complete parts are skipped.
+A killed job resumes: videos already in complete parts are skipped. The store is a cache keyed by
+content and settings (features/store.py): a stored video is reused only when its file (size and
+modification time) and every token-changing setting are unchanged; otherwise it is encoded again
+and the log says why. A shard only deletes its own files (a killed job's temporaries, parts of
+other settings); a changed shard count reuses every shard's parts.
 
     vjepa-fer extract --manifest results/ravdess/manifest.csv \
         --lengths results/ravdess/lengths.csv --root resources/datasets/ravdess \
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -70,6 +75,19 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16")
     parser.add_argument("--compile", action="store_true")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--short-clip",
+        choices=["authors", "window"],
+        default="authors",
+        help="evaluation clip of a video of at most 64 frames: the authors' rule or the paper's",
+    )
+    parser.add_argument(
+        "--long-window",
+        choices=["random", "first"],
+        default="random",
+        help="training clips of ≥ 520-frame videos: a keyed random window per partition (the "
+        "authors) or each partition's first window",
+    )
 
 
 def build_stream(args: argparse.Namespace):  # noqa: ANN201 - (ClipStream, encoder)
@@ -96,6 +114,65 @@ def build_stream(args: argparse.Namespace):  # noqa: ANN201 - (ClipStream, encod
     return stream, encoder
 
 
+def video_identities(videos: pd.DataFrame, root: Path) -> dict[str, str]:
+    """video -> file identity now; ValueError if a file changed since ``lengths`` measured it
+    (its frame count, hence its clips, may be wrong), when the lengths table records identities."""
+    from vjepa_fer.features.store import file_identity
+
+    out = {v: file_identity(root / v) for v in videos["video"]}
+    if "identity" in videos.columns:
+        stale = [
+            v
+            for v, rec in zip(videos["video"], videos["identity"], strict=True)
+            if isinstance(rec, str) and rec and rec != out[v]
+        ]
+        if stale:
+            raise ValueError(
+                f"{len(stale)} videos under {root} changed since the lengths step measured them "
+                f"(size:mtime differ), e.g. {stale[:5]}; run the lengths step again "
+                "(snakemake -R lengths)"
+            )
+    return out
+
+
+def token_settings(args: argparse.Namespace, encoder) -> dict:  # noqa: ANN001
+    """Every setting that changes what the store holds for a video (the store's cache key)."""
+    from vjepa_fer.features.store import file_identity
+
+    checkpoint = None
+    if args.checkpoint:
+        path = Path(args.checkpoint)
+        checkpoint = {"path": str(path), "identity": file_identity(path) if path.exists() else None}
+    meta = {
+        "encoder": args.encoder,
+        "checkpoint": checkpoint,
+        "checkpoint_key": args.checkpoint_key,
+        "img_size": args.img_size,
+        "num_frames": args.num_frames,
+        "frame_step": args.frame_step,
+        "dtype": args.dtype,
+        "seed": args.seed,
+        "embed_dim": int(encoder.embed_dim),
+        "num_heads": int(encoder.num_heads),
+        "kind": args.kind,
+    }
+    if args.kind == "eval":
+        meta.update(stride=args.stride, views=args.views, short_clip=args.short_clip)
+    else:
+        meta.update(copies=args.copies, long_window=args.long_window)
+    return meta
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM (Snakemake or SLURM stopping the job) unwinds like an error, so atomic writes
+    remove their temporary files instead of leaving them behind."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--manifest", required=True, type=Path)
     parser.add_argument("--lengths", required=True, type=Path, help="output of vjepa-fer lengths")
@@ -120,40 +197,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vjepa_fer.features.plan import eval_requests, shard_of, train_requests, usable_videos
-    from vjepa_fer.features.store import StoreConfig, StoreWriter, remove_incomplete
+    from vjepa_fer.features.store import StoreConfig, StoreWriter
     from vjepa_fer.features.stream import PixelConfig
 
     if not 0 <= args.shard < args.num_shards:
         raise ValueError(f"--shard {args.shard} outside 0..{args.num_shards - 1}")
-    videos = usable_videos(pd.read_csv(args.manifest), pd.read_csv(args.lengths))
+    _exit_on_sigterm()
+    lengths = pd.read_csv(args.lengths, dtype={"identity": str})
+    videos = usable_videos(pd.read_csv(args.manifest), lengths)
+    if "identity" in lengths.columns:
+        videos = videos.merge(lengths[["video", "identity"]], on="video", how="left")
     videos = videos[shard_of(videos["actor"], args.num_shards) == args.shard]
+    identities = video_identities(videos, Path(args.root))
     stream, encoder = build_stream(args)
     grid = (
         args.num_frames // encoder.tubelet_size,
         args.img_size // encoder.patch_size,
         args.img_size // encoder.patch_size,
     )
-    removed = remove_incomplete(args.out)
-    if removed:
-        logger.warning("removed parts of a killed run: %s", removed)
-    meta = {
-        "encoder": args.encoder,
-        "checkpoint": str(args.checkpoint),
-        "img_size": args.img_size,
-        "num_frames": args.num_frames,
-        "frame_step": args.frame_step,
-        "seed": args.seed,
-        "embed_dim": int(encoder.embed_dim),
-        "num_heads": int(encoder.num_heads),
-    }
-    meta.update(
-        {"stride": args.stride, "views": args.views}
-        if args.kind == "eval"
-        else {"copies": args.copies}
-    )
     store_cfg = StoreConfig(pool=args.pool, int8=args.int8, grid=grid)
+    meta = token_settings(args, encoder)
     writer = StoreWriter(args.out, f"{args.kind}{args.shard}", store_cfg, meta=meta)
-    done = writer.done_videos()
+    writer.identities = identities
+    done = writer.reusable(identities)
     todo = videos[~videos["video"].isin(done)]
     logger.info(
         "shard %d/%d: %d videos (%d already stored)",
@@ -164,14 +230,20 @@ def run(args: argparse.Namespace) -> int:
     )
     plan = dict(frames_per_clip=args.num_frames, frame_step=args.frame_step)
     if args.kind == "eval":
-        requests = eval_requests(todo, stride=args.stride, num_views=args.views, **plan)
+        requests = eval_requests(
+            todo, stride=args.stride, num_views=args.views, short=args.short_clip, **plan
+        )
     elif args.copies == 0:
-        requests = train_requests(todo, epoch=0, seed=args.seed, augment=False, **plan)
+        requests = train_requests(
+            todo, epoch=0, seed=args.seed, augment=False, long_window=args.long_window, **plan
+        )
     else:  # K fixed augmented copies: copy k is epoch k of the keyed augmentation
         requests = [
             r
             for k in range(args.copies)
-            for r in train_requests(todo, epoch=k, seed=args.seed, augment=True, **plan)
+            for r in train_requests(
+                todo, epoch=k, seed=args.seed, augment=True, long_window=args.long_window, **plan
+            )
         ]
         requests.sort(key=lambda r: r.video)  # whole videos together: parts hold whole videos
     sink = stream.register(StoreSink(writer))

@@ -1,7 +1,10 @@
 """Stage ``vjepa-fer merge-features``: join the extraction shards of one store into one index.
 
-Shards never overlap (whole actors per shard), so the merge only concatenates their part indexes;
-it checks that no clip appears twice and that every usable video of the manifest is present.
+Shards never overlap (whole actors per shard), so the merge only concatenates part indexes: per
+video, the rows of one complete part written with the store's current settings (``store.json``)
+and, when the lengths table records it, the video file's current identity (size:mtime). Parts of
+an earlier shard plan are used like any other, never counted twice. It checks that no clip
+appears twice and that every usable video of the manifest is present.
 """
 
 from __future__ import annotations
@@ -31,11 +34,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vjepa_fer.features.plan import usable_videos
-    from vjepa_fer.features.store import merge_stores
+    from vjepa_fer.features.store import merge_stores, settings_key
 
-    tags = [f"{args.kind}{i}" for i in range(args.num_shards)]
-    index = merge_stores(args.store, tags, args.out)
-    expected = set(usable_videos(pd.read_csv(args.manifest), pd.read_csv(args.lengths))["video"])
+    meta = args.store / "store.json"
+    if not meta.is_file():
+        raise FileNotFoundError(f"{meta}: no feature store here (run vjepa-fer extract first)")
+    lengths = pd.read_csv(args.lengths, dtype={"identity": str})
+    usable = usable_videos(pd.read_csv(args.manifest), lengths)
+    identities = None
+    if "identity" in lengths.columns:  # older lengths tables lack it: settings are still checked
+        ok = lengths[lengths["video"].isin(usable["video"])]
+        identities = dict(zip(ok["video"], ok["identity"], strict=True))
+    for tmp in args.out.parent.glob(f".{args.out.name}.*.tmp"):
+        tmp.unlink()  # a killed merge's temporary index
+    index = merge_stores(
+        args.store,
+        args.out,
+        settings=settings_key(json.loads(meta.read_text())),
+        identities=identities,
+    )
+    expected = set(usable["video"])
     missing = sorted(expected - set(index["video"]))
     if missing:
         args.out.unlink()

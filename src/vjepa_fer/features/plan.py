@@ -49,12 +49,19 @@ def eval_requests(
     frame_step: int = 4,
     stride: int = 1,
     num_views: int = 1,
+    short: str = "authors",
 ) -> list[ClipRequest]:
-    """Every evaluation clip (every start, every view) of the given videos."""
+    """Every evaluation clip (every start, every view) of the given videos; ``short`` is the
+    rule for videos of at most one window (video/clips.py)."""
     out = []
     for video, n in zip(videos["video"], videos["num_frames"], strict=True):
         plan = plan_eval_clips(
-            video, int(n), frames_per_clip=frames_per_clip, frame_step=frame_step, stride=stride
+            video,
+            int(n),
+            frames_per_clip=frames_per_clip,
+            frame_step=frame_step,
+            stride=stride,
+            short=short,
         )
         for clip in plan:
             for view in range(num_views):
@@ -82,8 +89,10 @@ def train_requests(
     frame_step: int = 4,
     num_clips: int = 8,
     pad: str = "code",
+    long_window: str = "random",
 ) -> list[ClipRequest]:
-    """The training clips of one epoch (augmented clips are keyed by seed, video, epoch, clip)."""
+    """The training clips of one epoch (augmented clips are keyed by seed, video, epoch, clip;
+    the random window of a ≥ 520-frame video by seed, video, epoch)."""
     out = []
     for video, n in zip(videos["video"], videos["num_frames"], strict=True):
         plan = plan_train_clips(
@@ -96,6 +105,7 @@ def train_requests(
             frame_step=frame_step,
             num_clips=num_clips,
             pad=pad,
+            long_window=long_window,
         )
         for clip in plan:
             out.append(

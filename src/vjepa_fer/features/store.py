@@ -1,10 +1,17 @@
 """Sharded on-disk store of encoder tokens (../shared/spec/compute.md, "Cached mode").
 
 A store is a folder of *parts*. A part is one safetensors file of stacked clip tokens plus a CSV
-index of its rows (video, clip, view, epoch, start). Parts are written atomically and hold whole
-videos only, so a killed extraction loses at most the part in progress and a rerun skips every
-video already stored. Extraction shards (separate Snakemake jobs, split by actor) write parts under
-their own tag; :func:`merge_stores` joins the indexes of several shards into one store without
+index of its rows (video, clip, view, epoch, start, identity, settings). Parts are written
+atomically and hold whole videos only, so a killed extraction loses at most the part in progress.
+
+The store is a cache keyed by content and settings: every row records the video file's
+``identity`` (size and modification time, :func:`file_identity`) and the ``settings`` key (a digest
+of every setting that changes the tokens: encoder, checkpoint file, resolution, frames, step,
+precision, seed, pooling, clip plan, ...). A stored video is reused only when both match; anything
+else is re-encoded, with a log line saying why. Extraction shards (separate Snakemake jobs, split
+by actor) write parts under their own tag and delete or rewrite only their own files, but reuse
+any tag's parts, so a changed shard count re-plans cleanly. :func:`merge_stores` picks, per video,
+one part holding it with the current identity and settings and joins those indexes without
 touching the tensors, so the merge is exact by construction.
 
 Settings trade disk for fidelity: tokens in fp16, optionally mean-pooled over space (one token per
@@ -14,10 +21,12 @@ per token (symmetric absmax).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,8 +37,26 @@ from vjepa_fer.io import atomic_open, atomic_path, write_csv
 
 logger = logging.getLogger(__name__)
 
-INDEX_COLUMNS = ["video", "clip", "view", "epoch", "start", "part", "row"]
+INDEX_COLUMNS = ["video", "clip", "view", "epoch", "start", "part", "row", "identity", "settings"]
 POOLING = ("none", "space", "all")
+PART = re.compile(r"^part-(?P<tag>[^-]+)-(?P<num>\d+)$")
+
+
+def file_identity(path: str | os.PathLike[str]) -> str:
+    """``"<bytes>:<mtime_ns>"`` of a file (symbolic links followed): a video replaced under the
+    same name gets another identity."""
+    st = os.stat(path)
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def settings_key(settings: Mapping) -> str:
+    """A short digest of the settings that change stored tokens (order of keys irrelevant)."""
+    blob = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _changed(old: Mapping, new: Mapping) -> list[str]:
+    return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
 
 
 @dataclass(frozen=True)
@@ -88,27 +115,82 @@ class StoreWriter:
         self.tag = tag
         self.cfg = cfg
         self.part_clips = part_clips
+        if not re.fullmatch(r"[A-Za-z0-9_]+", tag):
+            raise ValueError(f"store tag {tag!r}: letters, digits and _ only")
         self.root.mkdir(parents=True, exist_ok=True)
         self._rows: list[dict] = []
         self._tensors: list[torch.Tensor] = []
-        self._next = len(list(self.root.glob(f"part-{tag}-*.csv")))
-        # Every shard and every rerun must write tokens of the same kind: refuse to mix.
-        settings = {**asdict(self.cfg), "grid": list(cfg.grid), **(meta or {})}
+        # Row identities of the videos being written (video -> file_identity), set by the caller.
+        self.identities: dict[str, str] = {}
+        self.settings = {**asdict(self.cfg), "grid": list(cfg.grid), **(meta or {})}
+        self.key = settings_key(self.settings)
         existing = self.root / "store.json"
-        if existing.exists() and json.loads(existing.read_text()) != settings:
-            raise ValueError(
-                f"{existing}: this store was written with other settings "
-                f"({existing.read_text().strip()}); delete the folder or choose another one"
-            )
-        write_json(existing, settings)
+        if existing.exists():
+            old = json.loads(existing.read_text())
+            if old != self.settings:
+                logger.warning(
+                    "%s: settings changed (%s): clips stored with the old settings are not "
+                    "reused but encoded again",
+                    self.root,
+                    ", ".join(_changed(old, self.settings)),
+                )
+        write_json(existing, self.settings)
+        self._clean_own_parts()
+        numbers = [int(m["num"]) for m in map(PART.match, self._own_names()) if m]
+        self._next = max(numbers) + 1 if numbers else 0
+
+    def _own_names(self) -> set[str]:
+        names = {p.stem for p in self.root.glob(f"part-{self.tag}-*.csv")}
+        return names | {p.stem for p in self.root.glob(f"part-{self.tag}-*.safetensors")}
+
+    def _clean_own_parts(self) -> None:
+        """Remove this tag's leftovers: temporary files of a killed job, tensor files whose index
+        never appeared, and parts written with other settings. Other tags' files are untouched
+        (another shard may be writing them right now)."""
+        for tmp in self.root.glob(f".part-{self.tag}-*.tmp"):
+            logger.info("removing a killed job's temporary file %s", tmp.name)
+            tmp.unlink(missing_ok=True)
+        for name in remove_incomplete(self.root, self.tag):
+            logger.info("removed %s: its index never appeared (a killed job)", name)
+        for csv in sorted(self.root.glob(f"part-{self.tag}-*.csv")):
+            keys = set(pd.read_csv(csv).get("settings", pd.Series(["(none)"])).astype(str))
+            if keys != {self.key}:
+                logger.info("removing %s: written with other settings", csv.stem)
+                csv.with_suffix(".safetensors").unlink(missing_ok=True)
+                csv.unlink()
 
     def done_videos(self) -> set[str]:
-        """Videos already in complete parts of this tag (a rerun skips them)."""
-        done: set[str] = set()
-        for csv in sorted(self.root.glob(f"part-{self.tag}-*.csv")):
-            if csv.with_suffix(".safetensors").exists():
-                done.update(pd.read_csv(csv, usecols=["video"])["video"])
-        return done
+        """Videos in complete parts of any tag written with the current settings."""
+        index = part_index(self.root)
+        return set(index.loc[index["settings"] == self.key, "video"])
+
+    def reusable(self, identities: Mapping[str, str]) -> set[str]:
+        """Videos of ``identities`` (video -> file_identity) stored with the same identity and
+        the current settings, in complete parts of any tag; logs why any other stored video of
+        ``identities`` will be encoded again."""
+        index = part_index(self.root)
+        index = index[index["video"].isin(identities)]
+        current = index["settings"] == self.key
+        same = index["identity"].astype(str) == index["video"].map(identities)
+        ok = set(index.loc[current & same, "video"])
+        changed = index.loc[current & ~same & ~index["video"].isin(ok)]
+        for video, old in changed.drop_duplicates("video")[["video", "identity"]].itertuples(
+            index=False
+        ):
+            logger.info(
+                "re-encoding %s: the file changed since it was stored (size:mtime %s -> %s)",
+                video,
+                old,
+                identities[video],
+            )
+        other = set(index.loc[~current, "video"]) - ok - set(changed["video"])
+        if other:
+            logger.info(
+                "re-encoding %d stored videos: stored with other settings, e.g. %s",
+                len(other),
+                sorted(other)[:3],
+            )
+        return ok
 
     def add(self, meta: Sequence[dict], tokens: torch.Tensor) -> None:
         """Rows of one or more clips (dicts with video, clip, view, epoch, start) and (B, N, D)."""
@@ -138,6 +220,11 @@ class StoreWriter:
         index = pd.DataFrame(self._rows)
         index["part"] = name
         index["row"] = range(len(index))
+        unknown = sorted(set(index["video"]) - set(self.identities))
+        if unknown:
+            raise ValueError(f"{self.root}: no file identity for videos {unknown[:5]}")
+        index["identity"] = index["video"].map(self.identities)
+        index["settings"] = self.key
         # The CSV is written last: its presence beside the tensors marks the part complete.
         write_csv(index[INDEX_COLUMNS], self.root / f"{name}.csv")
         logger.info("stored %d clips in %s", len(index), name)
@@ -158,21 +245,45 @@ def part_index(root: str | Path, tags: Sequence[str] | None = None) -> pd.DataFr
     root = Path(root)
     frames = []
     for csv in sorted(root.glob("part-*.csv")):
-        tag = csv.stem.split("-")[1]
-        if tags is not None and tag not in tags:
+        m = PART.match(csv.stem)
+        if not m or (tags is not None and m["tag"] not in tags):
             continue
         if not csv.with_suffix(".safetensors").exists():
             logger.warning("%s has no tensor file; ignored", csv)
             continue
-        frames.append(pd.read_csv(csv))
+        frame = pd.read_csv(csv, dtype={"identity": str, "settings": str})
+        for col in ("identity", "settings"):  # parts of older versions: never reused
+            if col not in frame.columns:
+                frame[col] = ""
+        frames.append(frame[INDEX_COLUMNS])
     if not frames:
         return pd.DataFrame(columns=INDEX_COLUMNS)
     return pd.concat(frames, ignore_index=True)
 
 
-def merge_stores(root: str | Path, tags: Sequence[str], out_index: str | Path) -> pd.DataFrame:
-    """Join shard indexes into one ``index.csv``; ValueError on a clip stored twice."""
+def merge_stores(
+    root: str | Path,
+    out_index: str | Path,
+    *,
+    settings: str | None = None,
+    identities: Mapping[str, str] | None = None,
+    tags: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Join part indexes into one ``index.csv``: per video, the rows of one part that holds it
+    with the current ``settings`` key and file identity (None: no filter), so parts left by an
+    earlier shard plan or settings are skipped, not counted twice. ValueError on a clip stored
+    twice within the chosen rows."""
     index = part_index(root, tags)
+    if settings is not None:
+        index = index[index["settings"] == settings]
+    if identities is not None:
+        index = index[index["identity"].astype(str) == index["video"].map(identities)]
+    # One part per video (the first in name order): equal keys mean equal tokens.
+    first = index.groupby("video", sort=False)["part"].transform("min")
+    unused = sorted(set(index["part"]) - set(index.loc[index["part"] == first, "part"]))
+    if unused:
+        logger.info("%d parts hold only videos stored again elsewhere: %s", len(unused), unused)
+    index = index[index["part"] == first]
     key = ["video", "clip", "view", "epoch"]
     dupes = index[index.duplicated(key, keep=False)]
     if len(dupes):
@@ -222,10 +333,11 @@ def store_bytes(clips: int, tokens_per_clip: int, dim: int, int8: bool = False) 
     return clips * tokens_per_clip * per_token
 
 
-def remove_incomplete(root: str | Path) -> list[str]:
-    """Delete tensor files whose index CSV never appeared (a part killed mid-write)."""
+def remove_incomplete(root: str | Path, tag: str | None = None) -> list[str]:
+    """Delete tensor files whose index CSV never appeared (a part killed mid-write), of one
+    shard ``tag`` (None: every tag, only safe when no shard is running)."""
     removed = []
-    for st in Path(root).glob("part-*.safetensors"):
+    for st in Path(root).glob(f"part-{tag or '*'}-*.safetensors"):
         if not st.with_suffix(".csv").exists():
             os.remove(st)
             removed.append(st.name)

@@ -128,6 +128,9 @@ def run(args: argparse.Namespace) -> int:
     from vjepa_fer.features.plan import eval_requests, usable_videos
     from vjepa_fer.features.stream import PixelConfig
 
+    for tmp in args.out.glob(".*.tmp"):  # a killed run's atomic-write leftovers
+        logger.info("removing a killed job's temporary file %s", tmp)
+        tmp.unlink()
     videos = usable_videos(pd.read_csv(args.manifest), pd.read_csv(args.lengths))
     labels = dict(zip(videos["video"], videos["label"], strict=True))
     fold_of = dict(zip(videos["video"], videos["fold"], strict=True))
@@ -155,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
         frame_step=args.frame_step,
         stride=args.stride,
         num_views=args.views,
+        short=args.short_clip,
     )
     stream.run(
         args.root, requests, PixelConfig(size=args.img_size, num_views=args.views, seed=args.seed)
@@ -180,6 +184,14 @@ def run(args: argparse.Namespace) -> int:
             write_csv(
                 sink.frame()[["video", "clip", "start", "label"]], args.out / f"pca-{name}.csv"
             )
+    # Tables of probes no longer trained (a removed extra or dataset) would otherwise stay beside
+    # this run's: the folder holds exactly what `files` lists, plus the PCA tokens just written.
+    kept = {Path(p).name for p in files.values()}
+    for stale in sorted(args.out.glob("*.csv")) + sorted(args.out.glob("pca-*.safetensors")):
+        name = stale.name.removeprefix("pca-").replace(".safetensors", ".csv")
+        if stale.name not in kept and name not in kept:
+            logger.info("removing %s: not a table of this run's probes", stale)
+            stale.unlink()
     summary = {
         **stream.counts(),
         "dataset": args.dataset,

@@ -12,7 +12,12 @@ Implements ../shared/spec/reference-protocol.md ("Training unit", "Optimisation"
 
 Each probe is written as ``<out>/fold<k>/<variant>/probe.safetensors`` with ``probe.json`` (its
 spec, classes and training config) and ``curve.csv`` (loss and train accuracy per epoch). A killed
-job resumes from its last finished epoch (``<out>/resume-<group>.pt``), with identical results.
+job resumes from its last finished epoch (``<out>/resume-<group>.pt``), with identical results;
+its clip-forward count adds the forwards of the epochs run before it was killed.
+
+Defaults follow the authors' code: the last partial batch is kept (``--drop-last`` drops it),
+fp16 autocast (``--dtype fp16`` on GPU) trains with a GradScaler, a ≥ 520-frame video draws a
+keyed random window inside each partition (``--long-window first`` takes the first).
 
     vjepa-fer train --dataset ravdess --manifest results/ravdess/manifest.csv \\
         --lengths results/ravdess/lengths.csv --root DATA --folds 1 2 3 4 5 \\
@@ -95,15 +100,21 @@ def fingerprint(specs: list[ProbeSpec], cfg: TrainConfig, extra: dict) -> str:
 
 
 class Resume:
-    """Per-epoch state of a training job, so a killed job continues where it stopped."""
+    """Per-epoch state of a training job, so a killed job continues where it stopped.
+
+    ``forwards`` is the clip-forward count of the epochs already run (by this job and any killed
+    one before it); the caller adds the forwards it runs itself.
+    """
 
     def __init__(self, path: Path, key: str) -> None:
         self.path, self.key = path, key
+        self.forwards = 0
 
     def load(self, trainers: list[ProbeTrainer]) -> int:
         """Restore the trainers; returns the first epoch still to run."""
         import torch
 
+        self.forwards = 0
         if not self.path.exists():
             return 0
         state = torch.load(self.path, map_location="cpu", weights_only=True)
@@ -112,15 +123,23 @@ class Resume:
             return 0
         for t in trainers:
             t.load_state(state["probes"][t.spec.name])
-        logger.info("resuming after epoch %d from %s", state["epoch"] + 1, self.path)
+        self.forwards = int(state.get("forwards", 0))
+        logger.info(
+            "resuming after epoch %d from %s (%d clip forwards already run)",
+            state["epoch"] + 1,
+            self.path,
+            self.forwards,
+        )
         return int(state["epoch"]) + 1
 
-    def save(self, trainers: list[ProbeTrainer], epoch: int) -> None:
+    def save(self, trainers: list[ProbeTrainer], epoch: int, forwards: int = 0) -> None:
+        """Save after ``epoch``; ``forwards`` = clip forwards this process ran so far."""
         import torch
 
         state = {
             "key": self.key,
             "epoch": epoch,
+            "forwards": self.forwards + int(forwards),
             "probes": {t.spec.name: t.state() for t in trainers},
         }
         with atomic_path(self.path) as tmp:
@@ -144,6 +163,7 @@ def run_online(trainers, videos, root, stream, cfg, pixels, resume, epochs) -> N
             seed=cfg.seed,
             augment=cfg.augment,
             random_clips=cfg.random_clips,
+            long_window=cfg.long_window,
             num_clips=cfg.clips,
             frames_per_clip=pixels.frames_per_clip,
             frame_step=pixels.frame_step,
@@ -151,7 +171,7 @@ def run_online(trainers, videos, root, stream, cfg, pixels, resume, epochs) -> N
         stream.run(root, requests, pixels.config)
         for t in trainers:
             t.end_epoch(epoch)
-        resume.save(trainers, epoch)
+        resume.save(trainers, epoch, stream.forwards)
         logger.info(
             "epoch %d/%d: %s",
             epoch + 1,
@@ -244,10 +264,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grad-clip", type=float, default=1.0)
     parser.add_argument("--clips", type=int, default=8, help="training clips per video")
     parser.add_argument("--unit", choices=["video", "clip"], default="video")
-    parser.add_argument("--keep-last", action="store_true", help="train on the partial batch")
-    parser.add_argument("--same-order", action="store_true", help="the authors' fixed order")
-    parser.add_argument("--random-clips", action="store_true", help="the paper's random clips")
-    parser.add_argument("--no-augment", action="store_true")
+    bool_flag = argparse.BooleanOptionalAction
+    parser.add_argument(
+        "--drop-last",
+        action=bool_flag,
+        default=False,
+        help="drop each epoch's last partial batch (default: kept, as the authors' loader)",
+    )
+    parser.add_argument(
+        "--reshuffle",
+        action=bool_flag,
+        default=True,
+        help="a new video order every epoch (--no-reshuffle: the authors' repeated order)",
+    )
+    parser.add_argument(
+        "--random-clips", action=bool_flag, default=False, help="the paper's random clips"
+    )
+    parser.add_argument(
+        "--augment", action=bool_flag, default=True, help="the authors' training augmentation"
+    )
     parser.add_argument("--head-classes", type=int, default=0, help="0 = the dataset's classes")
     parser.add_argument("--extra", action="append", default=[], help="NAME:lr=..,weight_decay=..")
     add_encoder_arguments(parser)
@@ -280,10 +315,11 @@ def run(args: argparse.Namespace) -> int:
         grad_clip=args.grad_clip,
         clips=args.clips,
         unit=args.unit,
-        drop_last=not args.keep_last,
-        reshuffle=not args.same_order,
+        drop_last=args.drop_last,
+        reshuffle=args.reshuffle,
         random_clips=args.random_clips,
-        augment=not args.no_augment,
+        long_window=args.long_window,
+        augment=args.augment,
         seed=args.seed,
     )
     encoder_meta = {
@@ -294,6 +330,9 @@ def run(args: argparse.Namespace) -> int:
         "frame_step": args.frame_step,
         "mode": args.mode,
     }
+    for tmp in args.out.glob(f".resume-{args.group}.pt.*.tmp"):
+        logger.info("removing a killed job's temporary file %s", tmp)
+        tmp.unlink()
     resume = Resume(
         args.out / f"resume-{args.group}.pt",
         fingerprint(specs, cfg, {**encoder_meta, "copies": args.copies}),
@@ -308,7 +347,7 @@ def run(args: argparse.Namespace) -> int:
             specs, videos, (encoder.embed_dim, encoder.num_heads), cfg, stream.device, stream.amp
         )
         run_online(trainers, videos, args.root, stream, cfg, PixelPlan(args), resume, cfg.epochs)
-        forwards = stream.forwards
+        forwards = resume.forwards + stream.forwards  # a resumed job adds the killed one's
     else:
         from vjepa_fer.features.store import FeatureStore
 
@@ -326,7 +365,8 @@ def run(args: argparse.Namespace) -> int:
     folders = [str(save_probe(t, args.out, encoder_meta)) for t in trainers]
     summary = {
         "probes": folders,
-        "clip_forwards": forwards,
+        "clip_forwards": forwards,  # this job's and, when resumed, the killed job's epochs
+        "clip_forwards_this_job": forwards - resume.forwards,
         "mode": args.mode,
         "videos": len(videos),
         "seconds": round(time.perf_counter() - t0, 2),

@@ -47,9 +47,10 @@ class TrainConfig:
     grad_clip: float = 1.0
     clips: int = 8
     unit: str = "video"  # video: 8 clips pooled at once | clip: the paper's one clip per sample
-    drop_last: bool = True  # the authors' DataLoader drops the last partial batch
+    drop_last: bool = False  # the authors' training loader keeps the last partial batch
     reshuffle: bool = True  # False repeats epoch 0's order (the authors' sampler bug)
     random_clips: bool = False
+    long_window: str = "random"  # ≥ 520 frames: the authors' random window per partition
     augment: bool = True
     seed: int = 0
     extra: dict = field(default_factory=dict)
@@ -86,6 +87,10 @@ class ProbeTrainer:
         self.spec, self.labels, self.cfg = spec, labels, cfg
         self.embed_dim, self.num_heads = embed_dim, num_heads
         self.device, self.amp_dtype = torch.device(device), amp_dtype
+        # fp16 autocast goes with a GradScaler, as in the authors' code (their fp16 switch);
+        # bf16 and float32 need none. Gradients are unscaled before the norm clip.
+        self.scaler = torch.amp.GradScaler(self.device.type) if amp_dtype == torch.float16 else None
+        self.last_grad_norm = float("nan")
         self.probe = AttentiveProbe(embed_dim, num_heads, num_classes, seed=spec.seed)
         self.probe.to(self.device).train()
         self.optimizer = make_optimizer(self.probe, lr=spec.lr, weight_decay=spec.weight_decay)
@@ -152,9 +157,17 @@ class ProbeTrainer:
             logits = self.probe(x)
         loss = F.cross_entropy(logits.float(), target)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.probe.parameters(), self.cfg.grad_clip)
-        self.optimizer.step()
+        if self.scaler is None:
+            loss.backward()
+            norm = torch.nn.utils.clip_grad_norm_(self.probe.parameters(), self.cfg.grad_clip)
+            self.optimizer.step()
+        else:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(self.optimizer)  # clip the true gradients, not scaled ones
+            norm = torch.nn.utils.clip_grad_norm_(self.probe.parameters(), self.cfg.grad_clip)
+            self.scaler.step(self.optimizer)  # skipped when the gradients are not finite
+            self.scaler.update()
+        self.last_grad_norm = float(norm)
         self._epoch_loss.append(float(loss.detach()))
         self._epoch_correct += int((logits.argmax(1) == target).sum())
         self._epoch_seen += len(target)
@@ -182,15 +195,20 @@ class ProbeTrainer:
 
     def state(self) -> dict:
         """Everything a resumed job needs; loadable with torch.load(weights_only=True)."""
-        return {
+        state = {
             "probe": self.probe.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "schedules": self.schedules.state_dict(),
             "curve": self.curve,
         }
+        if self.scaler is not None:
+            state["scaler"] = self.scaler.state_dict()
+        return state
 
     def load_state(self, state: dict) -> None:
         self.probe.load_state_dict(state["probe"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedules.load_state_dict(state["schedules"])
+        if self.scaler is not None and "scaler" in state:
+            self.scaler.load_state_dict(state["scaler"])
         self.curve = list(state["curve"])

@@ -459,8 +459,13 @@ def write_figures(
     pca_fold: int = 1,
     variant: str = "main",
     dpi: int = 200,
+    datasets: list[str] | None = None,
 ) -> list[Path]:
-    """Draw every figure the results support; returns the written paths (PNG and PDF)."""
+    """Draw every figure the results support; returns the written paths (PNG and PDF).
+
+    ``datasets`` limits the per-dataset figures (demographics, curves) to this run's datasets,
+    so files an earlier configuration left under ``results/`` are not drawn (None: all known).
+    """
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     metrics = results_dir / "metrics"
     paths: list[Path] = []
@@ -487,7 +492,7 @@ def write_figures(
             title = f"{_name(pca_dataset)}: test clips of fold {pca_fold}, fold-{pca_fold} probe"
             fig = pca_figure(enc, pooled, clips["label"], DATASET_LABELS[pca_dataset], title=title)
             emit(fig, f"fig5_pca_{pca_dataset}_fold{pca_fold}")
-    for ds in DATASET_LABELS:
+    for ds in [d for d in DATASET_LABELS if datasets is None or d in datasets]:
         manifest = results_dir / ds / "manifest.csv"
         if manifest.is_file():
             emit(demographics_figure(pd.read_csv(manifest), dataset=ds), f"fig6_demographics_{ds}")
@@ -512,6 +517,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pca-fold", type=int, default=1, help="fold of the PCA figure (0 = no PCA figure)"
     )
     parser.add_argument("--variant", default="main", help="probe variant to draw")
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        choices=sorted(DATASET_LABELS),
+        help="the run's datasets (default: every dataset found under --results)",
+    )
     parser.add_argument("--dpi", type=int, default=200, help="PNG resolution (>= 150)")
 
 
@@ -520,7 +531,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--dpi {args.dpi}: use at least 150 for print")
     paths = write_figures(
         args.results, args.out, pca_dataset=args.pca_dataset, pca_fold=args.pca_fold,
-        variant=args.variant, dpi=args.dpi,
+        variant=args.variant, dpi=args.dpi, datasets=args.datasets,
     )  # fmt: skip
     for p in paths:
         print(p)

@@ -7,16 +7,22 @@ Training (V-JEPA 1 ``VideoDataset.loadvideo_decord`` with 16 frames, step 4, 8 c
 allowed, no random sampling; described, not copied). With window W = frames·step = 64 and
 partition P = ⌊L / clips⌋:
 
-* P > W (L ≥ 520): clip i is the first W frames of partition i (random: a window ending uniformly
-  in [W, P) of that partition); offsets ``linspace(s, s+W, 16)`` clipped to s+W−1, cast to int64.
+* P > W (L ≥ 520): clip i is a window inside partition i. The authors' loader draws it at random
+  (a window ending uniformly in [W, P) of the partition; ``long_window="random"``, the default,
+  keyed by (seed, video, epoch)); ``long_window="first"`` takes the partition's first W frames.
+  Offsets ``linspace(s, s+W, 16)`` clipped to s+W−1, cast to int64.
 * otherwise: one sampling pattern ``linspace(0, S, ⌊S/step⌋)`` with S = min(W, L) − 1, padded with
   S up to 16 entries and clipped to S − 1, moved to the starts i·⌊(L−W)/(clips−1)⌋ (0 for L ≤ W).
   For L ≥ 64 that gives the offsets 0,4,9,13,18,22,27,31,36,40,45,49,54,58,62,62; for L < 64 the
   pad repeats frame L−2 (``pad="code"``); ``pad="last"`` uses frame L−1 as the paper says.
 
 Evaluation: every start 0…L−W−1 (stride 1; start L−W is skipped as in the authors' code),
-offsets ``linspace(s, s+W, 16)`` clipped to s+W−1 and cast to int64; L ≤ W gives one clip at 0
-whose indices past the end repeat the last frame.
+offsets ``linspace(s, s+W, 16)`` clipped to s+W−1 and cast to int64. L ≤ W gives one clip at 0:
+``short="authors"`` (default, the authors' code) uses ``int(x)`` for x in ``linspace(0, L, L//4)``
+followed by 16 − L//4 copies of L, clipped to [0, L−1] (L = 40: 0,4,8,13,17,22,26,31,35,39,39,…);
+``short="window"`` (the paper's text: one clip padded with the last frame) spreads the regular
+64-frame pattern and repeats the last frame past the end (L = 40: 0,4,8,12,17,21,25,29,34,38,39,…).
+For L = W both rules equal the regular one.
 
     from vjepa_fer.video.clips import plan_train_clips, plan_eval_clips, num_eval_clips
     plan = plan_eval_clips("Actor_01/01-01-01-01-01-01-01.mp4", 111)   # 47 clips
@@ -37,6 +43,8 @@ WINDOW = FRAMES_PER_CLIP * FRAME_STEP  # 64 frames ≈ 2.1 s at 29.97/30 fps
 NUM_TRAIN_CLIPS = 8
 EVAL_STRIDE = 1
 PAD_MODES = ("code", "last")
+LONG_WINDOWS = ("random", "first")  # L ≥ 520 in training: the authors' random window, or the first
+SHORT_EVAL_RULES = ("authors", "window")  # L ≤ W at evaluation: the authors' rule, or the text's
 
 
 class Clip(NamedTuple):
@@ -107,6 +115,7 @@ def train_clips(
     pad: str = "code",
     random: bool = False,
     rng: np.random.Generator | None = None,
+    long_window: str = "random",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Starts ``(num_clips,)`` and frame indices ``(num_clips, frames_per_clip)`` for training.
 
@@ -115,12 +124,16 @@ def train_clips(
     partition as V-JEPA does; shorter ones draw each start uniformly in [0, L−W] (sorted) with the
     same in-window offsets; videos shorter than W and ``allow_overlap=False`` short partitions
     have nothing to draw. ``pad`` only matters for videos shorter than the window.
+    ``long_window`` decides long videos (P > W) with ``random=False``: ``"random"`` (the authors'
+    loader) draws each partition's window from ``rng``, ``"first"`` takes its first W frames.
     """
     window = _check(num_frames, frames_per_clip, frame_step)
     if num_clips < 1:
         raise ValueError(f"num_clips must be ≥ 1, got {num_clips}")
     if pad not in PAD_MODES:
         raise ValueError(f"pad must be one of {PAD_MODES}, got {pad!r}")
+    if long_window not in LONG_WINDOWS:
+        raise ValueError(f"long_window must be one of {LONG_WINDOWS}, got {long_window!r}")
     if random and rng is None:
         raise ValueError("random clip sampling needs a generator (see clip_rng)")
     length = int(num_frames)
@@ -130,7 +143,12 @@ def train_clips(
     if part > window:
         # Long video: clip i is a window inside partition i.
         ends = np.full(num_clips, window, dtype=np.int64)
-        if random:
+        if random or long_window == "random":
+            if rng is None:
+                raise ValueError(
+                    f"a {length}-frame video draws a random window per partition "
+                    "(long_window='random'): pass rng (see clip_rng)"
+                )
             ends = rng.integers(window, part, size=num_clips)  # high exclusive, as in the code
         rel = [
             np.clip(np.linspace(e - window, e, num=frames_per_clip), e - window, e - 1)
@@ -181,12 +199,24 @@ def eval_clips(
     frames_per_clip: int = FRAMES_PER_CLIP,
     frame_step: int = FRAME_STEP,
     stride: int = EVAL_STRIDE,
+    short: str = "authors",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Starts ``(K,)`` and frame indices ``(K, frames_per_clip)`` of the full-video evaluation."""
+    """Starts ``(K,)`` and frame indices ``(K, frames_per_clip)`` of the full-video evaluation.
+
+    ``short`` is the rule for videos of at most one window (module docstring).
+    """
+    if short not in SHORT_EVAL_RULES:
+        raise ValueError(f"short must be one of {SHORT_EVAL_RULES}, got {short!r}")
     window = frames_per_clip * frame_step
     starts = eval_clip_starts(
         num_frames, frames_per_clip=frames_per_clip, frame_step=frame_step, stride=stride
     )
+    n = int(num_frames)
+    if n <= window and short == "authors":
+        # The authors' short-video rule: n // step evenly spread frames, then copies of n.
+        k = n // frame_step
+        pattern = np.concatenate([np.linspace(0, n, num=k), np.full(frames_per_clip - k, n)])
+        return starts, np.clip(pattern, 0, n - 1).astype(np.int64)[None, :]
     # np.linspace with array ends gives exactly the per-start values (same float arithmetic).
     grid = np.linspace(starts, starts + window, num=frames_per_clip, axis=1)  # (K, T) float
     grid = np.minimum(grid, (starts + window - 1)[:, None])
@@ -220,8 +250,11 @@ def plan_train_clips(
     random: bool = False,
     **kwargs: object,
 ) -> ClipPlan:
-    """Training clips of one video; ``random=True`` draws from ``clip_rng(seed, video, epoch)``."""
-    rng = clip_rng(seed, video, epoch) if random else None
+    """Training clips of one video; random draws (``random=True``, or the random window of a long
+    video) come from ``clip_rng(seed, video, epoch)``."""
+    # The generator is keyed, so drawing it for every video costs nothing and changes nothing
+    # where no draw happens (fixed clips of videos under 520 frames).
+    rng = clip_rng(seed, video, epoch)
     starts, indices = train_clips(num_frames, random=random, rng=rng, **kwargs)  # type: ignore[arg-type]
     return ClipPlan(video, int(num_frames), "train", starts, indices)
 

@@ -182,6 +182,23 @@ def _pyav_decode(path: Path, wanted: np.ndarray | None) -> tuple[np.ndarray | No
     return np.stack(keep), seen  # (N, H, W, 3)
 
 
+def count_decodable_frames(path: str | os.PathLike[str]) -> int:
+    """Decode every frame of the first video stream without converting it to RGB (the cheap part
+    of a full decode) and return how many decoded; :class:`VideoError` naming the frame where
+    decoding failed. Catches files corrupted in the middle, which a first/last frame probe
+    misses and which would otherwise stop an encoder job."""
+    path = Path(path)
+    container, stream = _pyav_open(path)
+    seen = 0
+    try:
+        with container:
+            for _frame in container.decode(stream):
+                seen += 1
+    except Exception as exc:
+        raise VideoError(path, f"decoding failed at frame {seen}: {_short(exc)}") from exc
+    return seen
+
+
 def _pyav_info(path: Path, verify: bool) -> VideoInfo:
     container, stream = _pyav_open(path)
     with container:
@@ -209,7 +226,8 @@ def probe_video(
 ) -> VideoInfo:
     """Frame count, fps, size and backend of one video.
 
-    ``verify`` also decodes the last frame (decord) or every frame (PyAV), which catches files cut
+    ``verify`` also decodes every frame (:func:`count_decodable_frames`, no colour conversion)
+    and the last frame with decord, which catches files corrupted in the middle and files cut
     short after their header (the frame count in the header then exceeds what decodes).
     Raises :class:`VideoError` naming the file for missing, empty, unreadable or corrupt videos.
     """
@@ -221,6 +239,10 @@ def probe_video(
     fps = float(vr.get_avg_fps())
     probe = np.array([0, n - 1] if verify and n > 1 else [0], dtype=np.int64)
     frames = _decord_batch(path, vr, probe)  # (1 or 2, H, W, 3); frame 0 gives the size
+    if verify:
+        decodable = count_decodable_frames(path)
+        if decodable < n:
+            raise VideoError(path, f"decord counts {n} frames but only {decodable} decode")
     return VideoInfo(n, fps, int(frames.shape[2]), int(frames.shape[1]), "decord")
 
 

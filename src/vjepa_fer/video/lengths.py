@@ -9,9 +9,15 @@ videos are bad; downstream stages read ``status`` and skip those rows.
     vjepa-fer lengths --manifest results/crema-d/manifest.csv --root /data/CREMA-D \
         --out results/crema-d/lengths.csv --report results/crema-d/bad_videos.csv --jobs 2
 
+With verification (the default) every frame of every video is decoded once, without colour
+conversion, so a video corrupted in the middle is listed here as ``corrupt`` (and skipped by every
+later stage) instead of stopping an encoder job.
+
 lengths.csv: video, num_frames, fps, width, height, backend, status (ok|missing|empty|unreadable|
-corrupt), error — one row per manifest row, in manifest order. The report holds the rows whose
-status is not ok, with the full path.
+corrupt), error, identity — one row per manifest row, in manifest order. ``identity`` is
+``<bytes>:<mtime_ns>`` of the file when measured (symbolic links followed; a string, so no
+precision is lost): the feature store reuses tokens only for an unchanged file. The report holds
+the rows whose status is not ok, with the full path.
 """
 
 from __future__ import annotations
@@ -30,14 +36,30 @@ from vjepa_fer.video.decode import BACKENDS, VideoError, probe_video
 
 logger = logging.getLogger(__name__)
 
-LENGTH_COLUMNS = ["video", "num_frames", "fps", "width", "height", "backend", "status", "error"]
+LENGTH_COLUMNS = [
+    "video",
+    "num_frames",
+    "fps",
+    "width",
+    "height",
+    "backend",
+    "status",
+    "error",
+    "identity",
+]
 REPORT_COLUMNS = ["video", "path", "status", "error"]
 
 
 def probe_row(task: tuple[str, str, str, bool]) -> dict:
     """Probe one video; never raises for a bad video (the row records the problem)."""
+    from vjepa_fer.features.store import file_identity
+
     video, path, backend, verify = task
     row: dict = {"video": video, "num_frames": None, "fps": None, "width": None, "height": None}
+    try:
+        row["identity"] = file_identity(path)  # follows links: the file actually read
+    except OSError:
+        row["identity"] = ""
     try:
         info = probe_video(path, backend=backend, verify=verify)
     except VideoError as exc:
@@ -50,7 +72,7 @@ def probe_row(task: tuple[str, str, str, bool]) -> dict:
             "error": f"{type(exc).__name__}: {exc}",
         }
     return {
-        "video": video,
+        **row,
         "num_frames": info.num_frames,
         "fps": round(info.fps, 6),
         "width": info.width,
@@ -100,7 +122,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-verify",
         dest="verify",
         action="store_false",
-        help="trust the header's frame count instead of decoding the last frame",
+        help="trust the header's frame count instead of decoding every frame",
     )
 
 
