@@ -16,9 +16,14 @@ rule evaluate:
     params:
         mv_tie=config["evaluation"]["mv_tie"],
         ddof=config["evaluation"]["std_ddof"],
+        samples=config["evaluation"]["bootstrap"]["samples"],
+        confidence=config["evaluation"]["bootstrap"]["confidence"],
+        seed=config["seed"],
     shell:
         "vjepa-fer evaluate --posteriors results/posteriors --out results/metrics"
-        " --mv-tie {params.mv_tie} --std-ddof {params.ddof} > {log:q} 2>&1"
+        " --mv-tie {params.mv_tie} --std-ddof {params.ddof}"
+        " --bootstrap-samples {params.samples} --confidence {params.confidence}"
+        " --seed {params.seed} > {log:q} 2>&1"
 
 
 rule forwards:
