@@ -147,7 +147,7 @@ def test_mcnemar_equals_direct_binomial(b: int, c: int, both: int) -> None:
     assert (exact.a_only, exact.b_only, exact.n) == (b, c, len(a_right))
     assert exact.p_value == pytest.approx(want[0], rel=1e-9)
     assert midp.p_value == pytest.approx(want[1], rel=1e-9)
-    assert exact.test == stats.MCNEMAR_EXACT and midp.test == stats.MCNEMAR_MIDP
+    assert exact.test_name == stats.MCNEMAR_EXACT and midp.test_name == stats.MCNEMAR_MIDP
     assert exact.difference == pytest.approx(100 * (b - c) / len(a_right))
 
 
@@ -175,7 +175,7 @@ def test_paired_bootstrap() -> None:
     t = stats.paired_bootstrap(reps["g"], reps["b"], "uar")
     assert t.difference == pytest.approx(100 - 100 / 3)
     assert t.p_value == pytest.approx(2 / 501)  # never on the other side of zero
-    assert t.low > 0 and t.test == stats.PAIRED_BOOTSTRAP
+    assert t.low > 0 and t.test_name == stats.PAIRED_BOOTSTRAP
     same = stats.paired_bootstrap(reps["g"], reps["g"], "war")
     assert same.p_value == 1.0 and same.difference == 0.0
 
@@ -211,7 +211,11 @@ def test_evaluate_writes_intervals_and_voting_tests(tmp_path) -> None:  # noqa: 
     tests = pd.read_csv(tmp_path / "m" / "voting_tests.csv")
     # ravdess main + alt, crema-d main: 3 metrics by bootstrap + McNemar exact and mid-p each
     assert len(tests) == 3 * 5
-    assert set(tests["test"]) == {stats.PAIRED_BOOTSTRAP, stats.MCNEMAR_EXACT, stats.MCNEMAR_MIDP}
+    assert set(tests["test_name"]) == {
+        stats.PAIRED_BOOTSTRAP,
+        stats.MCNEMAR_EXACT,
+        stats.MCNEMAR_MIDP,
+    }
     assert tests["p_value"].between(0, 1).all()
     main = t2[(t2["variant"] == "main") & (t2["test"] == "ravdess")].set_index("voting")
     row = tests[(tests["dataset"] == "ravdess") & (tests["variant"] == "main")]

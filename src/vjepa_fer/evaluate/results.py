@@ -147,9 +147,20 @@ def with_intervals(
 
 
 def paired_tests(
-    a: list, b: list, *, samples: int, seed: int, confidence: float, labels: dict
+    a: list,
+    b: list,
+    *,
+    samples: int,
+    seed: int,
+    confidence: float,
+    labels: dict,
+    with_mcnemar: bool = True,
 ) -> list[dict]:
-    """Rows of A-vs-B tests on the same videos: paired bootstrap per metric, McNemar exact/mid-p."""
+    """Rows of A-vs-B tests on the same videos: paired bootstrap per metric, McNemar exact/mid-p.
+
+    ``with_mcnemar=False`` for cross-dataset probes: their fold probes all judge the same videos,
+    so pooling their per-video outcomes would count dependent pairs as independent.
+    """
     from dataclasses import asdict
 
     from vjepa_fer.evaluate.stats import METRICS as STAT_METRICS
@@ -159,7 +170,8 @@ def paired_tests(
     results = [
         paired_bootstrap(reps["a"], reps["b"], m, confidence=confidence) for m in STAT_METRICS
     ]
-    results += [mcnemar(a, b), mcnemar(a, b, mid_p=True)]
+    if with_mcnemar:
+        results += [mcnemar(a, b), mcnemar(a, b, mid_p=True)]
     return [{**labels, **asdict(t)} for t in results]
 
 
@@ -263,7 +275,7 @@ def format_tests(tests: pd.DataFrame) -> str:
         head = f"{t['dataset']:<8} {t['variant']:<8} {t['system_a']} vs {t['system_b']}"
         lines.append(
             f"{head}  {t['metric']:<9} Δ {t['difference']:+6.2f}  p = {t['p_value']:.4f}"
-            f"  ({t['test']})"
+            f"  ({t['test_name']})"
         )
     return "\n".join(lines)
 

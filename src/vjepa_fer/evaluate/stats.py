@@ -232,7 +232,7 @@ def interval(estimate: float, reps: np.ndarray, confidence: float = 0.95) -> Int
 class TestResult:
     """A paired test: its name, the difference A − B, and a two-sided p-value."""
 
-    test: str
+    test_name: str
     metric: str
     estimate_a: float
     estimate_b: float

@@ -520,7 +520,7 @@ def table4(
     return Table(name, title, header, rows, data, notes, rules)
 
 
-TEST_COLUMNS = ["dataset", "variant", "system_a", "system_b", "test", "metric", "estimate_a"]
+TEST_COLUMNS = ["dataset", "variant", "system_a", "system_b", "test_name", "metric", "estimate_a"]
 TEST_COLUMNS += ["estimate_b", "difference", "low", "high", "p_value", "n", "a_only", "b_only"]
 METRIC_NAMES = {
     "uar": "UAR (true)",
@@ -546,7 +546,7 @@ def voting_tests(tests: pd.DataFrame, *, run_name: str) -> Table:
         pairs = (
             f"{int(t['n'])} videos ({int(t['a_only'])} only PBV right, "
             f"{int(t['b_only'])} only MV right)"
-            if str(t["test"]).startswith("McNemar")
+            if str(t["test_name"]).startswith("McNemar")
             else f"{int(t['n'])} resamples"
         )
         rows.append(
@@ -559,7 +559,7 @@ def voting_tests(tests: pd.DataFrame, *, run_name: str) -> Table:
                 Diff(float(t["difference"])),
                 CI(float(t["low"]), float(t["high"])),
                 f"{float(t['p_value']):.4f}",
-                t["test"],
+                t["test_name"],
                 pairs,
             ]
         )
