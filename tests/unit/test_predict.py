@@ -41,10 +41,9 @@ def write(path: Path, fmt: str, codec: str, fps: int, frames: list[int], **kw) -
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Probes of 3 folds trained online on 12 short videos, and every probe's posteriors on every
-    video (infer with another dataset name, so each probe sees all videos)."""
-    root = tmp_path_factory.mktemp("predict")
+def data(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """12 short 29.97 fps videos of 6 actors in 3 folds; returns the shared CLI arguments."""
+    root = tmp_path_factory.mktemp("data")
     rows, frames = [], {}
     for actor in range(1, 7):
         for k, label in enumerate(LABELS[:2] if actor % 2 else LABELS[2:]):
@@ -54,16 +53,28 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             rows.append(
                 {"video": video, "dataset": "ravdess", "actor": actor, "label": label, "fold": fold}
             )
-    manifest, lengths = write_dataset(root / "data", rows, frames)
-    common = ["--manifest", str(manifest), "--lengths", str(lengths), "--root", str(root / "data")]
-    probes = root / "probes"
-    argv = ["train", "--dataset", "ravdess", *common, "--out", str(probes), "--folds", "1", "2"]
-    argv += ["3", "--epochs", "2", "--batch-videos", "2", "--done", str(probes / "done.json")]
-    assert main([*argv, *ENCODER]) == 0
-    argv = ["infer", "--dataset", "elsewhere", *common, "--trained", str(probes / "done.json")]
+    manifest, lengths = write_dataset(root, rows, frames)
+    return ["--manifest", str(manifest), "--lengths", str(lengths), "--root", str(root)]
+
+
+def train_probes(common: list[str], out: Path, encoder: list[str]) -> Path:
+    argv = ["train", "--dataset", "ravdess", *common, "--out", str(out), "--folds", "1", "2"]
+    argv += ["3", "--epochs", "2", "--batch-videos", "2", "--done", str(out / "done.json")]
+    assert main([*argv, *encoder]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(data: list[str], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Probes of 3 folds trained online, and every probe's posteriors on every video (infer
+    with another dataset name, so each probe sees all videos)."""
+    root = tmp_path_factory.mktemp("predict")
+    probes = train_probes(data, root / "probes", ENCODER)
+    argv = ["infer", "--dataset", "elsewhere", *data, "--trained", str(probes / "done.json")]
     argv += ["--out", str(root / "posteriors"), "--stride", "2"]
     assert main([*argv, *ENCODER]) == 0
-    return {"root": root, "probes": probes, "data": root / "data", "post": root / "posteriors"}
+    data_root = Path(data[data.index("--root") + 1])
+    return {"root": root, "probes": probes, "data": data_root, "post": root / "posteriors"}
 
 
 def test_probe_json_records_the_input(trained: dict[str, Path]) -> None:
@@ -197,3 +208,31 @@ def predict_args(argv: list[str]) -> predict.argparse.Namespace:
     parser = predict.argparse.ArgumentParser()
     predict.add_arguments(parser)
     return parser.parse_args(argv[1:])
+
+
+def test_hf_videomae_at_its_own_geometry(data: list[str], tmp_path: Path) -> None:
+    """A tiny VideoMAE saved with save_pretrained: trained on and predicted with 8 frames at
+    step 8 and 32 px (its own geometry), identified by the directory's sha256."""
+    pytest.importorskip("transformers")
+    from vjepa_fer.models import hf
+
+    cfg = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2}
+    cfg |= {"intermediate_size": 64, "patch_size": 16, "tubelet_size": 2}
+    model = tmp_path / "videomae"
+    hf.build_hf_encoder("videomae", img_size=32, num_frames=8, config=cfg).model.save_pretrained(
+        model
+    )
+    encoder = ["--encoder", "videomae_hf", "--checkpoint", str(model), "--img-size", "32"]
+    encoder += ["--num-frames", "8", "--frame-step", "8", "--dtype", "fp32", "--device", "cpu"]
+    probes = train_probes(data, tmp_path / "probes", encoder)
+    spec = json.loads((probes / "fold1" / "main" / "probe.json").read_text())["input"]
+    assert (spec["encoder"], spec["num_frames"], spec["frame_step"]) == ("videomae_hf", 8, 8)
+    assert spec["checkpoint_sha256"] and spec["encoder_seed"] is None
+    video = Path(data[data.index("--root") + 1]) / "Actor_02/v0.mp4"
+    out = tmp_path / "p.csv"
+    argv = ["predict", str(video), "--probes", str(probes), "--csv", str(out), "--stride", "8"]
+    assert main([*argv, "--device", "cpu"]) == 0
+    assert pd.read_csv(out).loc[0, "n_clips"] == len(range(0, 90 - 64, 8))
+    (model / "config.json").write_text((model / "config.json").read_text() + " ")
+    with pytest.raises(ValueError, match="has sha256"):
+        predict.run(predict_args(argv))

@@ -349,11 +349,12 @@ def plot_timeline(clips: pd.DataFrame, outputs: list[str], path: Path, title: st
         for k, name in enumerate(outputs):
             marker = "o" if len(part) < 3 else None
             ax.plot(centre, part[f"p_{name}"], label=name, color=cmap(k % 10), marker=marker)
+        ax.set_xlim(0, float(part["end_s"].max()))  # the whole video's clip span
         ax.set_title(Path(video).name, fontsize="small")
         ax.set_ylim(0, 1)
         ax.set_ylabel("posterior")
         ax.grid(alpha=0.3)
-    axes[-1, 0].set_xlabel("clip centre (s)")
+    axes[-1, 0].set_xlabel("clip centre (s); each clip spans its centre ± half a window")
     axes[0, 0].legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle(title, fontsize="small")
     fig.tight_layout()
@@ -376,7 +377,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "crop). The fold probes' posteriors are averaged per clip; PBV = argmax of the summed "
         "clip posteriors, MV = most clip votes (ties: lowest class index)."
     )
-    parser.add_argument("videos", nargs="+", type=Path, metavar="VIDEO")
+    parser.add_argument("videos", nargs="*", type=Path, metavar="VIDEO")
+    parser.add_argument(
+        "--manifest",
+        type=Path,
+        help="also predict the videos of a manifest (paths under --root); its labels are kept",
+    )
+    parser.add_argument("--root", type=Path, help="folder the manifest's video paths start from")
+    parser.add_argument("--limit", type=int, help="with --manifest: its first N videos only")
     parser.add_argument(
         "--probes",
         required=True,
@@ -415,6 +423,20 @@ def resolve(device: str) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.stride < 1:
         raise ValueError(f"--stride must be >= 1, got {args.stride}")
+    videos, labels = list(args.videos), {}
+    if args.manifest is not None:
+        if args.root is None:
+            raise ValueError("--manifest needs --root (the folder its video paths start from)")
+        rows = pd.read_csv(args.manifest)
+        if "video" not in rows.columns:
+            raise ValueError(f"{args.manifest}: no 'video' column")
+        rows = rows.head(args.limit) if args.limit is not None else rows
+        videos += [args.root / v for v in rows["video"]]
+        if "label" in rows.columns:
+            labels = {str(args.root / v): str(y) for v, y in zip(rows["video"], rows["label"])}
+    if not videos:
+        raise ValueError("no videos given (VIDEO arguments or --manifest)")
+    args.videos = videos
     missing = [str(v) for v in args.videos if not v.is_file()]
     if missing:
         raise FileNotFoundError(f"video(s) not found: {missing}")
@@ -433,6 +455,10 @@ def run(args: argparse.Namespace) -> int:
         probes.spec["fps"],
     )
     table, clips, records = predict_videos(list(args.videos), probes, encoder, args)
+    if labels:  # the manifest's true labels beside the predictions
+        table.insert(1, "label", table["video"].map(labels))
+        for record in records:
+            record["label"] = labels.get(record["video"])
     if args.csv:
         write_csv(table, args.csv)
     if args.clips:
