@@ -433,7 +433,8 @@ def run(args: argparse.Namespace) -> int:
         rows = rows.head(args.limit) if args.limit is not None else rows
         videos += [args.root / v for v in rows["video"]]
         if "label" in rows.columns:
-            labels = {str(args.root / v): str(y) for v, y in zip(rows["video"], rows["label"])}
+            pairs = zip(rows["video"], rows["label"], strict=True)
+            labels = {str(args.root / v): str(y) for v, y in pairs}
     if not videos:
         raise ValueError("no videos given (VIDEO arguments or --manifest)")
     args.videos = videos
