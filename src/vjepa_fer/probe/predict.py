@@ -474,5 +474,6 @@ def run(args: argparse.Namespace) -> int:
         table.to_csv(sys.stdout, index=False)
     else:
         for _, r in table.iterrows():
-            print(f"{r['video']}: PBV {r['pbv']}, MV {r['mv']} ({r['n_clips']} clips)")
+            clips = f"{r['n_clips']} clip" + ("s" if r["n_clips"] != 1 else "")
+            print(f"{r['video']}: PBV {r['pbv']}, MV {r['mv']} ({clips})")
     return 0
