@@ -245,3 +245,17 @@ def test_tables_render_intervals_and_voting_tests(tmp_path) -> None:  # noqa: AN
     vt = (tmp_path / "t" / "voting_tests.md").read_text(encoding="utf-8")
     assert "McNemar exact (binomial)" in vt and "paired bootstrap" in vt
     assert len(pd.read_csv(tmp_path / "t" / "voting_tests.csv")) == 15
+
+
+def test_table3_our_rows_carry_intervals(tmp_path) -> None:  # noqa: ANN001
+    from tests.unit.test_tables import fake_posteriors
+    from vjepa_fer.report import tables
+
+    fake_posteriors(tmp_path / "posteriors")
+    evaluate_all(tmp_path / "posteriors", tmp_path / "m", samples=100, seed=0)
+    tables.write_tables(tmp_path / "m", tmp_path / "t", run_name="r", compare_paper=False)
+    t3 = pd.read_csv(tmp_path / "t" / "table3.csv")
+    ours = t3[t3["kind"] == "ours"]
+    assert ours["uar_ci_low"].notna().all() and ours["war_ci_high"].notna().all()
+    assert t3[t3["kind"] == "literature"]["uar_ci_low"].isna().all()
+    assert (ours["uar_ci_low"] <= ours["uar"]).all() and (ours["uar"] <= ours["uar_ci_high"]).all()

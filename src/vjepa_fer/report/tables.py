@@ -374,21 +374,29 @@ def table3(
     ours = summary[(summary["variant"] == "main") & (summary["voting"] == "pbv")]
     datasets = [d for d in DATASET_ORDER if d in set(ours["test"])]
     datasets += sorted(set(ours["test"]) - set(datasets))
-    header = ["Dataset", "Method", "Modality", "UAR", "WAR", "UAR definition", "Source"]
+    intervals = has_intervals(ours)
+    level = ci_header(ours)[0].split(" UAR")[0] if intervals else ""  # e.g. "95 % CI"
+    header = ["Dataset", "Method", "Modality", "UAR", "WAR"]
+    header += [f"UAR {level}", f"WAR {level}"] if intervals else []
+    header += ["UAR definition", "Source"]
     rows: list[list[object]] = []
     records: list[tuple] = []
     rules: list[int] = []
     columns = ["dataset", "kind", "method", "modality", "uar", "uar_std", "war", "war_std"]
     columns += ["uar_definition", "source", "citation_number", "citation", "note"]
+    columns += ["uar_ci_low", "uar_ci_high", "war_ci_low", "war_ci_high"] if intervals else []
+    none = CI(math.nan, math.nan)
 
     def add(ds: str, kind: str, method: str, modality: str, u: object, w: object,
             definition: str, source: str, ref: int | None = None, citation: str = "",
-            note: str = "") -> None:  # fmt: skip
+            note: str = "", cis: tuple[CI, CI] = (none, none)) -> None:  # fmt: skip
         shown = method if ref is None else f"{method} [{ref}]"
-        rows.append([_name(ds), shown, modality, u, w, definition, source])
+        rows.append([_name(ds), shown, modality, u, w, *(cis if intervals else ()), definition,
+                     source])  # fmt: skip
         mean_std = [(c.mean, c.std) if isinstance(c, PM) else (c, math.nan) for c in (u, w)]
+        bounds = (*cis[0], *cis[1]) if intervals else ()
         records.append((ds, kind, method, modality, *mean_std[0], *mean_std[1], definition,
-                        source, ref, citation, note))  # fmt: skip
+                        source, ref, citation, note, *bounds))  # fmt: skip
 
     for ds in datasets:
         if rows:
@@ -412,12 +420,19 @@ def table3(
             )
         r = ours[ours["test"] == ds].iloc[0]
         war = PM(float(r["war_mean"]), float(r["war_std"]))
+        ci = (
+            {m: CI(*(float(r[f"{m}_ci_{b}"]) for b in ("low", "high"))) for m in METRICS}
+            if intervals
+            else {}
+        )
         for col, definition in (
             ("uar", "true UAR (macro recall)"),
             ("paper_uar", "paper-compat. UAR (macro precision)"),
         ):
             uar = PM(float(r[f"{col}_mean"]), float(r[f"{col}_std"]))
-            add(ds, "ours", f"Ours: {run_name}", "Video", uar, war, definition, "this run, PBV")
+            cis = (ci[col], ci["war"]) if ci else (none, none)
+            add(ds, "ours", f"Ours: {run_name}", "Video", uar, war, definition, "this run, PBV",
+                cis=cis)  # fmt: skip
     notes = [
         "Literature rows are quoted from Eing et al., Table III (full citations in table3.csv), "
         "not recomputed; their protocols differ from ours (face crops, video-only subsets, "
@@ -426,7 +441,7 @@ def table3(
         "(inferred from the paper's abstract, see the note in table3.csv). – = not printed.",
         UAR_NOTE,
         STD_NOTE,
-    ]
+    ] + ([ci_note(ours)] if intervals else [])
     title = f"Table III: comparison with self-supervised FER methods ({run_name}, PBV)"
     data = pd.DataFrame(records, columns=columns)
     return Table("table3", title, header, rows, data, notes, rules)
