@@ -22,7 +22,11 @@ rule predict_demo:
         ),
         checkpoint=checkpoint_input(),
     output:
-        timeline="results/predict/timeline.png",
+        timeline=report(
+            "results/predict/timeline.png",
+            caption="../report/predict.rst",
+            category="Predict",
+        ),
         csv="results/predict/predictions.csv",
     log:
         "results/logs/predict/predict_demo.log",
