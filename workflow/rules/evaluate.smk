@@ -9,6 +9,7 @@ rule evaluate:
         per_fold="results/metrics/per_fold.csv",
         table2="results/metrics/table2.csv",
         table4="results/metrics/table4.csv",
+        voting_tests="results/metrics/voting_tests.csv",
     log:
         "results/logs/evaluate/evaluate.log",
     conda:
