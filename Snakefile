@@ -38,12 +38,14 @@ include: "workflow/rules/features.smk"
 include: "workflow/rules/probe.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/predict.smk"
 
 
 rule all:
     default_target: True
     input:
         all_outputs(),
+        DEMO_PREDICTIONS,
 
 
 onsuccess:

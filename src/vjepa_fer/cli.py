@@ -34,6 +34,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "metrics": ("vjepa_fer.evaluate.metrics", "UAR/WAR/paper-UAR of a confusion-matrix CSV"),
     "infer": ("vjepa_fer.probe.infer", "full-video inference: per-clip posteriors of every probe"),
     "validate-config": ("vjepa_fer.config", "validate a config file against the schema"),
+    "compare-encoders": (
+        "vjepa_fer.evaluate.compare",
+        "encoders (runs) side by side: UAR/WAR with 95 % CIs and paired tests",
+    ),
+    "predict": ("vjepa_fer.probe.predict", "apply trained fold probes to your own videos"),
 }
 
 

@@ -192,6 +192,39 @@ def test_demo_tables_equal_numbers_recomputed_from_posteriors(demo_run, tmp_path
             assert row[col] == pytest.approx(ref[col].iloc[0])
 
 
+def test_demo_intervals_tests_and_predict(demo_run, tmp_path):
+    """Bootstrap intervals and PBV-vs-MV tests in the tables; `predict` on the demo's probes
+    reproduces the pipeline's own posteriors of a video (the 5 fold probes averaged)."""
+    import numpy as np
+    import pandas as pd
+
+    from vjepa_fer.cli import main
+
+    table2 = pd.read_csv(demo_run / "results/tables/table2.csv")
+    for metric in ("uar", "paper_uar", "war"):
+        low, high = table2[f"{metric}_ci_low"], table2[f"{metric}_ci_high"]
+        assert (low <= table2[f"{metric}_mean"]).all() and (table2[f"{metric}_mean"] <= high).all()
+    tests = pd.read_csv(demo_run / "results/tables/voting_tests.csv")
+    assert set(tests["dataset"]) == {"ravdess", "crema-d"} and tests["p_value"].between(0, 1).all()
+    assert (demo_run / "results/predict/timeline.png").read_bytes()[:4] == b"\x89PNG"
+    demo = pd.read_csv(demo_run / "results/predict/predictions.csv")
+    assert len(demo) == 2 and {"label", "pbv", "mv"} <= set(demo.columns)
+
+    video = pd.read_csv(demo_run / "results/ravdess/manifest.csv")["video"].iloc[0]
+    out = tmp_path / "clips.csv"
+    argv = ["predict", str(demo_run / "results/synth/ravdess" / video), "--probes"]
+    argv += [str(demo_run / "results/probes/crema-d"), "--stride", "4", "--clips", str(out)]
+    assert main(argv) == 0
+    got = pd.read_csv(out)
+    folds = [pd.read_csv(demo_run / f"results/posteriors/ravdess/crema-d-fold{k}-main.csv")
+             for k in range(1, 6)]  # fmt: skip
+    folds = [f[f["video"] == video].sort_values("clip") for f in folds]
+    assert list(got["start"]) == list(folds[0]["start"])
+    cols = [c for c in got.columns if c.startswith("p_")]
+    want = np.mean([f[cols].to_numpy() for f in folds], axis=0)
+    np.testing.assert_allclose(got[cols].to_numpy(), want, atol=1e-3)
+
+
 def test_demo_probes_beat_chance(demo_run):
     import pandas as pd
 

@@ -11,6 +11,7 @@ rule evaluate:
         per_fold="results/metrics/per_fold.csv",
         table2="results/metrics/table2.csv",
         table4="results/metrics/table4.csv",
+        voting_tests="results/metrics/voting_tests.csv",
         confusion=directory("results/metrics/confusion"),
         videos=directory("results/metrics/videos"),
     log:
@@ -20,9 +21,14 @@ rule evaluate:
     params:
         mv_tie=config["evaluation"]["mv_tie"],
         ddof=config["evaluation"]["std_ddof"],
+        samples=config["evaluation"]["bootstrap"]["samples"],
+        confidence=config["evaluation"]["bootstrap"]["confidence"],
+        seed=config["seed"],
     shell:
         "vjepa-fer evaluate --done {input.done:q} --out results/metrics"
-        " --mv-tie {params.mv_tie} --std-ddof {params.ddof} > {log:q} 2>&1"
+        " --mv-tie {params.mv_tie} --std-ddof {params.ddof}"
+        " --bootstrap-samples {params.samples} --confidence {params.confidence}"
+        " --seed {params.seed} > {log:q} 2>&1"
 
 
 rule forwards:

@@ -10,14 +10,20 @@ Writes tidy tables and confusion matrices ([label, prediction], as scikit-learn)
 - ``table2.csv`` / ``table4.csv``: mean ± std over folds (ddof configurable, default 0)
 - ``confusion/<probe>_on_<test>_<voting>_<rule>.csv`` and fold averages ``..._mean.csv``
 - ``videos/<probe>_on_<test>.csv``: per-video votes
+- ``voting_tests.csv``: PBV against MV per dataset on the same videos (paired bootstrap of each
+  metric's difference, McNemar exact and mid-p on per-video correctness), with p-values
+
+Every mean in ``table2.csv`` / ``table4.csv`` carries a bootstrap interval
+(``<metric>_ci_low`` / ``<metric>_ci_high``; videos resampled within folds, seeded, see
+:mod:`vjepa_fer.evaluate.stats`).
 
 It reads exactly the posterior tables its inputs name: the ``done.json`` of each inference job
 (``--done``, what the workflow passes: the current configuration's probes and datasets only), or
-explicit CSV files (``--posteriors``). Stray tables of an earlier configuration in the same folder
-are never read, and the ``confusion/`` and ``videos/`` folders are emptied before writing, so the
-outputs describe this run only.
+every table of a folder (``--posteriors``, for hand use). The ``confusion/`` and ``videos/`` folders
+are emptied before writing, so the outputs describe this run only.
 
-    vjepa-fer evaluate --done results/posteriors/*/done.json --out results/metrics
+    vjepa-fer evaluate --done results/posteriors/*/done.json --out results/metrics \\
+        --bootstrap-samples 1000 --seed 0
 """
 
 from __future__ import annotations
@@ -74,6 +80,17 @@ def evaluate_videos(  # noqa: ANN201
             yield (voting, rule, res.labels, res.preds, res.classes, res.dropped)
 
 
+KEYS = ["train", "test", "variant", "voting", "rule"]
+
+
+def posterior_files(posterior_dir: Path) -> list[tuple[str, Path]]:
+    """(test dataset, table) for every ``<test>/<train>-fold<k>-<variant>.csv`` of a folder."""
+    files = [f for f in sorted(Path(posterior_dir).glob("*/*.csv")) if NAME.match(f.stem)]
+    if not files:
+        raise FileNotFoundError(f"{posterior_dir}: no posterior tables (<test>/<probe>.csv)")
+    return [(f.parent.name, f) for f in files]
+
+
 def posterior_tables(done: list[Path]) -> list[tuple[str, Path]]:
     """(test dataset, posterior CSV) named by inference ``done.json`` files, in a stable order."""
     tables = []
@@ -97,37 +114,46 @@ def _clear(folder: Path) -> None:
         stale.unlink()
 
 
-def evaluate_all(
-    tables: list[tuple[str, Path]] | Path,
-    out: Path,
-    *,
-    mv_tie: str = "authors",
-    ddof: int = 0,
-) -> dict:
-    """Compute and write every table; returns the Table II / IV frames.
+def stratum(train: str, test: str, fold: int) -> str:
+    """Resampling unit: a same-dataset probe's held-out fold, or the whole other dataset."""
+    return f"{test}/fold{fold}" if train == test else f"{test}/all"
+
+
+def decisions(
+    videos: pd.DataFrame, labels: pd.Series, preds: pd.Series, classes: list[str], unit: str
+):  # noqa: ANN201 - stats.Decisions
+    """Per-video decisions over every voted video; videos a rule dropped are marked left out."""
+    from vjepa_fer.evaluate.stats import Decisions
+
+    names = videos["video"].astype(str)
+    if labels.index.equals(videos.index):
+        # same_dataset() passes the vote table's own columns: key them by video name.
+        labels = labels.set_axis(names.to_numpy())
+        preds = preds.set_axis(names.to_numpy())
+    y = labels.reindex(names).astype(object)
+    p = preds.reindex(names).astype(object)
+    y = y.where(y.notna(), None)
+    p = p.where(p.notna(), None)
+    return Decisions.from_labels(unit, list(names), y.tolist(), p.tolist(), classes)
+
+
+def score_posteriors(  # noqa: ANN201
+    tables: list[tuple[str, Path]] | Path, *, mv_tie: str = "authors"
+):
+    """Yield (path, videos, row, labels, preds, classes, decisions) per probe × voting × rule.
 
     ``tables`` lists (test dataset, posterior CSV) pairs (see :func:`posterior_tables`); a folder
     is read as ``<test>/<probe>.csv`` (for hand use).
+
+    ``row`` holds ``train, test, variant, fold, voting, rule`` and the dropped counts; the
+    decisions (:class:`vjepa_fer.evaluate.stats.Decisions`) feed the bootstrap.
     """
-    from vjepa_fer.evaluate.metrics import (
-        average_confusions,
-        confusion,
-        metrics_from_predictions,
-        summarize_folds,
-        write_confusion,
-    )
     from vjepa_fer.evaluate.voting import authors_tie_order, vote
 
-    rows, matrices = [], {}
     if isinstance(tables, (str, Path)):
-        folder = Path(tables)
-        tables = [(f.parent.name, f) for f in sorted(folder.glob("*/*.csv")) if NAME.match(f.stem)]
-        if not tables:
-            raise FileNotFoundError(f"{folder}: no posterior tables (<test>/<probe>.csv)")
+        tables = posterior_files(Path(tables))
     if not tables:
         raise ValueError("no posterior tables given")
-    for sub in ("confusion", "videos"):
-        _clear(out / sub)
     for test, path in tables:
         m = NAME.match(path.stem)
         if not m:
@@ -141,27 +167,110 @@ def evaluate_all(
         for voting, rule, labels, preds, classes, dropped in evaluate_videos(
             videos, train, test, mv_tie=mv_tie, tie_order=order
         ):
-            scores = metrics_from_predictions(list(labels), list(preds), classes)
-            row = {
-                "train": train,
-                "test": test,
-                "variant": variant,
-                "fold": fold,
-                "voting": voting,
-                "rule": rule,
-                "videos": int(scores["n"]),
-                **{k: scores[k] for k in METRICS},
-                "dropped": int(sum(dropped.values())),
-                **{f"dropped_{k}": v for k, v in dropped.items()},
-                **{f"recall_{c}": v for c, v in scores["recall"].items()},
-            }
-            rows.append(row)
-            cm = confusion(list(labels), list(preds), classes)
-            key = f"{train}-{variant}_on_{test}_{voting}_{rule}"
-            matrices.setdefault(key, []).append(cm)
-            name = f"{train}-fold{fold}-{variant}_on_{test}_{voting}_{rule}.csv"
-            write_confusion(cm, out / "confusion" / name)
-        write_csv(videos, out / "videos" / f"{path.stem}_on_{test}.csv")
+            row = dict(train=train, test=test, variant=variant, fold=fold, voting=voting)
+            row.update(rule=rule, dropped=dropped)
+            dec = decisions(videos, labels, preds, classes, stratum(train, test, fold))
+            yield path, videos, row, labels, preds, classes, dec
+
+
+def with_intervals(
+    summary: pd.DataFrame, groups: dict, *, samples: int, seed: int, confidence: float
+) -> pd.DataFrame:
+    """Add ``<metric>_ci_low`` / ``_ci_high`` to each summary row (keys as in KEYS)."""
+    from vjepa_fer.evaluate.stats import METRICS as STAT_METRICS
+    from vjepa_fer.evaluate.stats import interval, replicates
+
+    summary = summary.copy()
+    for i, r in summary.iterrows():
+        key = tuple(r[k] for k in KEYS)
+        reps = replicates({"x": groups[key]}, samples=samples, seed=seed)["x"]
+        for m in STAT_METRICS:
+            ci = interval(reps.estimate[m], reps.samples[m], confidence)
+            summary.loc[i, f"{m}_ci_low"] = ci.low
+            summary.loc[i, f"{m}_ci_high"] = ci.high
+    summary["ci_confidence"] = confidence
+    summary["ci_samples"] = samples
+    return summary
+
+
+def paired_tests(
+    a: list,
+    b: list,
+    *,
+    samples: int,
+    seed: int,
+    confidence: float,
+    labels: dict,
+    with_mcnemar: bool = True,
+) -> list[dict]:
+    """Rows of A-vs-B tests on the same videos: paired bootstrap per metric, McNemar exact/mid-p.
+
+    ``with_mcnemar=False`` for cross-dataset probes: their fold probes all judge the same videos,
+    so pooling their per-video outcomes would count dependent pairs as independent.
+    """
+    from dataclasses import asdict
+
+    from vjepa_fer.evaluate.stats import METRICS as STAT_METRICS
+    from vjepa_fer.evaluate.stats import mcnemar, paired_bootstrap, replicates
+
+    reps = replicates({"a": a, "b": b}, samples=samples, seed=seed)
+    results = [
+        paired_bootstrap(reps["a"], reps["b"], m, confidence=confidence) for m in STAT_METRICS
+    ]
+    if with_mcnemar:
+        results += [mcnemar(a, b), mcnemar(a, b, mid_p=True)]
+    return [{**labels, **asdict(t)} for t in results]
+
+
+def evaluate_all(
+    tables: list[tuple[str, Path]] | Path,
+    out: Path,
+    *,
+    mv_tie: str = "authors",
+    ddof: int = 0,
+    samples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> dict:
+    """Compute and write every table; returns the Table II / IV frames and the voting tests."""
+    from vjepa_fer.evaluate.metrics import (
+        average_confusions,
+        confusion,
+        metrics_from_predictions,
+        summarize_folds,
+        write_confusion,
+    )
+
+    rows, matrices, groups = [], {}, {}
+    scored = list(score_posteriors(tables, mv_tie=mv_tie))
+    for sub in ("confusion", "videos"):
+        _clear(out / sub)
+    for path, videos, info, labels, preds, classes, dec in scored:
+        train, test, variant = info["train"], info["test"], info["variant"]
+        fold, voting, rule, dropped = info["fold"], info["voting"], info["rule"], info["dropped"]
+        scores = metrics_from_predictions(list(labels), list(preds), classes)
+        row = {
+            "train": train,
+            "test": test,
+            "variant": variant,
+            "fold": fold,
+            "voting": voting,
+            "rule": rule,
+            "videos": int(scores["n"]),
+            **{k: scores[k] for k in METRICS},
+            "dropped": int(sum(dropped.values())),
+            **{f"dropped_{k}": v for k, v in dropped.items()},
+            **{f"recall_{c}": v for c, v in scores["recall"].items()},
+        }
+        rows.append(row)
+        groups.setdefault((train, test, variant, voting, rule), []).append(dec)
+        cm = confusion(list(labels), list(preds), classes)
+        key = f"{train}-{variant}_on_{test}_{voting}_{rule}"
+        matrices.setdefault(key, []).append(cm)
+        name = f"{train}-fold{fold}-{variant}_on_{test}_{voting}_{rule}.csv"
+        write_confusion(cm, out / "confusion" / name)
+        if voting == "pbv" and rule in ("same", "drop"):  # once per posterior table
+            write_csv(videos, out / "videos" / f"{path.stem}_on_{test}.csv")
     for key, cms in matrices.items():
         write_confusion(average_confusions(cms), out / "confusion" / f"{key}_mean.csv")
     per_fold = pd.DataFrame(rows).sort_values(
@@ -169,20 +278,30 @@ def evaluate_all(
     )
     write_csv(per_fold, out / "per_fold.csv")
     summary = []
-    for keys, part in per_fold.groupby(["train", "test", "variant", "voting", "rule"], sort=True):
+    for keys, part in per_fold.groupby(KEYS, sort=True):
         stats = summarize_folds(part[["fold", *METRICS, "videos", "dropped"]], ddof=ddof)
-        row = dict(zip(["train", "test", "variant", "voting", "rule"], keys, strict=True))
+        row = dict(zip(KEYS, keys, strict=True))
         row["folds"] = len(part)
         for metric in (*METRICS, "videos", "dropped"):
             row[f"{metric}_mean"] = stats.loc[metric, "mean"]
             row[f"{metric}_std"] = stats.loc[metric, "std"]
         summary.append(row)
-    summary = pd.DataFrame(summary)
+    boot = {"samples": samples, "seed": seed, "confidence": confidence}
+    summary = with_intervals(pd.DataFrame(summary), groups, **boot)
     table2 = summary[summary["train"] == summary["test"]].reset_index(drop=True)
     table4 = summary[summary["train"] != summary["test"]].reset_index(drop=True)
     write_csv(table2, out / "table2.csv")
     write_csv(table4, out / "table4.csv")
-    return {"per_fold": per_fold, "table2": table2, "table4": table4}
+    tests = []
+    for (train, test, variant, voting, rule), pbv in sorted(groups.items()):
+        mv = groups.get((train, test, variant, "mv", rule))
+        if voting != "pbv" or train != test or mv is None:
+            continue
+        label = {"dataset": test, "variant": variant, "system_a": "pbv", "system_b": "mv"}
+        tests += paired_tests(pbv, mv, labels=label, **boot)
+    voting_tests = pd.DataFrame(tests)
+    write_csv(voting_tests, out / "voting_tests.csv")
+    return {"per_fold": per_fold, "table2": table2, "table4": table4, "voting_tests": voting_tests}
 
 
 def format_table(df: pd.DataFrame, rule_col: bool) -> str:
@@ -194,6 +313,18 @@ def format_table(df: pd.DataFrame, rule_col: bool) -> str:
             head += f" {r['rule']:<6} dropped {r['dropped_mean']:7.1f}"
         vals = "  ".join(f"{m} {r[f'{m}_mean']:6.2f} ± {r[f'{m}_std']:5.2f}" for m in METRICS)
         lines.append(f"{head}  {vals}")
+    return "\n".join(lines)
+
+
+def format_tests(tests: pd.DataFrame) -> str:
+    """One line per paired test: systems, metric, difference, p-value and the test's name."""
+    lines = []
+    for _, t in tests.iterrows():
+        head = f"{t['dataset']:<8} {t['variant']:<8} {t['system_a']} vs {t['system_b']}"
+        lines.append(
+            f"{head}  {t['metric']:<9} Δ {t['difference']:+6.2f}  p = {t['p_value']:.4f}"
+            f"  ({t['test_name']})"
+        )
     return "\n".join(lines)
 
 
@@ -218,11 +349,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="MV ties: the authors' label-map order (default), the probe's order, or posterior",
     )
     parser.add_argument("--std-ddof", type=int, default=0)
+    parser.add_argument(
+        "--bootstrap-samples",
+        type=int,
+        default=1000,
+        help="bootstrap resamples for the confidence intervals and paired tests",
+    )
+    parser.add_argument(
+        "--confidence", type=float, default=0.95, help="confidence level of the intervals"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples")
 
 
 def run(args: argparse.Namespace) -> int:
     source = posterior_tables(args.done) if args.done else args.posteriors
-    tables = evaluate_all(source, args.out, mv_tie=args.mv_tie, ddof=args.std_ddof)
+    tables = evaluate_all(
+        source,
+        args.out,
+        mv_tie=args.mv_tie,
+        ddof=args.std_ddof,
+        samples=args.bootstrap_samples,
+        seed=args.seed,
+        confidence=args.confidence,
+    )
     print("Table II (same dataset, mean ± std over folds; paper_uar = macro precision)")
     print(format_table(tables["table2"], rule_col=False))
     if len(tables["table4"]):
@@ -230,4 +379,7 @@ def run(args: argparse.Namespace) -> int:
             "\nTable IV (cross-dataset; rule drop / merge = calm merged / strict = nothing dropped)"
         )
         print(format_table(tables["table4"], rule_col=True))
+    if len(tables["voting_tests"]):
+        print("\nPBV vs MV on the same videos (difference = PBV - MV)")
+        print(format_tests(tables["voting_tests"]))
     return 0

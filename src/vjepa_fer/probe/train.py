@@ -37,6 +37,7 @@ import pandas as pd
 
 from vjepa_fer.io import atomic_open, atomic_path, write_csv
 from vjepa_fer.labels import labels_for
+from vjepa_fer.probe.inputs import input_spec
 from vjepa_fer.probe.trainer import ProbeSpec, ProbeTrainer, TrainConfig, epoch_order
 
 logger = logging.getLogger(__name__)
@@ -362,7 +363,23 @@ def run(args: argparse.Namespace) -> int:
             specs, videos, dims, cfg, device, autocast_dtype(torch.device(device), args.dtype)
         )
         run_cached(trainers, videos, store, cfg, args.copies, resume, cfg.epochs)
-    folders = [str(save_probe(t, args.out, encoder_meta)) for t in trainers]
+    # Everything `vjepa-fer predict` needs to rebuild this probe's input for any video.
+    fps = pd.read_csv(args.lengths).set_index("video").loc[videos["video"], "fps"].median()
+    meta = {
+        **encoder_meta,
+        "input": input_spec(
+            encoder=args.encoder,
+            checkpoint=args.checkpoint,
+            checkpoint_key=args.checkpoint_key,
+            seed=args.seed,
+            img_size=args.img_size,
+            num_frames=args.num_frames,
+            frame_step=args.frame_step,
+            fps=float(fps),
+            classes=list(labels_for(args.dataset)),
+        ),
+    }
+    folders = [str(save_probe(t, args.out, meta)) for t in trainers]
     summary = {
         "probes": folders,
         "clip_forwards": forwards,  # this job's and, when resumed, the killed job's epochs

@@ -78,6 +78,13 @@ class Count(NamedTuple):
     value: float
 
 
+class CI(NamedTuple):
+    """A confidence interval cell [low, high]."""
+
+    low: float
+    high: float
+
+
 class Diff(NamedTuple):
     """A signed difference cell (ours − paper)."""
 
@@ -116,6 +123,10 @@ def cell_text(cell: object, *, latex: bool) -> str:
             if latex
             else f"{cell.mean:.2f} ± {cell.std:.2f}"
         )
+    if isinstance(cell, CI):
+        if _missing(cell.low) or _missing(cell.high):
+            return "--" if latex else "–"
+        return f"[{cell.low:.2f}, {cell.high:.2f}]"
     if isinstance(cell, Diff):
         if _missing(cell.value):
             return "--" if latex else "–"
@@ -172,7 +183,7 @@ def markdown_escape(text: str) -> str:
 
 def _numeric_column(table: Table, j: int) -> bool:
     return all(
-        isinstance(r[j], (PM, Diff, Count, float, int)) or _missing(r[j]) for r in table.rows
+        isinstance(r[j], (PM, CI, Diff, Count, float, int)) or _missing(r[j]) for r in table.rows
     )
 
 
@@ -257,6 +268,36 @@ def _metric_cells(r: pd.Series) -> list[PM]:
     return [PM(float(r[f"{m}_mean"]), float(r[f"{m}_std"])) for m in METRICS]
 
 
+def has_intervals(df: pd.DataFrame) -> bool:
+    """Whether an evaluation summary carries bootstrap intervals (older outputs do not)."""
+    return all(f"{m}_ci_{s}" in df.columns for m in METRICS for s in ("low", "high"))
+
+
+def ci_header(df: pd.DataFrame) -> list[str]:
+    """Column names of the interval cells, with the confidence level of ``df``."""
+    level = float(df["ci_confidence"].iloc[0]) if "ci_confidence" in df and len(df) else 0.95
+    pct = f"{100 * level:g} % CI"
+    return [f"{pct} UAR (true)", f"{pct} paper-compat.", f"{pct} WAR"]
+
+
+def _ci_cells(data: dict, r: pd.Series) -> list[CI]:
+    """The interval cells of a summary row; copies the bounds into the CSV record."""
+    cells = []
+    for m in METRICS:
+        low, high = float(r[f"{m}_ci_low"]), float(r[f"{m}_ci_high"])
+        data[f"{m}_ci_low"], data[f"{m}_ci_high"] = low, high
+        cells.append(CI(low, high))
+    return cells
+
+
+def ci_note(df: pd.DataFrame) -> str:
+    samples = int(df["ci_samples"].iloc[0]) if "ci_samples" in df and len(df) else 0
+    return (
+        f"CI: percentile bootstrap interval of the mean over folds ({samples} resamples of the "
+        "test videos within each fold; cross-dataset probes share one resample of the test set)."
+    )
+
+
 def _compare(data: dict, cells: list, ours: pd.Series, ref: paper.PaperNumber | None) -> None:
     """Add the paper's numbers and ours − paper, like for like (paper.LIKE_FOR_LIKE)."""
     nan = float("nan")
@@ -287,8 +328,10 @@ def table2(
     df = summary[(summary["variant"] == "main") == main]
     df = _sorted(df, [("test", DATASET_ORDER), ("variant", ()), ("voting", VOTING_ORDER)])
     compare = compare_paper and main
+    intervals = has_intervals(df)
     header = ["Dataset", *([] if main else ["Variant"]), "Voting", "Folds"]
-    header += ["UAR (true)", "UAR (paper-compat.)", "WAR"] + (COMPARE_HEADER if compare else [])
+    header += ["UAR (true)", "UAR (paper-compat.)", "WAR"] + (ci_header(df) if intervals else [])
+    header += COMPARE_HEADER if compare else []
     rows, records, rules, last = [], [], [], None
     for _, r in df.iterrows():
         if last is not None and r["test"] != last:
@@ -300,6 +343,8 @@ def table2(
             data[f"{m}_mean"], data[f"{m}_std"] = float(r[f"{m}_mean"]), float(r[f"{m}_std"])
         cells = [_name(r["test"]), *([] if main else [r["variant"]]), r["voting"].upper()]
         cells += [int(r["folds"]), *_metric_cells(r)]
+        if intervals:
+            cells += _ci_cells(data, r)
         if compare:
             _compare(data, cells, r, paper.paper_table2(r["test"], r["voting"]))
         rows.append(cells)
@@ -309,7 +354,8 @@ def table2(
         if main
         else f"Table II (supplementary): other probe variants ({run_name})"
     )
-    notes = [UAR_NOTE, STD_NOTE] + ([COMPARE_NOTE] if compare else [])
+    notes = [UAR_NOTE, STD_NOTE] + ([ci_note(df)] if intervals else [])
+    notes += [COMPARE_NOTE] if compare else []
     return Table(
         "table2" if main else "table2_variants",
         title,
@@ -328,21 +374,29 @@ def table3(
     ours = summary[(summary["variant"] == "main") & (summary["voting"] == "pbv")]
     datasets = [d for d in DATASET_ORDER if d in set(ours["test"])]
     datasets += sorted(set(ours["test"]) - set(datasets))
-    header = ["Dataset", "Method", "Modality", "UAR", "WAR", "UAR definition", "Source"]
+    intervals = has_intervals(ours)
+    level = ci_header(ours)[0].split(" UAR")[0] if intervals else ""  # e.g. "95 % CI"
+    header = ["Dataset", "Method", "Modality", "UAR", "WAR"]
+    header += [f"UAR {level}", f"WAR {level}"] if intervals else []
+    header += ["UAR definition", "Source"]
     rows: list[list[object]] = []
     records: list[tuple] = []
     rules: list[int] = []
     columns = ["dataset", "kind", "method", "modality", "uar", "uar_std", "war", "war_std"]
     columns += ["uar_definition", "source", "citation_number", "citation", "note"]
+    columns += ["uar_ci_low", "uar_ci_high", "war_ci_low", "war_ci_high"] if intervals else []
+    none = CI(math.nan, math.nan)
 
     def add(ds: str, kind: str, method: str, modality: str, u: object, w: object,
             definition: str, source: str, ref: int | None = None, citation: str = "",
-            note: str = "") -> None:  # fmt: skip
+            note: str = "", cis: tuple[CI, CI] = (none, none)) -> None:  # fmt: skip
         shown = method if ref is None else f"{method} [{ref}]"
-        rows.append([_name(ds), shown, modality, u, w, definition, source])
+        rows.append([_name(ds), shown, modality, u, w, *(cis if intervals else ()), definition,
+                     source])  # fmt: skip
         mean_std = [(c.mean, c.std) if isinstance(c, PM) else (c, math.nan) for c in (u, w)]
+        bounds = (*cis[0], *cis[1]) if intervals else ()
         records.append((ds, kind, method, modality, *mean_std[0], *mean_std[1], definition,
-                        source, ref, citation, note))  # fmt: skip
+                        source, ref, citation, note, *bounds))  # fmt: skip
 
     for ds in datasets:
         if rows:
@@ -366,12 +420,19 @@ def table3(
             )
         r = ours[ours["test"] == ds].iloc[0]
         war = PM(float(r["war_mean"]), float(r["war_std"]))
+        ci = (
+            {m: CI(*(float(r[f"{m}_ci_{b}"]) for b in ("low", "high"))) for m in METRICS}
+            if intervals
+            else {}
+        )
         for col, definition in (
             ("uar", "true UAR (macro recall)"),
             ("paper_uar", "paper-compat. UAR (macro precision)"),
         ):
             uar = PM(float(r[f"{col}_mean"]), float(r[f"{col}_std"]))
-            add(ds, "ours", f"Ours: {run_name}", "Video", uar, war, definition, "this run, PBV")
+            cis = (ci[col], ci["war"]) if ci else (none, none)
+            add(ds, "ours", f"Ours: {run_name}", "Video", uar, war, definition, "this run, PBV",
+                cis=cis)  # fmt: skip
     notes = [
         "Literature rows are quoted from Eing et al., Table III (full citations in table3.csv), "
         "not recomputed; their protocols differ from ours (face crops, video-only subsets, "
@@ -380,7 +441,7 @@ def table3(
         "(inferred from the paper's abstract, see the note in table3.csv). – = not printed.",
         UAR_NOTE,
         STD_NOTE,
-    ]
+    ] + ([ci_note(ours)] if intervals else [])
     title = f"Table III: comparison with self-supervised FER methods ({run_name}, PBV)"
     data = pd.DataFrame(records, columns=columns)
     return Table("table3", title, header, rows, data, notes, rules)
@@ -411,8 +472,10 @@ def table4(
     df = _sorted(df, [("test", ("crema-d", "ravdess")), ("train", ()), ("rule", RULE_ORDER)])
     reasons = dropped_reasons(per_fold)
     compare = compare_paper and voting == "pbv"
+    intervals = has_intervals(df)
     header = ["Test dataset", "Trained on", "Rule", "Folds"]
-    header += ["UAR (true)", "UAR (paper-compat.)", "WAR", "Videos kept", "Dropped"]
+    header += ["UAR (true)", "UAR (paper-compat.)", "WAR"] + (ci_header(df) if intervals else [])
+    header += ["Videos kept", "Dropped"]
     header += COMPARE_HEADER if compare else []
     rows, records, rules, last = [], [], [], None
     for _, r in df.iterrows():
@@ -436,6 +499,8 @@ def table4(
                     data[c] = float(match.iloc[0][c])
         cells = [_name(r["test"]), _name(r["train"]), RULE_NAMES.get(r["rule"], r["rule"])]
         cells += [int(r["folds"]), *_metric_cells(r)]
+        if intervals:
+            cells += _ci_cells(data, r)
         cells += [Count(float(r["videos_mean"])), Count(float(r["dropped_mean"]))]
         if compare:
             ref = paper.paper_table4(r["train"], r["test"], r["rule"], voting)
@@ -451,7 +516,7 @@ def table4(
         "(reasons in the CSV columns dropped_<reason>_mean).",
         UAR_NOTE,
         STD_NOTE,
-    ]
+    ] + ([ci_note(df)] if intervals else [])
     if compare:
         notes.append(COMPARE_NOTE + " The paper reports no strict variant.")
     elif voting != "pbv":
@@ -462,10 +527,66 @@ def table4(
     # Reasons differ per row (pandas appends late ones at the end): group them after "dropped".
     why = sorted(c for c in data.columns if c.startswith("dropped_") and c.endswith("_mean"))
     why = [c for c in why if c != "dropped_mean"]
+    ci_cols = [c for c in data.columns if "_ci_" in c]
+    data = data[[c for c in data.columns if c not in ci_cols] + ci_cols]
     at = list(data.columns).index("dropped_std") + 1 if len(data) else 0
     rest = [c for c in data.columns if c not in why]
     data = data[rest[:at] + why + rest[at:]]
     return Table(name, title, header, rows, data, notes, rules)
+
+
+TEST_COLUMNS = ["dataset", "variant", "system_a", "system_b", "test_name", "metric", "estimate_a"]
+TEST_COLUMNS += ["estimate_b", "difference", "low", "high", "p_value", "n", "a_only", "b_only"]
+METRIC_NAMES = {
+    "uar": "UAR (true)",
+    "paper_uar": "UAR (paper-compat.)",
+    "war": "WAR",
+    "correct": "per-video correct",
+}
+
+
+def voting_tests(tests: pd.DataFrame, *, run_name: str) -> Table:
+    """PBV against MV per dataset on the same videos: every paired test with its p-value."""
+    missing = [c for c in TEST_COLUMNS if c not in tests.columns]
+    if missing:
+        raise ValueError(f"voting_tests.csv: missing column(s) {missing}")
+    df = _sorted(tests, [("dataset", DATASET_ORDER), ("variant", ("main",))])
+    header = ["Dataset", "Variant", "Metric", "PBV", "MV", "Δ PBV − MV", "95 % CI of Δ"]
+    header += ["p", "Test", "Pairs"]
+    rows, rules, last = [], [], None
+    for _, t in df.iterrows():
+        if last is not None and t["dataset"] != last:
+            rules.append(len(rows))
+        last = t["dataset"]
+        pairs = (
+            f"{int(t['n'])} videos ({int(t['a_only'])} only PBV right, "
+            f"{int(t['b_only'])} only MV right)"
+            if str(t["test_name"]).startswith("McNemar")
+            else f"{int(t['n'])} resamples"
+        )
+        rows.append(
+            [
+                _name(t["dataset"]),
+                t["variant"],
+                METRIC_NAMES.get(t["metric"], t["metric"]),
+                float(t["estimate_a"]),
+                float(t["estimate_b"]),
+                Diff(float(t["difference"])),
+                CI(float(t["low"]), float(t["high"])),
+                f"{float(t['p_value']):.4f}",
+                t["test_name"],
+                pairs,
+            ]
+        )
+    notes = [
+        "Both votings come from the same saved posteriors, so each test pairs the same videos. "
+        "Paired bootstrap: two-sided p of the fold-mean difference on shared resamples of the "
+        "videos within folds. McNemar: binomial test on the videos exactly one voting gets right "
+        "(exact; mid-p subtracts half the observed count's probability).",
+        UAR_NOTE,
+    ]
+    title = f"PBV against MV on the same videos ({run_name})"
+    return Table("voting_tests", title, header, rows, df.reset_index(drop=True), notes, rules)
 
 
 # ----------------------------------------------------------------------------- writing
@@ -513,6 +634,11 @@ def build_tables(metrics_dir: Path, *, run_name: str, compare_paper: bool) -> li
                 )
     else:
         logger.info("%s: no cross-dataset results; Table IV skipped", path4)
+    tests_path = metrics_dir / "voting_tests.csv"
+    if tests_path.is_file() and tests_path.stat().st_size > 1:
+        tests = pd.read_csv(tests_path)
+        if len(tests):
+            tables.append(voting_tests(tests, run_name=run_name))
     return tables
 
 

@@ -1,0 +1,49 @@
+# Stage: the offline demo applies the first dataset's fold probes to videos of the other dataset,
+# as a user would to their own videos, and plots their per-clip posteriors over time
+# (vjepa_fer.probe.predict). Runs only when every dataset is synthetic (the demo).
+
+PREDICT_PROBES = DATASETS[0]
+PREDICT_VIDEOS = DATASETS[-1]  # the other dataset when there are two
+# Targets of `rule all`: the predict demo runs only on synthetic data.
+DEMO_PREDICTIONS = (
+    ["results/predict/timeline.png"]
+    if all(dataset_cfg(d)["source"] == "synth" for d in DATASETS)
+    else []
+)
+
+
+rule predict_demo:
+    input:
+        manifest=f"results/{PREDICT_VIDEOS}/manifest.csv",
+        trained=expand(
+            "results/probes/{dataset}/train-{group}.json",
+            dataset=PREDICT_PROBES,
+            group=GROUPS,
+        ),
+        checkpoint=checkpoint_input(),
+    output:
+        timeline=report(
+            "results/predict/timeline.png",
+            caption="../report/predict.rst",
+            category="Predict",
+        ),
+        csv="results/predict/predictions.csv",
+    log:
+        "results/logs/predict/predict_demo.log",
+    benchmark:
+        "results/benchmarks/predict/predict_demo.tsv"
+    conda:
+        "../../envs/torch.yaml"
+    resources:
+        gpu=GPU_JOBS,
+    params:
+        root=dataset_root(PREDICT_VIDEOS),
+        probes=lambda wc, input: input.trained[0].rsplit("/", 1)[0],
+        stride=FEATURES["eval_stride"],
+        device=FEATURES["device"],
+        dtype=FEATURES["dtype"],
+    shell:
+        "vjepa-fer predict --manifest {input.manifest:q} --root {params.root:q} --limit 2"
+        " --probes {params.probes:q} --stride {params.stride} --device {params.device}"
+        " --dtype {params.dtype} --csv {output.csv:q} --timeline {output.timeline:q}"
+        " > {log:q} 2>&1"
