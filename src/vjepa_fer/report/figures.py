@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+from sklearn.decomposition import PCA
 
 from vjepa_fer.io import atomic_path
 from vjepa_fer.labels import DATASET_LABELS
@@ -258,23 +259,19 @@ def cross_figure(matrices: Mapping[tuple[str, str], pd.DataFrame], kind: str) ->
 def pca_2d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """First two principal components of ``x`` (M, D) and their explained-variance ratios.
 
-    Eigen-decomposition of the D × D covariance (cheap for M ≫ D); signs fixed so that each
-    component's largest loading is positive, which makes the plot deterministic.
+    scikit-learn's exact (full SVD) PCA; the signs are then fixed so that each component's
+    largest loading is positive, which keeps the plot the same across library versions (sklearn's
+    own sign rule has changed between releases).
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or len(x) < 3:
         raise ValueError(f"PCA needs an (M >= 3, D) array, got shape {x.shape}")
-    xc = x - x.mean(axis=0, keepdims=True)  # (M, D)
-    cov = xc.T @ xc / (len(x) - 1)  # (D, D)
-    evals, evecs = np.linalg.eigh(cov)  # ascending
-    order = np.argsort(evals)[::-1]
-    evals, evecs = np.clip(evals[order], 0, None), evecs[:, order]
-    comps = evecs[:, :2]  # (D, 2)
+    pca = PCA(n_components=2, svd_solver="full").fit(x)
+    comps = pca.components_.T  # (D, 2)
     signs = np.sign(comps[np.argmax(np.abs(comps), axis=0), [0, 1]])
-    comps = comps * np.where(signs == 0, 1, signs)
-    total = evals.sum()
-    ratio = evals[:2] / total if total > 0 else np.zeros(2)
-    return xc @ comps, ratio  # (M, 2), (2,)
+    signs = np.where(signs == 0, 1, signs)
+    xc = x - pca.mean_  # (M, D)
+    return xc @ (comps * signs), pca.explained_variance_ratio_  # (M, 2), (2,)
 
 
 def pca_figure(
