@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -40,6 +41,15 @@ def test_ruff_lint():
         [str(BIN / "ruff"), "check", "src", "tests"], cwd=REPO, capture_output=True, text=True
     )
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_commands_put_the_target_before_configfile():
+    """`--configfile` takes every following word as a file, so `... --configfile X all` would
+    read a file named `all`; README, Makefile and benchmarks put the target first."""
+    assert not (REPO / "all").exists(), "no config file named `all` at the root"
+    for name in ("README.md", "Makefile", "benchmarks/README.md", "benchmarks/demo_walltime.sh"):
+        for line in (REPO / name).read_text().splitlines():
+            assert not re.search(r"--configfile(\s+[^-\s]\S*)+\s+all\b", line), f"{name}: {line}"
 
 
 def test_paper_config_dry_run_plans_downloads(tmp_path):
@@ -111,6 +121,7 @@ def demo_run(tmp_path_factory) -> Path:
         pytest.fail("vjepa-fer is not installed in this environment (pip install -e .)")
     work = tmp_path_factory.mktemp("demo")
     res = snakemake(
+        "all",  # target first: every word after --configfile is read as a config file
         "--cores",
         "2",
         "-s",
@@ -119,7 +130,6 @@ def demo_run(tmp_path_factory) -> Path:
         str(work),
         "--configfile",
         str(REPO / "config.demo.yaml"),
-        "all",
     )
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
     return work
@@ -219,6 +229,7 @@ def test_report_builds(demo_run):
 
 def test_demo_rerun_has_nothing_to_do(demo_run):
     res = snakemake(
+        "all",
         "-n",
         "--cores",
         "2",
@@ -228,7 +239,6 @@ def test_demo_rerun_has_nothing_to_do(demo_run):
         str(demo_run),
         "--configfile",
         str(REPO / "config.demo.yaml"),
-        "all",
     )
     assert res.returncode == 0
     assert "Nothing to be done" in res.stdout + res.stderr
