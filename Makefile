@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # Snakemake's shell jobs call `vjepa-fer`, so the venv's bin must be on PATH for them.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install demo test lint clean-demo
+.PHONY: install demo test test-fast lint clean-demo
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: install
 
 test: install
 	$(PY) -m pytest
+
+# Unit tests only (no Snakemake runs, no demo, no SLURM): under 2 minutes on 2 cores.
+test-fast: install
+	$(PY) -m pytest tests/unit -q
 
 lint: install
 	snakemake --lint
