@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from vjepa_fer.compute import (
+from vjepa_fer.evaluate.compute import (
     COLUMNS,
     Settings,
     add_arguments,
