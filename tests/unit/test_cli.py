@@ -18,6 +18,29 @@ def test_a_light_stage_imports_nothing_heavy():
     assert out.stdout.strip() == "[]"
 
 
+TORCH_FREE = [
+    "vjepa_fer.features.plan",
+    "vjepa_fer.evaluate.compute",
+    "vjepa_fer.evaluate.results",
+    "vjepa_fer.evaluate.metrics",
+    "vjepa_fer.report.tables",
+    "vjepa_fer.report.figures",
+    "vjepa_fer.report.runinfo",
+    "vjepa_fer.data.index",
+    "vjepa_fer.data.summary",
+]
+
+
+def test_analysis_modules_import_no_torch():
+    """Planning clips and every analysis stage are pandas work: they run in the analysis env."""
+    code = (
+        f"import importlib, sys; [importlib.import_module(m) for m in {TORCH_FREE!r}]; "
+        "print(sorted(m for m in ('torch', 'decord', 'transformers') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 def test_every_command_has_its_arguments():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.dest == "command")

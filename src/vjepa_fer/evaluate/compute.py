@@ -35,6 +35,7 @@ import pandas as pd
 from vjepa_fer.data import naming
 from vjepa_fer.data.folds import assign_folds, load_folds
 from vjepa_fer.data.index import expected_names
+from vjepa_fer.features.plan import usable_videos
 from vjepa_fer.io import atomic_open, write_csv
 from vjepa_fer.video.clips import num_eval_clips, train_clips
 
@@ -113,8 +114,6 @@ def prepare(
     frame_step: int = 4,
 ) -> pd.DataFrame:
     """Usable videos of one dataset with ``eval_clips`` and ``train_positions`` per video."""
-    from vjepa_fer.features.plan import usable_videos  # imports torch: keep the CLI parser light
-
     plan = dict(clips=clips, stride=stride, frames_per_clip=frames_per_clip, frame_step=frame_step)
     missing = MANIFEST_NEEDS - set(manifest.columns)
     if missing:

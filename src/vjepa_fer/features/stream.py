@@ -29,41 +29,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from vjepa_fer.features.requests import ClipRequest
 from vjepa_fer.io import atomic_open
 from vjepa_fer.video.augment import AugmentConfig, augment_clip
 from vjepa_fer.video.decode import decode_frames
 from vjepa_fer.video.transforms import eval_views
 
 logger = logging.getLogger(__name__)
-
-EVAL_EPOCH = -1  # epoch of deterministic (non-augmented) clips
-
-
-@dataclass(frozen=True)
-class ClipRequest:
-    """One clip to encode: ``frames`` are frame numbers of ``video`` (a path under the root)."""
-
-    video: str
-    clip: int
-    start: int
-    frames: tuple[int, ...]
-    view: int = 0
-    epoch: int = EVAL_EPOCH
-    augment: bool = False
-
-    @property
-    def key(self) -> tuple[str, int, int, int]:
-        return (self.video, self.clip, self.view, self.epoch)
-
-    def meta(self) -> dict:
-        return {
-            "video": self.video,
-            "clip": self.clip,
-            "view": self.view,
-            "epoch": self.epoch,
-            "start": self.start,
-        }
-
 
 @dataclass(frozen=True)
 class PixelConfig:

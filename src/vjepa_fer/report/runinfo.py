@@ -68,7 +68,7 @@ def versions() -> pd.DataFrame:
         cuda = torch.version.cuda or "none"
         gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
         rows += [{"package": "cuda", "version": cuda}, {"package": "gpu", "version": gpu}]
-    except ImportError:  # pragma: no cover - torch is a hard dependency
+    except ImportError:  # the analysis env (envs/analysis.yaml) has no torch
         pass
     return pd.DataFrame(rows)
 
