@@ -37,6 +37,7 @@ from vjepa_fer.video.transforms import eval_views
 
 logger = logging.getLogger(__name__)
 
+
 @dataclass(frozen=True)
 class PixelConfig:
     """How requested clips become encoder input."""
