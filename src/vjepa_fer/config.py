@@ -29,7 +29,7 @@ def _with_defaults(validator_class: type) -> type:
     """A validator that also writes each property's ``default`` into the instance."""
     validate_properties = validator_class.VALIDATORS["properties"]
 
-    def set_defaults(validator, properties, instance, schema):  # noqa: ANN001
+    def set_defaults(validator, properties, instance, schema):
         if isinstance(instance, dict):
             for key, sub in properties.items():
                 if "default" in sub and key not in instance:

@@ -26,7 +26,7 @@ CREMAD = list(labels_for("crema-d"))
 RAVDESS = list(labels_for("ravdess"))
 
 
-def _texts(labels) -> list[str]:  # noqa: ANN001
+def _texts(labels) -> list[str]:
     return [t.get_text() for t in labels]
 
 

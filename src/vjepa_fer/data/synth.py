@@ -27,12 +27,14 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import av  # heavy import kept inside (cli.py imports this module to build its parser)
 import numpy as np
 
 from vjepa_fer.data import faces
@@ -258,8 +260,6 @@ def video_frames(
 
 def _write_trial(job: tuple[Trial, Path, int, tuple[int, int], float]) -> int:
     """Render one trial once and encode every missing file of it; returns files written."""
-    import av  # heavy import kept inside (cli.py imports this module to build its parser)
-
     trial, root, seed, size, short_fraction = job
     todo = [
         (root / f, a)
@@ -340,8 +340,6 @@ def _synth(root: str | Path, trials: list[Trial], params: dict[str, Any], jobs: 
     start, written = time.perf_counter(), 0
     with contextlib.ExitStack() as stack:
         if jobs > 1:
-            from concurrent.futures import ProcessPoolExecutor
-
             pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs))
             results = pool.map(_write_trial, work, chunksize=4)
         else:

@@ -23,6 +23,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from vjepa_fer.evaluate.cross import cross_dataset
+from vjepa_fer.evaluate.metrics import (
+    average_confusions,
+    confusion,
+    metrics_from_predictions,
+    summarize_folds,
+    write_confusion,
+)
+from vjepa_fer.evaluate.voting import vote
 from vjepa_fer.io import write_csv
 from vjepa_fer.labels import labels_for
 
@@ -37,7 +46,7 @@ def probe_outputs(posteriors: pd.DataFrame) -> list[str]:
     return [c[2:] for c in posteriors.columns if c.startswith("p_")]
 
 
-def same_dataset(videos: pd.DataFrame, dataset: str, voting: str):  # noqa: ANN201
+def same_dataset(videos: pd.DataFrame, dataset: str, voting: str):
     """Labels, predictions and classes of a probe on its own held-out fold."""
     classes = list(labels_for(dataset))
     preds = videos[voting]
@@ -46,10 +55,8 @@ def same_dataset(videos: pd.DataFrame, dataset: str, voting: str):  # noqa: ANN2
     return videos["label"], preds, classes, {}
 
 
-def evaluate_videos(videos: pd.DataFrame, train: str, test: str, *, mv_tie: str):  # noqa: ANN201
+def evaluate_videos(videos: pd.DataFrame, train: str, test: str, *, mv_tie: str):
     """Yield (voting, rule, labels, preds, classes, dropped) for one probe's voted videos."""
-    from vjepa_fer.evaluate.cross import cross_dataset
-
     for voting in VOTINGS:
         if train == test:
             yield (voting, "same", *same_dataset(videos, test, voting))
@@ -65,15 +72,6 @@ def evaluate_videos(videos: pd.DataFrame, train: str, test: str, *, mv_tie: str)
 
 def evaluate_all(posterior_dir: Path, out: Path, *, mv_tie: str = "lowest", ddof: int = 0) -> dict:
     """Compute and write every table; returns the Table II / IV frames."""
-    from vjepa_fer.evaluate.metrics import (
-        average_confusions,
-        confusion,
-        metrics_from_predictions,
-        summarize_folds,
-        write_confusion,
-    )
-    from vjepa_fer.evaluate.voting import vote
-
     rows, matrices = [], {}
     files = sorted(posterior_dir.glob("*/*.csv"))
     files = [f for f in files if NAME.match(f.stem)]

@@ -28,11 +28,11 @@ logger = logging.getLogger(__name__)
 class StoreSink:
     """Clip-stream consumer writing tokens into a :class:`StoreWriter`, whole videos at a time."""
 
-    def __init__(self, writer) -> None:  # noqa: ANN001 - StoreWriter, imported lazily
+    def __init__(self, writer) -> None:
         self.writer = writer
         self._video: str | None = None
 
-    def consume(self, requests, tokens) -> None:  # noqa: ANN001
+    def consume(self, requests, tokens) -> None:
         start = 0
         for k in range(1, len(requests) + 1):
             if k == len(requests) or requests[k].video != requests[start].video:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from vjepa_fer.features.plan import usable_videos
+from vjepa_fer.features.store import merge_stores
 from vjepa_fer.io import atomic_open
 
 logger = logging.getLogger(__name__)
@@ -30,9 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vjepa_fer.features.plan import usable_videos
-    from vjepa_fer.features.store import merge_stores
-
     tags = [f"{args.kind}{i}" for i in range(args.num_shards)]
     index = merge_stores(args.store, tags, args.out)
     expected = set(usable_videos(pd.read_csv(args.manifest), pd.read_csv(args.lengths))["video"])

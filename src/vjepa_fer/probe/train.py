@@ -25,14 +25,21 @@ import argparse
 import hashlib
 import json
 import logging
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import pandas as pd
+import torch
+from safetensors.torch import save_file
 
+from vjepa_fer.features.plan import train_requests, usable_videos
+from vjepa_fer.features.store import FeatureStore
+from vjepa_fer.features.stream import ClipRequest, PixelConfig, autocast_dtype
 from vjepa_fer.io import atomic_open, atomic_path, write_csv
 from vjepa_fer.labels import labels_for
 from vjepa_fer.probe.trainer import ProbeSpec, ProbeTrainer, TrainConfig, epoch_order
+from vjepa_fer.video.augment import AugmentConfig
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +70,7 @@ def build_specs(
     return specs
 
 
-def make_trainers(specs, videos: pd.DataFrame, encoder_dims: tuple[int, int], cfg, device, amp):  # noqa: ANN001
+def make_trainers(specs, videos: pd.DataFrame, encoder_dims: tuple[int, int], cfg, device, amp):
     classes = labels_for(specs[0].dataset)
     trainers = []
     for spec in specs:
@@ -102,8 +109,6 @@ class Resume:
 
     def load(self, trainers: list[ProbeTrainer]) -> int:
         """Restore the trainers; returns the first epoch still to run."""
-        import torch
-
         if not self.path.exists():
             return 0
         state = torch.load(self.path, map_location="cpu", weights_only=True)
@@ -116,8 +121,6 @@ class Resume:
         return int(state["epoch"]) + 1
 
     def save(self, trainers: list[ProbeTrainer], epoch: int) -> None:
-        import torch
-
         state = {
             "key": self.key,
             "epoch": epoch,
@@ -127,9 +130,7 @@ class Resume:
             torch.save(state, tmp)
 
 
-def run_online(trainers, videos, root, stream, cfg, pixels, resume, epochs) -> None:  # noqa: ANN001
-    from vjepa_fer.features.plan import train_requests
-
+def run_online(trainers, videos, root, stream, cfg, pixels, resume, epochs) -> None:
     for t in trainers:
         stream.register(t, wants=t.wants)
     needed = set().union(*(t.labels for t in trainers))
@@ -160,9 +161,7 @@ def run_online(trainers, videos, root, stream, cfg, pixels, resume, epochs) -> N
         )
 
 
-def run_cached(trainers, videos, store, cfg, copies, resume, epochs) -> None:  # noqa: ANN001
-    from vjepa_fer.features.stream import ClipRequest
-
+def run_cached(trainers, videos, store, cfg, copies, resume, epochs) -> None:
     needed = set().union(*(t.labels for t in trainers))
     index = store.index.set_index(["video", "epoch"]).sort_index()
     for epoch in range(resume.load(trainers), epochs):
@@ -184,8 +183,6 @@ def run_cached(trainers, videos, store, cfg, copies, resume, epochs) -> None:  #
 
 
 def save_probe(trainer: ProbeTrainer, out: Path, meta: dict) -> Path:
-    from safetensors.torch import save_file
-
     folder = out / f"fold{trainer.spec.fold}" / trainer.spec.variant
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in trainer.probe.state_dict().items()}
@@ -210,10 +207,7 @@ def save_probe(trainer: ProbeTrainer, out: Path, meta: dict) -> Path:
 class PixelPlan:
     """Clip geometry plus the stream's pixel settings, from the command-line flags."""
 
-    def __init__(self, args: argparse.Namespace, augment_cfg=None) -> None:  # noqa: ANN001
-        from vjepa_fer.features.stream import PixelConfig
-        from vjepa_fer.video.augment import AugmentConfig
-
+    def __init__(self, args: argparse.Namespace, augment_cfg=None) -> None:
         self.frames_per_clip, self.frame_step = args.num_frames, args.frame_step
         self.config = PixelConfig(
             size=args.img_size, seed=args.seed, augment=augment_cfg or AugmentConfig()
@@ -254,11 +248,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import time
-
     from vjepa_fer.features.extract import build_stream, resolve_device
-    from vjepa_fer.features.plan import usable_videos
-    from vjepa_fer.features.stream import autocast_dtype
 
     videos = usable_videos(pd.read_csv(args.manifest), pd.read_csv(args.lengths))
     if set(videos["dataset"]) != {args.dataset}:
@@ -310,14 +300,11 @@ def run(args: argparse.Namespace) -> int:
         run_online(trainers, videos, args.root, stream, cfg, PixelPlan(args), resume, cfg.epochs)
         forwards = stream.forwards
     else:
-        from vjepa_fer.features.store import FeatureStore
-
         if args.store is None:
             raise ValueError("cached training needs --store (a feature store of the train pool)")
         store = FeatureStore(args.store, args.store_index)
         dims = (store.cfg["embed_dim"], store.cfg["num_heads"])
         device = resolve_device(args.device)
-        import torch
 
         trainers = make_trainers(
             specs, videos, dims, cfg, device, autocast_dtype(torch.device(device), args.dtype)

@@ -15,6 +15,11 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vjepa_fer.probe.attentive import AttentiveProbe
+from vjepa_fer.probe.optim import Schedules, make_optimizer
 
 logger = logging.getLogger(__name__)
 
@@ -76,13 +81,8 @@ class ProbeTrainer:
         num_classes: int,
         cfg: TrainConfig,
         device: str = "cpu",
-        amp_dtype=None,  # noqa: ANN001 - torch.dtype | None
+        amp_dtype: torch.dtype | None = None,
     ) -> None:
-        import torch
-
-        from vjepa_fer.probe.attentive import AttentiveProbe
-        from vjepa_fer.probe.optim import Schedules, make_optimizer
-
         self.spec, self.labels, self.cfg = spec, labels, cfg
         self.embed_dim, self.num_heads = embed_dim, num_heads
         self.device, self.amp_dtype = torch.device(device), amp_dtype
@@ -112,10 +112,10 @@ class ProbeTrainer:
         self._epoch_seen = 0
         self.curve: list[dict] = []
 
-    def wants(self, request) -> bool:  # noqa: ANN001
+    def wants(self, request) -> bool:
         return request.video in self.labels
 
-    def consume(self, requests, tokens) -> None:  # noqa: ANN001
+    def consume(self, requests, tokens) -> None:
         for r, t in zip(requests, tokens, strict=True):
             clips = self._clips.setdefault(r.video, {})
             clips[r.clip] = t
@@ -123,8 +123,6 @@ class ProbeTrainer:
                 self._video_ready(r.video)
 
     def _video_ready(self, video: str) -> None:
-        import torch
-
         clips = self._clips.pop(video)
         stacked = torch.stack([clips[k] for k in sorted(clips)])  # (clips, N, D)
         self._batch.append((stacked, self.labels[video]))
@@ -132,9 +130,6 @@ class ProbeTrainer:
             self._step()
 
     def _step(self) -> None:
-        import torch
-        import torch.nn.functional as F
-
         tokens = torch.stack([t for t, _ in self._batch])  # (B, clips, N, D)
         target = torch.tensor([y for _, y in self._batch], device=self.device)
         self._batch = []

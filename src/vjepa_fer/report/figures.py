@@ -33,10 +33,18 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+from safetensors.numpy import load_file
 from sklearn.decomposition import PCA
 
+from vjepa_fer.evaluate.cross import full_confusion
+from vjepa_fer.evaluate.metrics import read_confusion, row_normalise
 from vjepa_fer.io import atomic_path
 from vjepa_fer.labels import DATASET_LABELS
 
@@ -62,15 +70,11 @@ STYLE = {
 
 @contextlib.contextmanager
 def _style() -> Iterator[None]:
-    import matplotlib as mpl
-
     with mpl.rc_context(STYLE):
         yield
 
 
 def _figure(width: float, height: float) -> Figure:
-    from matplotlib.figure import Figure
-
     return Figure(figsize=(width, height), layout="constrained")
 
 
@@ -110,10 +114,6 @@ def save_figure(fig: Figure, stem: Path, *, dpi: int = 200) -> list[Path]:
 def _confusion_panel(
     ax: Axes, counts: pd.DataFrame, title: str, xlabel: str, ylabel: str, shared: int = 0
 ) -> None:
-    import seaborn as sns
-
-    from vjepa_fer.evaluate.metrics import row_normalise
-
     pct = row_normalise(counts)  # (labels, predictions), rows sum to 100
     big = max(pct.shape) > 7
     sns.heatmap(
@@ -175,8 +175,6 @@ def confusion_figure(
 
 def same_dataset_matrices(metrics_dir: Path, *, variant: str = "main") -> dict[str, pd.DataFrame]:
     """Fold-averaged PBV matrices per dataset, ``{dataset: counts}``, from evaluate's output."""
-    from vjepa_fer.evaluate.metrics import read_confusion
-
     out = {}
     for ds in DATASET_LABELS:
         path = metrics_dir / "confusion" / f"{ds}-{variant}_on_{ds}_pbv_same_mean.csv"
@@ -198,9 +196,6 @@ def cross_matrices(
     Kind ``"full"``: rectangular test label × probe output, nothing dropped (from the per-video
     vote tables); kind ``"drop"``: the calm-dropped rule's matrices (fallback).
     """
-    from vjepa_fer.evaluate.cross import full_confusion
-    from vjepa_fer.evaluate.metrics import read_confusion
-
     pairs = [(a, b) for a in DATASET_LABELS for b in DATASET_LABELS if a != b]
     full: dict[tuple[str, str], list[pd.DataFrame]] = {}
     for path in sorted((metrics_dir / "videos").glob("*_on_*.csv")):
@@ -284,8 +279,6 @@ def pca_figure(
     seed: int = 0,
 ) -> Figure:
     """Fig. 5: PCA of (a) the mean encoder token and (b) the probe's pooled token per clip."""
-    from matplotlib.lines import Line2D
-
     labels = np.asarray([str(v) for v in labels], dtype=object)
     if not len(labels) == len(encoder_mean) == len(probe_pooled):
         raise ValueError(
@@ -326,8 +319,6 @@ def load_pca_inputs(
     posterior_dir: Path, dataset: str, fold: int, *, variant: str = "main"
 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """``encoder_mean`` (M, D), ``probe_pooled`` (M, D) and the aligned clip table (M rows)."""
-    from safetensors.numpy import load_file
-
     stem = posterior_dir / dataset / f"pca-{dataset}-fold{fold}-{variant}"
     tensors_path, table_path = stem.with_suffix(".safetensors"), stem.with_suffix(".csv")
     for p in (tensors_path, table_path):
@@ -352,8 +343,6 @@ def load_pca_inputs(
 
 def demographics_figure(manifest: pd.DataFrame, *, dataset: str) -> Figure:
     """Fig. 6: actors per fold by sex (bars) and, where known, age per fold (box + points)."""
-    from matplotlib.ticker import MaxNLocator
-
     for col in ("actor", "fold", "sex"):
         if col not in manifest.columns:
             raise ValueError(f"manifest lacks column {col!r}")
@@ -406,8 +395,6 @@ def demographics_figure(manifest: pd.DataFrame, *, dataset: str) -> Figure:
 
 def curves_figure(curves: Mapping[int, pd.DataFrame], *, title: str) -> Figure:
     """Training loss and training accuracy (%) per epoch, one line per fold."""
-    from matplotlib.ticker import MaxNLocator
-
     if not curves:
         raise ValueError("no training curves to draw")
     with _style():

@@ -88,6 +88,7 @@ def _check_file(path: Path) -> None:
 
 def _open_decord(path: Path) -> Any:
     """A decord VideoReader, or an exception saying why decord cannot read the file."""
+    # Imported here on purpose: without decord (no wheel for the platform) PyAV takes over.
     from decord import VideoReader, cpu
 
     # One decoding thread: parallelism comes from worker processes, and decord's thread pool
