@@ -74,7 +74,9 @@ def load_config(path: str | Path, schema_path: str | Path = SCHEMA_PATH) -> dict
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", type=Path, help="YAML config file")
-    parser.add_argument("--schema", type=Path, default=SCHEMA_PATH)
+    parser.add_argument(
+        "--schema", type=Path, default=SCHEMA_PATH, help="JSON schema of the config (YAML)"
+    )
     parser.add_argument("--print", action="store_true", help="print the config with defaults")
 
 

@@ -59,3 +59,27 @@ def test_unknown_command_and_module_entry_point(capsys):
         check=True,
     )
     assert "usage: vjepa-fer metrics" in out.stdout
+
+
+def test_every_option_has_one_line_of_help_and_shows_its_default(capsys):
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name, p in sub.choices.items():
+        for action in p._actions:
+            flag = action.option_strings[0] if action.option_strings else action.dest
+            assert action.help, f"vjepa-fer {name} {flag} has no help"
+            assert "\n" not in action.help, f"vjepa-fer {name} {flag}: help is one line"
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    assert "(default: 20)" in out and "``" not in out  # defaults shown, no reST markup
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "``" not in capsys.readouterr().out
+
+
+def test_errors_are_printed_once(tmp_path, capsys):
+    assert main(["metrics", str(tmp_path / "missing.csv")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("missing.csv") == 1, err
+    assert err.startswith("vjepa-fer metrics: error:")

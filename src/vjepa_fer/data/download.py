@@ -477,7 +477,12 @@ def download_checkpoint(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``vjepa-fer download``."""
-    parser.add_argument("--dataset", required=True, choices=("ravdess", "crema-d", "checkpoint"))
+    parser.add_argument(
+        "--dataset",
+        required=True,
+        choices=("ravdess", "crema-d", "checkpoint"),
+        help="what to fetch: a dataset, or the encoder checkpoint",
+    )
     parser.add_argument("--root", type=Path, help="dataset folder (ravdess, crema-d)")
     parser.add_argument("--dest", type=Path, help="checkpoint file to write (checkpoint)")
     parser.add_argument("--url", help=f"checkpoint URL (default {DEFAULT_CHECKPOINT_URL})")

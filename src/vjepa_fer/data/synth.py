@@ -454,11 +454,16 @@ def _size(text: str) -> tuple[int, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("--dataset", required=True, choices=DATASETS)
+    add(
+        "--dataset",
+        required=True,
+        choices=DATASETS,
+        help="which dataset's names and container to imitate",
+    )
     add("--out", required=True, type=Path, help="dataset root to write")
     add("--actors", type=int, default=10, help="how many real actor IDs, round-robin over folds")
     add("--actor-ids", type=_int_list, help="explicit comma-separated actor IDs (over --actors)")
-    add("--seed", type=int, default=0)
+    add("--seed", type=int, default=0, help="random seed; the same seed writes identical files")
     add("--size", type=_size, help="WxH, even (default 160x90 RAVDESS, 128x96 CREMA-D)")
     add("--statements", type=_int_list, default=[1], help="RAVDESS statements, e.g. 1,2")
     add("--repetitions", type=_int_list, default=[1], help="RAVDESS repetitions, e.g. 1,2")

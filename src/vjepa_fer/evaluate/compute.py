@@ -340,6 +340,14 @@ SETTING_HELP = {
     "distinct": "cached mode: count identical clip positions once",
     "extra_probes": "extra probe sets (grid, seeds) served by the same clips",
     "share_modalities": "also report RAVDESS 01/02 clip sharing (verify frames first)",
+    "epochs": "training epochs",
+    "frames_per_clip": "frames per clip",
+    "frame_step": "take every n-th frame inside a clip",
+    "img_size": "frame size in pixels fed to the encoder",
+    "embed_dim": "encoder width (ViT-H: 1280)",
+    "depth": "encoder blocks (ViT-H: 32)",
+    "patch": "patch size in pixels",
+    "tubelet": "frames per token",
 }
 
 

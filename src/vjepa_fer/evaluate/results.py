@@ -148,9 +148,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="folder holding <test dataset>/<probe>.csv posterior tables",
     )
-    parser.add_argument("--out", required=True, type=Path)
-    parser.add_argument("--mv-tie", choices=["lowest", "posterior"], default="lowest")
-    parser.add_argument("--std-ddof", type=int, default=0)
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="results folder for metrics, matrices and per-video votes",
+    )
+    parser.add_argument(
+        "--mv-tie",
+        choices=["lowest", "posterior"],
+        default="lowest",
+        help="majority-vote tie: lowest class index (the authors) or highest posterior sum",
+    )
+    parser.add_argument(
+        "--std-ddof", type=int, default=0, help="delta degrees of freedom of the std over folds"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,11 +21,22 @@ logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", required=True, type=Path)
-    parser.add_argument("--kind", choices=["eval", "train"], required=True)
-    parser.add_argument("--num-shards", type=int, required=True)
-    parser.add_argument("--manifest", required=True, type=Path)
-    parser.add_argument("--lengths", required=True, type=Path)
+    parser.add_argument(
+        "--store", required=True, type=Path, help="feature store folder holding the shards"
+    )
+    parser.add_argument(
+        "--kind",
+        choices=["eval", "train"],
+        required=True,
+        help="which store: eval clips or the training pool",
+    )
+    parser.add_argument("--num-shards", type=int, required=True, help="number of shards to expect")
+    parser.add_argument(
+        "--manifest", required=True, type=Path, help="manifest CSV written by vjepa-fer index"
+    )
+    parser.add_argument(
+        "--lengths", required=True, type=Path, help="frame counts written by vjepa-fer lengths"
+    )
     parser.add_argument("--out", required=True, type=Path, help="merged index CSV")
     parser.add_argument("--counts", nargs="*", type=Path, default=[], help="shards' done JSONs")
     parser.add_argument("--counts-out", type=Path, help="summed clip-forward counts (JSON)")

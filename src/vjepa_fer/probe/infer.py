@@ -97,9 +97,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from vjepa_fer.features.extract import add_encoder_arguments
 
     parser.add_argument("--dataset", required=True, help="the dataset evaluated on")
-    parser.add_argument("--manifest", required=True, type=Path)
-    parser.add_argument("--lengths", required=True, type=Path)
-    parser.add_argument("--root", required=True, type=Path)
+    parser.add_argument(
+        "--manifest", required=True, type=Path, help="manifest CSV of the dataset evaluated on"
+    )
+    parser.add_argument(
+        "--lengths", required=True, type=Path, help="frame counts of the dataset evaluated on"
+    )
+    parser.add_argument("--root", required=True, type=Path, help="dataset root")
     parser.add_argument(
         "--trained",
         required=True,
@@ -109,8 +113,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, type=Path, help="folder of posterior CSVs")
     parser.add_argument("--done", type=Path, help="JSON summary written at the end")
-    parser.add_argument("--stride", type=int, default=1)
-    parser.add_argument("--views", type=int, default=1)
+    parser.add_argument(
+        "--stride", type=int, default=1, help="step between evaluation clip starts (the authors: 1)"
+    )
+    parser.add_argument(
+        "--views", type=int, default=1, help="1 centre view, or 3 views along the long side"
+    )
     parser.add_argument(
         "--pca-fold",
         type=int,

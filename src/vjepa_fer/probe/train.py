@@ -217,31 +217,66 @@ class PixelPlan:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from vjepa_fer.features.extract import add_encoder_arguments
 
-    parser.add_argument("--dataset", required=True, choices=["ravdess", "crema-d"])
-    parser.add_argument("--manifest", required=True, type=Path)
-    parser.add_argument("--lengths", required=True, type=Path)
+    parser.add_argument(
+        "--dataset",
+        required=True,
+        choices=["ravdess", "crema-d"],
+        help="dataset the probes are trained on",
+    )
+    parser.add_argument(
+        "--manifest", required=True, type=Path, help="manifest CSV written by vjepa-fer index"
+    )
+    parser.add_argument(
+        "--lengths", required=True, type=Path, help="frame counts written by vjepa-fer lengths"
+    )
     parser.add_argument("--root", type=Path, help="dataset root (online mode)")
     parser.add_argument("--out", required=True, type=Path, help="probe folder of the dataset")
     parser.add_argument("--done", type=Path, help="JSON summary written at the end")
-    parser.add_argument("--folds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument(
+        "--folds",
+        type=int,
+        nargs="+",
+        default=[1, 2, 3, 4, 5],
+        help="folds to train a probe for (each on the other folds' actors)",
+    )
     parser.add_argument("--group", default="all", help="name of this job's probe group")
-    parser.add_argument("--mode", choices=["online", "cached"], default="online")
+    parser.add_argument(
+        "--mode",
+        choices=["online", "cached"],
+        default="online",
+        help="online: encode augmented clips every epoch; cached: train from the store",
+    )
     parser.add_argument("--store", type=Path, help="cached mode: feature store of the pool")
     parser.add_argument("--store-index", type=Path, help="cached mode: merged store index")
     parser.add_argument("--copies", type=int, default=0, help="cached: augmented copies stored")
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--batch-videos", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--final-lr", type=float, default=0.0)
-    parser.add_argument("--weight-decay", type=float, default=0.01)
-    parser.add_argument("--final-weight-decay", type=float, default=1e-6)
-    parser.add_argument("--grad-clip", type=float, default=1.0)
+    parser.add_argument("--epochs", type=int, default=20, help="training epochs")
+    parser.add_argument("--batch-videos", type=int, default=4, help="videos per optimiser step")
+    parser.add_argument(
+        "--lr", type=float, default=1e-3, help="peak learning rate of the cosine schedule"
+    )
+    parser.add_argument(
+        "--final-lr", type=float, default=0.0, help="learning rate at the last step"
+    )
+    parser.add_argument(
+        "--weight-decay", type=float, default=0.01, help="weight decay at the first step"
+    )
+    parser.add_argument(
+        "--final-weight-decay", type=float, default=1e-6, help="weight decay at the last step"
+    )
+    parser.add_argument(
+        "--grad-clip", type=float, default=1.0, help="gradient-norm clipping threshold"
+    )
     parser.add_argument("--clips", type=int, default=8, help="training clips per video")
-    parser.add_argument("--unit", choices=["video", "clip"], default="video")
+    parser.add_argument(
+        "--unit",
+        choices=["video", "clip"],
+        default="video",
+        help="video: a video's clips pooled at once; clip: one clip per sample",
+    )
     parser.add_argument("--keep-last", action="store_true", help="train on the partial batch")
     parser.add_argument("--same-order", action="store_true", help="the authors' fixed order")
     parser.add_argument("--random-clips", action="store_true", help="the paper's random clips")
-    parser.add_argument("--no-augment", action="store_true")
+    parser.add_argument("--no-augment", action="store_true", help="train on clean clips")
     parser.add_argument("--head-classes", type=int, default=0, help="0 = the dataset's classes")
     parser.add_argument("--extra", action="append", default=[], help="NAME:lr=..,weight_decay=..")
     add_encoder_arguments(parser)

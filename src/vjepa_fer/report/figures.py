@@ -491,7 +491,12 @@ def write_figures(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", required=True, type=Path, help="the pipeline's results/")
     parser.add_argument("--out", required=True, type=Path, help="folder for PNG and PDF files")
-    parser.add_argument("--pca-dataset", default="crema-d", choices=sorted(DATASET_LABELS))
+    parser.add_argument(
+        "--pca-dataset",
+        default="crema-d",
+        choices=sorted(DATASET_LABELS),
+        help="dataset of the PCA figure",
+    )
     parser.add_argument(
         "--pca-fold", type=int, default=1, help="fold of the PCA figure (0 = no PCA figure)"
     )

@@ -104,8 +104,12 @@ def output_index(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config-json", required=True, help="the run's config as JSON")
-    parser.add_argument("--results", required=True, type=Path)
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument(
+        "--results", required=True, type=Path, help="the pipeline's results/ folder"
+    )
+    parser.add_argument(
+        "--out", required=True, type=Path, help="folder for config, versions and the output index"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
