@@ -76,7 +76,7 @@ def test_local_copy_is_not_downloaded(tmp_path):
     (data / "Actor_01").mkdir(parents=True)
     cfg = {
         "datasets": {"ravdess": {"source": "local", "root": str(data), "expect_full": False}},
-        "encoder": {"checkpoint": None},
+        "encoder": {"checkpoint": None, "random_weights": True},
     }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     res = snakemake(
@@ -111,7 +111,26 @@ def test_bad_config_stops_the_run_naming_the_key(tmp_path):
         str(tmp_path / "bad.yaml"),
     )
     assert res.returncode != 0
-    assert "'modalitis' was unexpected" in res.stdout + res.stderr
+    out = res.stdout + res.stderr
+    # The project's one-paragraph message comes first, naming the key, the file and the keys
+    # allowed there, instead of Snakemake's dump of the schema.
+    assert "unknown key datasets.ravdess.modalitis; allowed under datasets/ravdess:" in out
+    assert "bad.yaml: invalid config" in out and "modalities" in out
+    assert len(out.splitlines()) < 40, out
+
+
+def test_real_encoder_without_checkpoint_needs_random_weights(tmp_path):
+    cfg = yaml.safe_load((REPO / "config.demo.yaml").read_text())
+    cfg["encoder"]["name"] = "vit_large"
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    args = ["-n", "--cores", "1", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path)]
+    res = snakemake(*args, "--configfile", str(tmp_path / "c.yaml"))
+    assert res.returncode != 0
+    assert "encoder.checkpoint is null for encoder 'vit_large'" in res.stdout + res.stderr
+    cfg["encoder"]["random_weights"] = True
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    res = snakemake(*args, "--configfile", str(tmp_path / "c.yaml"))
+    assert res.returncode == 0, res.stderr[-2000:]
 
 
 @pytest.fixture(scope="module")

@@ -63,7 +63,12 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
         default="vit_huge",
         help="encoder name in the registry (vit_large, vit_huge, vit_giant, tiny, ...)",
     )
-    parser.add_argument("--checkpoint", default=None, help="checkpoint (omit: random weights)")
+    parser.add_argument("--checkpoint", default=None, help="encoder checkpoint file")
+    parser.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="run a non-tiny encoder without a checkpoint (seeded random weights)",
+    )
     parser.add_argument(
         "--checkpoint-key", default="target_encoder", help="state-dict entry holding the weights"
     )
@@ -94,8 +99,9 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
 def build_stream(args: argparse.Namespace):  # noqa: ANN201 - (ClipStream, encoder)
     """The encoder named by the flags, wrapped in a clip stream on the chosen device."""
     from vjepa_fer.features.stream import ClipStream
-    from vjepa_fer.models.registry import build_encoder
+    from vjepa_fer.models.registry import build_encoder, require_weights
 
+    require_weights(args.encoder, args.checkpoint, args.random_weights)
     encoder = build_encoder(
         args.encoder,
         img_size=args.img_size,

@@ -92,6 +92,24 @@ def build_encoder(
     return model
 
 
+# Encoders that exist only for tests and the offline demo: random weights are their normal state.
+RANDOM_BY_DESIGN = frozenset({"tiny"})
+
+
+def require_weights(name: str, checkpoint: object, random_weights: bool) -> None:
+    """Refuse a real encoder without weights unless random weights were asked for explicitly.
+
+    A ViT-H with random weights runs, trains probes and prints numbers, all meaningless; that
+    must never happen because a checkpoint path was left out.
+    """
+    if checkpoint is None and not random_weights and name not in RANDOM_BY_DESIGN:
+        raise ValueError(
+            f"encoder {name!r} has no checkpoint: set encoder.checkpoint in the config "
+            "(--checkpoint), or ask for random weights with encoder.random_weights: true "
+            "(--random-weights)"
+        )
+
+
 def _import_optional() -> None:
     for module in _OPTIONAL_MODULES:
         # find_spec is None when the module does not exist (yet); import errors inside an
