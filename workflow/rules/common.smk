@@ -226,9 +226,9 @@ def train_options(wildcards):
         "8" if p["head_classes"] == "8" else "0",
     ]
     opts += [] if p["drop_last"] else ["--keep-last"]
-    opts += [] if p["reshuffle"] else ["--same-order"]
+    opts += ["--reshuffle" if p["reshuffle"] else "--no-reshuffle"]
     opts += ["--random-clips"] if p["random_clips"] else []
-    opts += [] if p["augment"] else ["--no-augment"]
+    opts += ["--augment" if p["augment"] else "--no-augment"]
     for extra in p["extra"]:
         values = ",".join(f"{k}={v}" for k, v in extra.items() if k != "name")
         opts += ["--extra", f"{extra['name']}:{values}"]

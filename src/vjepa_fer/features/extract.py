@@ -80,7 +80,7 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
         "--frame-step", type=int, default=4, help="take every n-th frame inside a clip"
     )
     parser.add_argument("--batch-size", type=int, default=32, help="clips per encoder forward")
-    parser.add_argument("--workers", type=int, default=0, help="decoding processes")
+    parser.add_argument("--workers", type=int, default=8, help="decoding processes")
     parser.add_argument(
         "--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N"
     )

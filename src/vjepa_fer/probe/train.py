@@ -249,34 +249,60 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", type=Path, help="cached mode: feature store of the pool")
     parser.add_argument("--store-index", type=Path, help="cached mode: merged store index")
     parser.add_argument("--copies", type=int, default=0, help="cached: augmented copies stored")
-    parser.add_argument("--epochs", type=int, default=20, help="training epochs")
-    parser.add_argument("--batch-videos", type=int, default=4, help="videos per optimiser step")
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="training epochs")
     parser.add_argument(
-        "--lr", type=float, default=1e-3, help="peak learning rate of the cosine schedule"
+        "--batch-videos",
+        type=int,
+        default=TrainConfig.batch_videos,
+        help="videos per optimiser step",
     )
     parser.add_argument(
-        "--final-lr", type=float, default=0.0, help="learning rate at the last step"
+        "--lr", type=float, default=ProbeSpec.lr, help="peak learning rate of the cosine schedule"
     )
     parser.add_argument(
-        "--weight-decay", type=float, default=0.01, help="weight decay at the first step"
+        "--final-lr", type=float, default=ProbeSpec.final_lr, help="learning rate at the last step"
     )
     parser.add_argument(
-        "--final-weight-decay", type=float, default=1e-6, help="weight decay at the last step"
+        "--weight-decay",
+        type=float,
+        default=ProbeSpec.weight_decay,
+        help="weight decay at the first step",
     )
     parser.add_argument(
-        "--grad-clip", type=float, default=1.0, help="gradient-norm clipping threshold"
+        "--final-weight-decay",
+        type=float,
+        default=ProbeSpec.final_weight_decay,
+        help="weight decay at the last step",
     )
-    parser.add_argument("--clips", type=int, default=8, help="training clips per video")
+    parser.add_argument(
+        "--grad-clip",
+        type=float,
+        default=TrainConfig.grad_clip,
+        help="gradient-norm clipping threshold",
+    )
+    parser.add_argument(
+        "--clips", type=int, default=TrainConfig.clips, help="training clips per video"
+    )
     parser.add_argument(
         "--unit",
         choices=["video", "clip"],
-        default="video",
+        default=TrainConfig.unit,
         help="video: a video's clips pooled at once; clip: one clip per sample",
     )
     parser.add_argument("--keep-last", action="store_true", help="train on the partial batch")
-    parser.add_argument("--same-order", action="store_true", help="the authors' fixed order")
+    parser.add_argument(
+        "--reshuffle",
+        action=argparse.BooleanOptionalAction,
+        default=TrainConfig.reshuffle,
+        help="a new video order every epoch (--no-reshuffle: the authors' one fixed order)",
+    )
     parser.add_argument("--random-clips", action="store_true", help="the paper's random clips")
-    parser.add_argument("--no-augment", action="store_true", help="train on clean clips")
+    parser.add_argument(
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=TrainConfig.augment,
+        help="the authors' training augmentation (--no-augment: clean clips)",
+    )
     parser.add_argument("--head-classes", type=int, default=0, help="0 = the dataset's classes")
     parser.add_argument("--extra", action="append", default=[], help="NAME:lr=..,weight_decay=..")
     add_encoder_arguments(parser)
@@ -306,9 +332,9 @@ def run(args: argparse.Namespace) -> int:
         clips=args.clips,
         unit=args.unit,
         drop_last=not args.keep_last,
-        reshuffle=not args.same_order,
+        reshuffle=args.reshuffle,
         random_clips=args.random_clips,
-        augment=not args.no_augment,
+        augment=args.augment,
         seed=args.seed,
     )
     encoder_meta = {

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from vjepa_fer.probe.attentive import AttentiveProbe
-from vjepa_fer.probe.optim import Schedules, make_optimizer
+from vjepa_fer.probe.optim import AUTHORS, Schedules, make_optimizer
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +31,10 @@ class ProbeSpec:
     dataset: str
     fold: int
     variant: str = "main"
-    lr: float = 1e-3
-    final_lr: float = 0.0
-    weight_decay: float = 0.01
-    final_weight_decay: float = 1e-6
+    lr: float = AUTHORS.lr
+    final_lr: float = AUTHORS.final_lr
+    weight_decay: float = AUTHORS.weight_decay
+    final_weight_decay: float = AUTHORS.final_weight_decay
     seed: int = 0
     head_classes: int = 0  # 0 = the dataset's own class count; 8 = the authors' CREMA-D head
 
@@ -47,9 +47,9 @@ class ProbeSpec:
 class TrainConfig:
     """The authors' values are the defaults (reference-protocol.md, "Optimisation")."""
 
-    epochs: int = 20
-    batch_videos: int = 4
-    grad_clip: float = 1.0
+    epochs: int = AUTHORS.epochs
+    batch_videos: int = AUTHORS.batch_videos
+    grad_clip: float = AUTHORS.grad_clip
     clips: int = 8
     unit: str = "video"  # video: 8 clips pooled at once | clip: the paper's one clip per sample
     drop_last: bool = True  # the authors' DataLoader drops the last partial batch
