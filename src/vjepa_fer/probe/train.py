@@ -344,6 +344,7 @@ def run(args: argparse.Namespace) -> int:
         "num_frames": args.num_frames,
         "frame_step": args.frame_step,
         "mode": args.mode,
+        "copies": args.copies,  # cached mode: 0 = trained on clean clips (read by the figures)
     }
     resume = Resume(
         args.out / f"resume-{args.group}.pt",

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -130,6 +131,7 @@ def _confusion_panel(
         annot_kws={"size": 10 if big else 12},
         cbar_kws={"label": "% of videos of the true class", "shrink": 0.8},
     )
+    ax.set_anchor("N")  # panels of different heights share one top line (titles aligned)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -215,11 +217,14 @@ def cross_matrices(
     return drop, "drop"
 
 
-def align_shared(cm: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Reorder a label × output matrix so the shared classes come first, in the row order, on
-    the diagonal; rows and columns without a counterpart follow. Returns (matrix, #shared)."""
+def align_shared(cm: pd.DataFrame, order: Sequence[str] = ()) -> tuple[pd.DataFrame, int]:
+    """Reorder a label × output matrix so the shared classes come first, on the diagonal; rows
+    and columns without a counterpart follow. The shared block follows ``order`` (classes not in
+    it keep the row order), so that several panels show the shared classes in one order.
+    Returns (matrix, #shared)."""
     rows, cols = [str(c) for c in cm.index], [str(c) for c in cm.columns]
-    shared = [c for c in rows if c in cols]
+    shared = [c for c in order if c in rows and c in cols]
+    shared += [c for c in rows if c in cols and c not in shared]
     out = cm.loc[
         shared + [r for r in rows if r not in shared], shared + [c for c in cols if c not in shared]
     ]
@@ -229,9 +234,13 @@ def align_shared(cm: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 def cross_figure(matrices: Mapping[tuple[str, str], pd.DataFrame], kind: str) -> Figure:
     """Fig. 4: one panel per (train, test) pair; ``kind`` is ``"full"`` or ``"drop"``."""
     panels, xl, yl, shared = {}, {}, {}, {}
+    # One order for the shared classes in every panel (the first dataset's label order), so the
+    # panels can be compared cell by cell; each dataset's own order would differ between them.
+    order = [c for ds in DATASET_LABELS for c in DATASET_LABELS[ds]]
+    order = list(dict.fromkeys(order))
     for (train, test), cm in matrices.items():
         title = f"Trained on {_name(train)} → tested on {_name(test)}"
-        panels[title], shared[title] = align_shared(cm)
+        panels[title], shared[title] = align_shared(cm, order)
         xl[title] = f"Probe output ({_name(train)} classes)"
         yl[title] = f"True label ({_name(test)})"
     what = (
@@ -371,7 +380,8 @@ def demographics_figure(manifest: pd.DataFrame, *, dataset: str) -> Figure:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("Actors")
         ax.set_title(("(a) " if has_age else "") + "Actors per fold by sex")
-        ax.legend(title="Sex")
+        # Below the axis: inside it the legend covered the tallest bars and their labels.
+        ax.legend(title="Sex", loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=len(sexes))
         ax.margins(y=0.15)
         if has_age:
             ax = axes[1]
@@ -393,8 +403,29 @@ def demographics_figure(manifest: pd.DataFrame, *, dataset: str) -> Figure:
     return fig
 
 
-def curves_figure(curves: Mapping[int, pd.DataFrame], *, title: str) -> Figure:
-    """Training loss and training accuracy (%) per epoch, one line per fold."""
+def training_clips(info: Mapping) -> str:
+    """What the probe trained on, from its probe.json: augmented, clean or fixed copies."""
+    train = info.get("train", {})
+    if info.get("mode") == "cached":
+        copies = int(info.get("copies", 0))
+        if copies:
+            return f"training clips ({copies} stored augmented cop{'y' if copies == 1 else 'ies'})"
+        return "clean (unaugmented) training clips"
+    if train.get("augment", True):
+        return "augmented training clips"
+    return "clean (unaugmented) training clips"
+
+
+def curves_figure(
+    curves: Mapping[int, pd.DataFrame],
+    *,
+    title: str,
+    clips: str = "augmented training clips",
+) -> Figure:
+    """Training loss and training accuracy (%) per epoch, one line per fold.
+
+    ``clips`` says what the accuracy was measured on (see :func:`training_clips`).
+    """
     if not curves:
         raise ValueError("no training curves to draw")
     with _style():
@@ -406,7 +437,7 @@ def curves_figure(curves: Mapping[int, pd.DataFrame], *, title: str) -> Figure:
             axes[1].plot(c["epoch"], c["train_accuracy"], marker="o", markersize=3)
         axes[0].set_ylabel("Training loss (cross-entropy)")
         axes[1].set_ylabel("Training accuracy (%)")
-        names = ("(a) Loss", "(b) Accuracy on the augmented training videos")
+        names = ("(a) Loss", f"(b) Accuracy on the {clips}")
         for ax, name in zip(axes, names, strict=True):
             ax.set_xlabel("Epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -478,7 +509,10 @@ def write_figures(
         curves = read_curves(results_dir / "probes" / ds, variant=variant)
         if curves:
             title = f"{_name(ds)}: probe training per fold (variant {variant})"
-            emit(curves_figure(curves, title=title), f"curves_{ds}")
+            info = results_dir / "probes" / ds / f"fold{min(curves)}" / variant / "probe.json"
+            clips = training_clips(json.loads(info.read_text())) if info.is_file() else None
+            fig = curves_figure(curves, title=title, clips=clips or "training clips")
+            emit(fig, f"curves_{ds}")
     if not paths:
         raise FileNotFoundError(
             f"{results_dir}: nothing to draw (looked for metrics/confusion, metrics/videos, "
