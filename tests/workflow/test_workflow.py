@@ -261,3 +261,37 @@ def test_demo_rerun_has_nothing_to_do(demo_run):
     )
     assert res.returncode == 0
     assert "Nothing to be done" in res.stdout + res.stderr
+
+
+README_TABLE = re.compile(
+    r"<!-- demo-table2 begin.*?-->\n(?P<table>.*?)<!-- demo-table2 end -->", re.S
+)
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def table_numbers(markdown: str) -> dict[tuple[str, ...], list[float]]:
+    """Rows of every Markdown table: the text cells as key, every number of the row as value.
+
+    Robust to spacing, alignment rows, % signs and the notes around the table, so the README's
+    copy only has to carry the same rows and numbers as the demo's output."""
+    rows = {}
+    for line in markdown.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not line.lstrip().startswith("|") or all(set(c) <= set(":- ") for c in cells):
+            continue
+        key = tuple(c for c in cells if not NUMBER.search(c))
+        rows[key] = [float(v) for c in cells if NUMBER.search(c) for v in NUMBER.findall(c)]
+    return rows
+
+
+def test_readme_demo_table_is_what_the_demo_prints(demo_run):
+    """The README's demo numbers are a verbatim copy of results/tables/table2.md of `make demo`;
+    after a change that moves them, paste the new file between the README's markers."""
+    block = README_TABLE.search((REPO / "README.md").read_text())
+    assert block, "README.md lacks the <!-- demo-table2 begin/end --> block"
+    readme = table_numbers(block["table"])
+    produced = table_numbers((demo_run / "results/tables/table2.md").read_text())
+    assert readme, "no table rows between the README markers"
+    assert readme.keys() == produced.keys()
+    for key, values in produced.items():
+        assert readme[key] == pytest.approx(values, abs=0.006), key
