@@ -2,7 +2,7 @@
 
 Stage ``vjepa-fer index`` (rule ``index`` in workflow/rules/data.smk). No video is decoded here:
 labels, actors and trials come from the published naming schemes (data/naming.py), folds from the
-paper's tables (data/folds.py). Spec: ../shared/spec/datasets.md.
+paper's tables (data/folds.py). Spec: docs/datasets.md.
 
     vjepa-fer index --dataset ravdess --root /data/RAVDESS --out results/ravdess/manifest.csv
 """

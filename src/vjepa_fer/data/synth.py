@@ -1,7 +1,7 @@
 """Write the synthetic face-video demo dataset in the real RAVDESS / CREMA-D layouts.
 
-Implements the demo data of ../shared/spec/layout.md (``config.demo.yaml``: "synthetic data + tiny
-encoder") with the file formats of ../shared/spec/datasets.md, so indexing, decoding, features,
+Implements the offline demo's data (README "Quick start", ``config.demo.yaml``: synthetic data and
+a tiny encoder) with the file formats of docs/datasets.md, so indexing, decoding, features,
 probes and reports all run for real on a CPU:
 
 * RAVDESS: ``Actor_XX/MM-VV-EE-II-SS-RR-AA.mp4``, H.264 (libx264, yuv420p), 30000/1001 fps, speech

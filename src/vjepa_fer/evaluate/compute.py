@@ -1,9 +1,9 @@
 """Clip-forward arithmetic behind the speed claim: the authors' protocol against ours.
 
-Implements ../shared/spec/compute.md with the clip rules of reference-protocol.md ("Clips",
+Implements docs/compute.md with the clip rules of docs/protocol.md ("Clips",
 "Training unit", "Cross-dataset", "Pain points"). Counts come from real manifests (video, actor,
 fold, label[, trial]) and frame counts (``lengths`` stage: video, num_frames, status); nothing is
-decoded. FLOPs use compute.md's per-layer model 24·d²·N + 4·N²·d; H100-hours a sustained rate.
+decoded. FLOPs use docs/compute.md's per-layer model 24·d²·N + 4·N²·d; H100-hours a sustained rate.
 
 * authors: each fold probe re-encodes its training videos every epoch, runs an unused per-epoch
   3-view validation, evaluates its test fold and re-encodes the whole other dataset.
@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 # name -> (manifest, lengths), or the table prepare() made of them
 Datasets = Mapping[str, "tuple[pd.DataFrame, pd.DataFrame] | pd.DataFrame"]
-# dataset: whose probes a row serves (compute.md's column); clips_of: whose videos are encoded;
+# dataset: whose probes a row serves (docs/compute.md's column); clips_of: whose videos are encoded;
 # probe_uses: (clip, probe) pairs served, each one forward in the authors' code. The last two
 # numeric columns are filled on measured rows only.
 ROW = ["protocol", "part", "dataset", "clips_of", "videos", "forwards", "probe_uses", "note"]
@@ -71,10 +71,10 @@ def encoder_flops(
     *,
     include_patch_embed: bool = False,
 ) -> float:
-    """FLOP of one clip forward: depth·(24·d²·N + 4·N²·d) (compute.md; ViT-H/16 384 ≈ 9.3e12).
+    """FLOP of one clip forward: depth·(24·d²·N + 4·N²·d) (docs/compute.md; ViT-H/16 384 ≈ 9.3e12).
 
     ``include_patch_embed`` adds the Conv3d (2·3·tubelet·patch²·d per token, < 0.3 %), which
-    compute.md leaves out.
+    docs/compute.md leaves out.
     """
     n = encoder_tokens(img_size, num_frames, patch, tubelet)
     d = int(embed_dim)
@@ -300,7 +300,7 @@ def our_protocol(
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the comparison depends on (compute.md's defaults: the authors' 384-px ViT-H)."""
+    """Everything the comparison depends on (docs/compute.md: the authors' 384-px ViT-H)."""
 
     epochs: int = 20
     clips: int = 8

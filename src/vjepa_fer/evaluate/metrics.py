@@ -1,6 +1,6 @@
 """Confusion matrices, UAR / WAR, the paper-compatible "UAR", and fold summaries.
 
-Implements reference-protocol.md, section "Metrics" (and the orientation trap in datasets.md).
+Implements docs/protocol.md, section "Metrics" (and the orientation trap in docs/datasets.md).
 Every confusion matrix here is in scikit-learn's orientation: **rows = true labels, columns =
 predictions**; index and columns carry class names, the index is named ``label``. Cells may be
 fractional (fold-averaged matrices), and every function accepts them.

@@ -1,4 +1,4 @@
-"""Sharded on-disk store of encoder tokens (../shared/spec/compute.md, "Cached mode").
+"""Sharded on-disk store of encoder tokens (cached mode of docs/compute.md).
 
 A store is a folder of *parts*. A part is one safetensors file of stacked clip tokens plus a CSV
 index of its rows (video, clip, view, epoch, start). Parts are written atomically and hold whole

@@ -2,7 +2,7 @@
 
 The encoder is frozen, so a clip that several consumers need (the four fold probes that train on a
 video, the probes of the other dataset at cross-dataset evaluation, a feature store) is one
-computation (../shared/spec/compute.md, "What a frozen encoder allows"). A request names a clip by
+computation (docs/compute.md, "What a frozen encoder allows"). A request names a clip by
 (video, clip, view, epoch); requests are grouped by video so each video is decoded once per pass,
 in DataLoader worker processes that overlap decoding with the encoder. Batches of clips run under
 bf16 autocast on GPU (fp16 as a switch) and in float32 on CPU, and every batch is offered to each
@@ -112,7 +112,9 @@ class VideoClipDataset(torch.utils.data.Dataset):
 
 
 def autocast_dtype(device: torch.device, dtype: str) -> torch.dtype | None:
-    """bf16 (or fp16) autocast on GPU; float32 on CPU, where bf16 is ~4.5x slower (ecosystem.md)."""
+    """bf16 (or fp16) autocast on GPU; float32 on CPU, where bf16 is ~4.5x slower.
+
+    The CPU measurement is in docs/dependencies.md (torch row)."""
     if device.type != "cuda" or dtype == "fp32":
         return None
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[dtype]

@@ -1,6 +1,6 @@
 """Encoders built by name: ``build_encoder("vit_huge", img_size=384, num_frames=16, ...)``.
 
-Implements the encoder choice of spec/reference-protocol.md, section "Encoder" (the authors use
+Implements the encoder choice of docs/protocol.md, section "Encoder" (the authors use
 ``vit_huge`` with ``vith16-384.pth.tar``). Built-in entries: ``vit_large``, ``vit_huge``,
 ``vit_giant`` (official V-JEPA 1 architectures, loaded by :func:`load_vjepa`) and ``tiny``
 (64-d, 2 layers, for tests and demos). Optional encoders register themselves with the

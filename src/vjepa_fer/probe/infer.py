@@ -1,6 +1,6 @@
 """Stage ``vjepa-fer infer``: full-video inference, every evaluation clip encoded once.
 
-Implements ../shared/spec/reference-protocol.md ("Clips": full-video evaluation; "Cross-dataset").
+Implements docs/protocol.md ("Clips": full-video evaluation; "Cross-dataset").
 One pass over a dataset's evaluation clips (every start frame, one centre view) feeds every probe
 that needs them: each fold probe of the same dataset sees its own test fold, each probe of the other
 dataset sees the whole dataset (Table IV), extra probes likewise. Per-clip posteriors are saved,

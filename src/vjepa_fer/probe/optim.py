@@ -1,6 +1,6 @@
 """AdamW for the attentive probe and its per-iteration cosine schedules of LR and weight decay.
 
-Implements ../shared/spec/reference-protocol.md, section "Optimisation", after the official
+Implements docs/protocol.md, section "Optimisation", after the official
 facebookresearch/jepa ``evals/video_classification_frozen/eval.py`` (``init_opt``) and
 ``src/utils/schedulers.py`` (``WarmupCosineSchedule``, ``CosineWDSchedule``):
 

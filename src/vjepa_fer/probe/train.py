@@ -1,6 +1,6 @@
 """Stage ``vjepa-fer train``: attentive probes trained together, online or from the store.
 
-Implements ../shared/spec/reference-protocol.md ("Training unit", "Optimisation") and compute.md
+Implements docs/protocol.md ("Training unit", "Optimisation") and docs/compute.md
 ("What a frozen encoder allows"). Two modes (config ``probe.mode``):
 
 - ``online`` (faithful default): each epoch, each video's 8 augmented clips are encoded once by

@@ -1,6 +1,6 @@
 """One probe's training state: :class:`ProbeTrainer`, a clip-stream consumer.
 
-Implements ../shared/spec/reference-protocol.md ("Attentive probe", "Training unit",
+Implements docs/protocol.md ("Attentive probe", "Training unit",
 "Optimisation"). A probe's weights do not depend on which other probes train beside it: its
 initialisation comes from its own seed, the epoch's video order is a keyed permutation of the
 *whole* dataset filtered to its training set (:func:`epoch_order`), and augmentation is keyed by
@@ -45,7 +45,7 @@ class ProbeSpec:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The authors' values are the defaults (reference-protocol.md, "Optimisation")."""
+    """The authors' values are the defaults (docs/protocol.md, "Optimisation")."""
 
     epochs: int = AUTHORS.epochs
     batch_videos: int = AUTHORS.batch_videos

@@ -1,6 +1,6 @@
 """Stage ``vjepa-fer figures``: the paper's Figs. 3–6 and the probes' training curves.
 
-Implements reference-protocol.md, "Figures". Every figure is written as PNG (``--dpi``, default
+Implements docs/protocol.md, "Figures". Every figure is written as PNG (``--dpi``, default
 200) and PDF, with class names on the axes, titles and labelled colour bars:
 
 - ``fig3_confusion_same_pbv``: same-dataset confusion matrices (PBV, variant main) averaged over the

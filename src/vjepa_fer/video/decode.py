@@ -1,7 +1,7 @@
 """Decode video frames with decord, falling back to PyAV only where decord cannot open a file.
 
-Implements the decoding side of ../shared/spec/reference-protocol.md, section "Clips", and the
-decoder facts of ../shared/spec/ecosystem.md (decord 0.6: exact random access, right frame counts
+Implements the decoding side of docs/protocol.md, section "Clips", and the
+decoder facts of docs/dependencies.md (decord 0.6: exact random access, right frame counts
 and fps on H.264 .mp4 and FLV; PyAV reports 0 frames for FLV, so it counts them by decoding).
 
 A video is decoded once per pass: :func:`decode_frames` takes the union of the frame indices of all
