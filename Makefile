@@ -1,15 +1,20 @@
 # Front door. `make demo` and `make test` work on a fresh machine with python3 (>= 3.10):
-# they create .venv with the pinned CPU-only requirements, then run the demo pipeline or the tests.
+# they create .venv with the pinned requirements, then run the demo pipeline or the tests.
+# TORCH_INDEX=<PyTorch wheel index> installs torch from there first (CPU-only or a CUDA version;
+# see README "Installing torch").
 VENV ?= .venv
+TORCH_INDEX ?=
+TORCH_PIN := $(shell grep -E '^torch==' requirements.txt)
 PY := $(VENV)/bin/python
 # Snakemake's shell jobs call `vjepa-fer`, so the venv's bin must be on PATH for them.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install demo test lint clean-demo
+.PHONY: install demo test test-fast lint clean-demo
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(if $(TORCH_INDEX),$(PY) -m pip install --quiet "$(TORCH_PIN)" --index-url $(TORCH_INDEX))
 	$(PY) -m pip install --quiet -r requirements-dev.txt -e .
 	touch $@
 
@@ -20,6 +25,10 @@ demo: install
 
 test: install
 	$(PY) -m pytest
+
+# Unit tests only (no Snakemake runs, no demo, no SLURM): under 2 minutes on 2 cores.
+test-fast: install
+	$(PY) -m pytest tests/unit -q
 
 lint: install
 	snakemake --lint

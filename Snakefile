@@ -2,6 +2,8 @@
 # Reproduces Eing et al., "Video Joint-Embedding Predictive Architectures for Facial Expression
 # Recognition". Usage: `snakemake --cores 8 all` (config.yaml), or the offline demo:
 # `snakemake all --cores 2 --configfile config.demo.yaml`.
+import sys
+
 from snakemake.utils import min_version, validate
 from snakemake_interface_executor_plugins.settings import DeploymentMethod
 
@@ -15,6 +17,17 @@ if not workflow.overwrite_configfiles:
     configfile: "config.yaml"
 
 
+# The project's own check first: a misspelt key or a real encoder without weights stops the run
+# with one paragraph naming the key, the file and the allowed keys (Snakemake's validate() would
+# print the whole schema). validate() then fills the defaults.
+sys.path.insert(0, f"{workflow.basedir}/src")
+from vjepa_fer.config import load_schema, validate_config
+
+validate_config(
+    config,
+    load_schema(f"{workflow.basedir}/workflow/schemas/config.schema.yaml"),
+    " + ".join(map(str, workflow.overwrite_configfiles or ["config.yaml"])),
+)
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs a one-machine SLURM (munge, slurmctld, slurmd and the client commands) from the
 # Debian/Ubuntu archive so that tests/workflow/test_slurm.py can run the pipeline through a real
-# scheduler (see tests/workflow/slurm_cluster.py; facts measured in shared/spec/slurm.md).
+# scheduler (see tests/workflow/slurm_cluster.py; facts measured in docs/slurm.md).
 # Idempotent and non-interactive: does nothing when the binaries are already there. Starts no
 # daemon and writes no slurm.conf: the test fixture does both in a temporary folder (linked into
 # /etc/slurm while the test cluster runs).

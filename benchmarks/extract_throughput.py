@@ -2,11 +2,11 @@
 
 Measures the clip stream's encoder call (`ClipStream.encode`: autocast bf16/fp16 on GPU, float32
 on CPU, SDPA attention) on random normalised clips, after warm-up, with CUDA synchronisation.
-FLOPs per clip follow ../shared/spec/compute.md (24·d²·N + 4·N²·d per layer).
+FLOPs per clip follow docs/compute.md (24·d²·N + 4·N²·d per layer).
 
     python benchmarks/extract_throughput.py                      # CPU: tiny encoder, 64 px
     python benchmarks/extract_throughput.py --encoder vit_huge --img-size 384 --batch-size 32 \
-        --device cuda --dtype bf16 --peak-tflops 800   # H100: 8192^3 bf16 matmul, compute.md
+        --device cuda --dtype bf16 --peak-tflops 800   # H100: 8192^3 bf16 matmul, docs/compute.md
 
 Prints one JSON line per configuration; nothing is assumed, everything is measured.
 """
@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from vjepa_fer.compute import encoder_flops, encoder_tokens
+from vjepa_fer.evaluate.compute import encoder_flops, encoder_tokens
 from vjepa_fer.features.stream import ClipStream
 from vjepa_fer.models import build_encoder
 

@@ -1,4 +1,4 @@
-"""Shared test helpers: repository paths and the read-only shared/ folder beside the checkout."""
+"""Shared test helpers: the repository path and the snakemake runner."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 
 
 @pytest.fixture

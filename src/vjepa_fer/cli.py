@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "extract": ("vjepa_fer.features.extract", "encode clips once into the feature store"),
     "merge-features": ("vjepa_fer.features.merge", "join extraction shards into one index"),
     "train": ("vjepa_fer.probe.train", "train attentive probes together from one encoder pass"),
-    "forwards": ("vjepa_fer.compute", "clip forwards: authors' protocol vs this pipeline"),
+    "forwards": ("vjepa_fer.evaluate.compute", "clip forwards: authors' protocol vs this pipeline"),
     "evaluate": ("vjepa_fer.evaluate.results", "Tables II and IV numbers from saved posteriors"),
     "tables": ("vjepa_fer.report.tables", "Tables II-IV as CSV, Markdown and LaTeX"),
     "figures": ("vjepa_fer.report.figures", "Figures 3-6 and training curves (PNG, PDF)"),
@@ -42,6 +42,27 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+DESCRIPTION = "Facial-expression recognition with frozen V-JEPA encoders: one command per stage."
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Each option's help line ends with its default, when it has a meaningful one."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        silent = (
+            action.required
+            or default in (None, argparse.SUPPRESS, [])
+            or isinstance(action, argparse._StoreConstAction)  # store_true/false: a switch
+            or "default" in text  # the text already says it
+        )
+        return text if silent else f"{text} (default: %(default)s)"
+
+
 class CliError(Exception):
     """A user-facing error: printed without a traceback, exit status 1."""
 
@@ -52,12 +73,16 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     Importing just the requested stage keeps a light rule (``vjepa-fer index``) free of the
     dependencies of other stages, so each rule group's conda env only needs its own packages.
     """
-    parser = argparse.ArgumentParser(prog="vjepa-fer", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="vjepa-fer", description=DESCRIPTION, formatter_class=HelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"vjepa-fer {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(
+            name, help=help_text, description=help_text, formatter_class=HelpFormatter
+        )
         p.set_defaults(_module=module)
         if command is None or name == command:
             importlib.import_module(module).add_arguments(p)
@@ -80,14 +105,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         force=True,
     )
     module = importlib.import_module(args._module)
-    from vjepa_fer.data.fetch import DownloadError
-
     try:
         return int(module.run(args) or 0)
-    except (CliError, FileNotFoundError, ValueError, DownloadError) as exc:
-        logging.getLogger("vjepa_fer").error("%s", exc)
+    except Exception as exc:
+        if not isinstance(exc, _user_errors()):
+            raise
+        # One line, once: the message names the file and the problem; no traceback.
         print(f"vjepa-fer {args.command}: error: {exc}", file=sys.stderr)
         return 1
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions reported as one line. A DownloadError can only come from a stage that imported
+    the download module, so it is looked up rather than imported (the analysis env has no
+    ``requests``)."""
+    fetch = sys.modules.get("vjepa_fer.data.fetch")
+    extra = (fetch.DownloadError,) if fetch is not None else ()
+    return (CliError, FileNotFoundError, ValueError, *extra)
 
 
 if __name__ == "__main__":  # pragma: no cover

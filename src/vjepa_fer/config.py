@@ -29,7 +29,7 @@ def _with_defaults(validator_class: type) -> type:
     """A validator that also writes each property's ``default`` into the instance."""
     validate_properties = validator_class.VALIDATORS["properties"]
 
-    def set_defaults(validator, properties, instance, schema):  # noqa: ANN001
+    def set_defaults(validator, properties, instance, schema):
         if isinstance(instance, dict):
             for key, sub in properties.items():
                 if "default" in sub and key not in instance:
@@ -47,17 +47,49 @@ def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
 
 
 def validate_config(config: dict[str, Any], schema: dict[str, Any], source: str) -> dict[str, Any]:
-    """A copy of ``config`` with defaults filled; ValueError naming the key path on failure."""
+    """A copy of ``config`` with defaults filled; ValueError naming the key path on failure.
+
+    A misspelt key gets a message of its own (the key, where it sits and the keys allowed
+    there): it is the commonest config mistake, and jsonschema's wording hides the allowed keys.
+    """
     config = copy.deepcopy(config)
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
-        lines = [
-            f"  {'/'.join(str(p) for p in e.absolute_path) or '<top level>'}: {e.message}"
-            for e in errors
-        ]
+        lines = [f"  {_describe(e)}" for e in errors]
         raise ValueError(f"{source}: invalid config\n" + "\n".join(lines))
+    check_weights(config, source)
     return config
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = "/".join(str(p) for p in error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        keys = ", ".join(".".join([*map(str, error.absolute_path), k]) for k in unknown)
+        return f"unknown key {keys}; allowed under {where or 'the top level'}: {', '.join(allowed)}"
+    return f"{where or '<top level>'}: {error.message}"
+
+
+# Encoders whose random weights are their purpose (tests, the demo); must equal
+# vjepa_fer.models.registry.RANDOM_BY_DESIGN (kept apart: this module must not import torch).
+RANDOM_WEIGHT_ENCODERS = frozenset({"tiny"})
+
+
+def check_weights(config: dict[str, Any], source: str) -> None:
+    """A real encoder without a checkpoint needs ``encoder.random_weights: true``."""
+    enc = config.get("encoder", {})
+    name = enc.get("name")
+    if (
+        enc.get("checkpoint") is None
+        and not enc.get("random_weights")
+        and name not in RANDOM_WEIGHT_ENCODERS
+    ):
+        raise ValueError(
+            f"{source}: encoder.checkpoint is null for encoder {name!r}: give a checkpoint file, "
+            "or set encoder.random_weights: true to run with random weights on purpose"
+        )
 
 
 def load_config(path: str | Path, schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
@@ -74,7 +106,9 @@ def load_config(path: str | Path, schema_path: str | Path = SCHEMA_PATH) -> dict
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", type=Path, help="YAML config file")
-    parser.add_argument("--schema", type=Path, default=SCHEMA_PATH)
+    parser.add_argument(
+        "--schema", type=Path, default=SCHEMA_PATH, help="JSON schema of the config (YAML)"
+    )
     parser.add_argument("--print", action="store_true", help="print the config with defaults")
 
 

@@ -1,4 +1,4 @@
-"""Label spaces of the supported datasets (../shared/spec/datasets.md, "Label spaces").
+"""Label spaces of the supported datasets (docs/datasets.md, "Label spaces").
 
 Outputs always carry class *names*; indices only exist inside a probe and follow the order below.
 """

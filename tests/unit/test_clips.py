@@ -16,7 +16,7 @@ from vjepa_fer.video.clips import (
     train_clips,
 )
 
-# reference-protocol.md, "Clips": in-window offsets of every training clip for 64 ≤ L < 520.
+# docs/protocol.md, "Clips": in-window offsets of every training clip for 64 ≤ L < 520.
 SPEC_OFFSETS = [0, 4, 9, 13, 18, 22, 27, 31, 36, 40, 45, 49, 54, 58, 62, 62]
 # linspace(s, s + 64, 16) clipped to s + 63, truncated: evaluation clips and long-video clips.
 WINDOW_OFFSETS = [0, 4, 8, 12, 17, 21, 25, 29, 34, 38, 42, 46, 51, 55, 59, 63]

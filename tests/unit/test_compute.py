@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from vjepa_fer.compute import (
+from vjepa_fer.evaluate.compute import (
     COLUMNS,
     Settings,
     add_arguments,
@@ -228,7 +228,7 @@ def test_encoder_flops_match_compute_md():
     assert 32 * 24 * d * d * n == pytest.approx(5.80e12, rel=1e-3)  # linear layers
     assert 32 * 4 * n * n * d == pytest.approx(3.48e12, rel=1e-3)  # attention
     assert encoder_flops(img_size=384) == pytest.approx(9.3e12, rel=0.01)
-    # 224 px: the formula gives 2.376e12, which compute.md rounds to 2.4 (1.0 % above).
+    # 224 px: the formula gives 2.376e12, which docs/compute.md rounds to 2.4 (1.0 % above).
     small = encoder_flops(img_size=224)
     assert small == 32 * (24 * d * d * 1568 + 4 * 1568 * 1568 * d)
     assert round(small / 1e12, 1) == 2.4

@@ -41,9 +41,9 @@ def test_defaults_filled_like_snakemake():
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda c: c.update(sede=1), "'sede' was unexpected"),
+        (lambda c: c.update(sede=1), "unknown key sede; allowed under the top level: datasets"),
         (lambda c: c["datasets"]["ravdess"].update(expect_ful=True), "datasets/ravdess"),
-        (lambda c: c["datasets"].update(dfew={"source": "local", "root": "x"}), "'dfew'"),
+        (lambda c: c["datasets"].update(dfew={"source": "local", "root": "x"}), "datasets.dfew;"),
         (lambda c: c.update(seed="zero"), "seed: 'zero' is not of type 'integer'"),
         (lambda c: c["datasets"]["ravdess"].update(source="ftp"), "'ftp' is not one of"),
         (lambda c: c["datasets"]["ravdess"].update(source="local"), "'root' is a required"),
@@ -117,3 +117,13 @@ def test_unknown_names_are_refused_with_the_known_ones(patch, message):
     assert message in str(info.value)
     with pytest.raises(ValueError):
         validate_config(copy.deepcopy(cfg), load_schema(), "test")
+
+
+def test_real_encoder_without_weights_is_refused() -> None:
+    raw = yaml.safe_load((REPO / "config.yaml").read_text())
+    raw["encoder"]["checkpoint"] = None
+    schema = load_schema()
+    with pytest.raises(ValueError, match=r"c\.yaml: encoder\.checkpoint is null .*random_weights"):
+        validate_config(raw, schema, "c.yaml")
+    raw["encoder"]["random_weights"] = True
+    assert validate_config(raw, schema, "c.yaml")["encoder"]["random_weights"] is True

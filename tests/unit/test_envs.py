@@ -66,3 +66,23 @@ def test_every_rule_names_an_existing_env():
     for smk in (REPO / "workflow/rules").glob("*.smk"):
         for ref in re.findall(r'"\.\./\.\./envs/([\w.-]+)"', smk.read_text()):
             assert (REPO / "envs" / ref).is_file(), f"{smk.name} uses missing envs/{ref}"
+
+
+# Pinned distributions that are used as tools rather than imported by the package.
+TOOLS = {"snakemake", "snakemake-executor-plugin-slurm"}
+IMPORT_NAME = {"pillow": "PIL", "scikit-learn": "sklearn", "pyyaml": "yaml"}
+
+
+def test_every_pin_is_used():
+    """A pin nothing imports is dead weight in every install (``rich`` once was)."""
+    sources = [
+        *(REPO / "src").rglob("*.py"),
+        *(REPO / "benchmarks").glob("*.py"),
+        REPO / "Snakefile",
+        *(REPO / "workflow/rules").glob("*.smk"),
+    ]
+    text = "\n".join(p.read_text() for p in sources)
+    for name in sorted(set(requirements()) - TOOLS):
+        module = IMPORT_NAME.get(name, name.replace("-", "_"))
+        pattern = rf"^\s*(import|from)\s+{re.escape(module)}\b"
+        assert re.search(pattern, text, flags=re.M), f"requirements.txt pins {name}, never imported"

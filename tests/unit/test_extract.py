@@ -50,6 +50,8 @@ def extract(dataset, out: Path, *extra: str) -> dict:
             "fp32",
             "--device",
             "cpu",
+            "--workers",
+            "0",  # decode in-process: the CLI default (8) is for real runs
             "--batch-size",
             "3",
             "--stride",

@@ -26,7 +26,7 @@ CREMAD = list(labels_for("crema-d"))
 RAVDESS = list(labels_for("ravdess"))
 
 
-def _texts(labels) -> list[str]:  # noqa: ANN001
+def _texts(labels) -> list[str]:
     return [t.get_text() for t in labels]
 
 
@@ -111,13 +111,18 @@ def test_cross_matrices_full_and_fallback(results: Path, tmp_path: Path) -> None
     np.testing.assert_allclose(matrices[("ravdess", "crema-d")], expected)
     fig = figures.cross_figure(matrices, kind)
     ax = fig.axes[0]
-    assert _texts(ax.get_xticklabels()) == [*CREMAD, "calm", "surprised"]  # shared classes first
-    assert _texts(ax.get_yticklabels()) == CREMAD
+    # Both panels show the six shared classes first, in one order, so cells line up.
+    shared = ["neutral", "happy", "sad", "angry", "fearful", "disgust"]
+    assert _texts(ax.get_xticklabels()) == [*shared, "calm", "surprised"]
+    assert _texts(ax.get_yticklabels()) == shared
     assert "no drop/merge rule" in fig.get_suptitle()
     c2r = [a for a in fig.axes if "tested on RAVDESS" in a.get_title()][0]
-    rows = ["neutral", "happy", "sad", "angry", "fearful", "disgust", "calm", "surprised"]
-    assert _texts(c2r.get_yticklabels()) == rows
-    assert _texts(c2r.get_xticklabels()) == rows[:6]
+    assert _texts(c2r.get_yticklabels()) == [*shared, "calm", "surprised"]
+    assert _texts(c2r.get_xticklabels()) == shared
+    # Panels of different heights are anchored at the top: their titles share one line.
+    fig.canvas.draw()
+    tops = [a.get_position().y1 for a in fig.axes if a.get_title()]
+    assert max(tops) - min(tops) < 1e-6
     # Fallback: the calm-dropped matrices when no per-video tables exist.
     (tmp_path / "confusion").mkdir()
     for p in (results / "metrics" / "confusion").glob("*_pbv_drop_mean.csv"):
@@ -174,8 +179,22 @@ def test_demographics_figure_counts_actors() -> None:
     ]
     assert heights == expected
     assert age_ax.get_ylabel() == "Age (years)"
+    # The sex legend sits below the bars, not over them.
+    fig.canvas.draw()
+    legend_top = bars_ax.get_legend().get_window_extent().y1
+    assert legend_top <= bars_ax.get_window_extent().y0
     no_age = figures.demographics_figure(manifest.assign(age=np.nan), dataset="ravdess")
     assert len(no_age.axes) == 1
+
+
+def test_curves_title_says_what_the_probe_trained_on() -> None:
+    clean = {"mode": "online", "train": {"augment": False}}
+    assert figures.training_clips(clean) == "clean (unaugmented) training clips"
+    assert figures.training_clips({"mode": "online", "train": {"augment": True}}).startswith("aug")
+    assert figures.training_clips({"mode": "cached", "copies": 0}).startswith("clean")
+    assert "2 stored augmented copies" in figures.training_clips({"mode": "cached", "copies": 2})
+    fig = figures.curves_figure(fake_curves(folds=2), title="t", clips="clean training clips")
+    assert fig.axes[1].get_title() == "(b) Accuracy on the clean training clips"
 
 
 def test_curves_figure() -> None:

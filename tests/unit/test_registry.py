@@ -101,3 +101,15 @@ def test_top_level_exports_are_lazy():
         "from vjepa_fer import load_vjepa, build_encoder; assert 'torch' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_real_encoder_needs_a_checkpoint_or_random_weights():
+    from vjepa_fer.config import RANDOM_WEIGHT_ENCODERS
+    from vjepa_fer.models.registry import RANDOM_BY_DESIGN, require_weights
+
+    with pytest.raises(ValueError, match=r"encoder\.checkpoint.*--random-weights"):
+        require_weights("vit_huge", None, random_weights=False)
+    require_weights("vit_huge", None, random_weights=True)
+    require_weights("vit_huge", "w.pth.tar", random_weights=False)
+    require_weights("tiny", None, random_weights=False)
+    assert RANDOM_WEIGHT_ENCODERS == RANDOM_BY_DESIGN  # the torch-free config check agrees

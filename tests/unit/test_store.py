@@ -125,7 +125,7 @@ def test_a_starting_shard_touches_only_its_own_files(tmp_path):
 
 
 def test_store_bytes_matches_compute_md():
-    # compute.md: ViT-H/16 at 384 px, 4608 tokens x 1280 in fp16 = 11.8 MB per clip
+    # docs/compute.md: ViT-H/16 at 384 px, 4608 tokens x 1280 in fp16 = 11.8 MB per clip
     assert store_bytes(1, 4608, 1280) == 11_796_480
 
 

@@ -16,13 +16,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import SHARED
+from tests.conftest import REPO
 from vjepa_fer.evaluate.results import evaluate_all
 from vjepa_fer.io import write_csv
 from vjepa_fer.labels import labels_for
 from vjepa_fer.report import paper, tables
 
-PAPER_TXT = SHARED / "paper" / "vjepa-for-fer-paper.txt"
 RUN = "run_1 & 50% #2"  # LaTeX and Markdown specials on purpose
 
 # Table III of the paper, typed by hand: (dataset, method, modality, uar, war, reference).
@@ -248,33 +247,12 @@ def test_literature_data_hardcoded() -> None:
     assert (lit["note"] != "").sum() == 2  # the two one-number rows explain their column
 
 
-@pytest.mark.skipif(not PAPER_TXT.is_file(), reason="paper text not available")
-def test_literature_data_matches_paper_text() -> None:
-    text = PAPER_TXT.read_text(encoding="utf-8")
-    block = text[text.index("TABLE III") : text.index("TABLE IV")]
-    parts = block.split("Method Modality")[1:]
-    assert len(parts) == 2  # RAVDESS, then CREMA-D
-    line = re.compile(r"^(?P<method>.+?) \[(?P<ref>\d+)\] (?P<mod>Video \+ Audio|Video)(?P<n>.*)$")
-    parsed = []
-    for dataset, part in zip(("ravdess", "crema-d"), parts, strict=True):
-        for row in part.splitlines():
-            m = line.match(" ".join(row.split()))  # NBSPs and double spaces -> one space
-            if m:
-                # The text extraction prints every number twice ("77.8877.88").
-                nums = [float(v) for v in re.findall(r"(\d+\.\d{2})\1", m["n"])]
-                parsed.append((dataset, m["method"], m["mod"], nums, int(m["ref"])))
-    lit = paper.literature()
-    assert len(parsed) == len(lit)
-    for (dataset, method, mod, nums, ref), r in zip(parsed, lit.itertuples(), strict=True):
-        assert (r.dataset, r.method, r.modality, r.citation_number) == (dataset, method, mod, ref)
-        ours = [v for v in (r.uar, r.war) if not math.isnan(v)]
-        assert ours == nums, f"{dataset} {method} {mod}"
-        # The citation's title is the one of the paper's reference [ref].
-        refs = text[text.rindex("References") :]
-        refline = re.search(rf"\[{ref}\] (.+)", refs)[1].replace("\xa0", " ")
-        title = re.search(r"“(.+?)”", r.citation)[1]
-        assert title in refline
-    assert "Ours" not in set(lit["method"])
+def test_paper_numbers_equal_docs_protocol() -> None:
+    """paper.TABLE2/TABLE4 and docs/protocol.md ("The paper's numbers") quote the same values."""
+    text = (REPO / "docs" / "protocol.md").read_text(encoding="utf-8")
+    section = text[text.index("## The paper's numbers") :].split("\n## ")[0]
+    for number in [*paper.TABLE2.values(), *paper.TABLE4.values()]:
+        assert f"{number.uar:.2f} / {number.war:.2f}" in section, number
 
 
 def test_latex_is_well_formed(written: Path) -> None:

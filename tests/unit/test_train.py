@@ -38,6 +38,8 @@ COMMON = [
     "fp32",
     "--device",
     "cpu",
+    "--workers",
+    "0",  # decode in-process: the CLI default (8) is for real runs
     "--epochs",
     "2",
     "--batch-videos",
@@ -162,6 +164,8 @@ def test_cached_mode_never_runs_the_encoder(dataset, tmp_path):
                 "fp32",
                 "--device",
                 "cpu",
+                "--workers",
+                "0",  # decode in-process: the CLI default (8) is for real runs
                 "--seed",
                 "5",
             ]

@@ -1,4 +1,4 @@
-"""A throw-away one-node SLURM cluster for the workflow tests (facts: shared/spec/slurm.md).
+"""A throw-away one-node SLURM cluster for the workflow tests (facts: docs/slurm.md).
 
 Writes slurm.conf and gres.conf (one fake GPU: ``File=/dev/null``) into a fresh temporary folder,
 links them into /etc/slurm (never replacing a configuration that is not its own), starts munged

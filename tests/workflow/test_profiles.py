@@ -69,7 +69,7 @@ def test_no_default_profile_and_no_cpus_in_defaults():
     assert not (REPO / "profiles" / "default").exists()
     cfg = yaml.safe_load(PROFILES["slurm"].read_text())
     assert cfg["executor"] == "slurm"
-    # cpus_per_task in default-resources overrides every rule's threads (shared/spec/slurm.md).
+    # cpus_per_task in default-resources overrides every rule's threads (docs/slurm.md).
     assert "cpus_per_task" not in cfg["default-resources"]
     assert "mem_mb_per_cpu" not in cfg["default-resources"]
     # Without slurmdbd the plugin's default (sacct) makes Snakemake wait forever.

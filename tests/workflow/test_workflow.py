@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -42,6 +43,15 @@ def test_ruff_lint():
     assert res.returncode == 0, res.stdout + res.stderr
 
 
+def test_commands_put_the_target_before_configfile():
+    """`--configfile` takes every following word as a file, so `... --configfile X all` would
+    read a file named `all`; README, Makefile and benchmarks put the target first."""
+    assert not (REPO / "all").exists(), "no config file named `all` at the root"
+    for name in ("README.md", "Makefile", "benchmarks/README.md", "benchmarks/demo_walltime.sh"):
+        for line in (REPO / name).read_text().splitlines():
+            assert not re.search(r"--configfile(\s+[^-\s]\S*)+\s+all\b", line), f"{name}: {line}"
+
+
 def test_paper_config_dry_run_plans_downloads(tmp_path):
     res = snakemake(
         "-n",
@@ -66,7 +76,7 @@ def test_local_copy_is_not_downloaded(tmp_path):
     (data / "Actor_01").mkdir(parents=True)
     cfg = {
         "datasets": {"ravdess": {"source": "local", "root": str(data), "expect_full": False}},
-        "encoder": {"checkpoint": None},
+        "encoder": {"checkpoint": None, "random_weights": True},
     }
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     res = snakemake(
@@ -101,7 +111,26 @@ def test_bad_config_stops_the_run_naming_the_key(tmp_path):
         str(tmp_path / "bad.yaml"),
     )
     assert res.returncode != 0
-    assert "'modalitis' was unexpected" in res.stdout + res.stderr
+    out = res.stdout + res.stderr
+    # The project's one-paragraph message comes first, naming the key, the file and the keys
+    # allowed there, instead of Snakemake's dump of the schema.
+    assert "unknown key datasets.ravdess.modalitis; allowed under datasets/ravdess:" in out
+    assert "bad.yaml: invalid config" in out and "modalities" in out
+    assert len(out.splitlines()) < 40, out
+
+
+def test_real_encoder_without_checkpoint_needs_random_weights(tmp_path):
+    cfg = yaml.safe_load((REPO / "config.demo.yaml").read_text())
+    cfg["encoder"]["name"] = "vit_large"
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    args = ["-n", "--cores", "1", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path)]
+    res = snakemake(*args, "--configfile", str(tmp_path / "c.yaml"))
+    assert res.returncode != 0
+    assert "encoder.checkpoint is null for encoder 'vit_large'" in res.stdout + res.stderr
+    cfg["encoder"]["random_weights"] = True
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
+    res = snakemake(*args, "--configfile", str(tmp_path / "c.yaml"))
+    assert res.returncode == 0, res.stderr[-2000:]
 
 
 @pytest.fixture(scope="module")
@@ -111,6 +140,7 @@ def demo_run(tmp_path_factory) -> Path:
         pytest.fail("vjepa-fer is not installed in this environment (pip install -e .)")
     work = tmp_path_factory.mktemp("demo")
     res = snakemake(
+        "all",  # target first: every word after --configfile is read as a config file
         "--cores",
         "2",
         "-s",
@@ -119,7 +149,6 @@ def demo_run(tmp_path_factory) -> Path:
         str(work),
         "--configfile",
         str(REPO / "config.demo.yaml"),
-        "all",
     )
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
     return work
@@ -252,6 +281,7 @@ def test_report_builds(demo_run):
 
 def test_demo_rerun_has_nothing_to_do(demo_run):
     res = snakemake(
+        "all",
         "-n",
         "--cores",
         "2",
@@ -261,7 +291,6 @@ def test_demo_rerun_has_nothing_to_do(demo_run):
         str(demo_run),
         "--configfile",
         str(REPO / "config.demo.yaml"),
-        "all",
     )
     assert res.returncode == 0
     assert "Nothing to be done" in res.stdout + res.stderr
@@ -326,3 +355,37 @@ def test_rerun_without_a_dataset_gives_tables_of_that_config_only(demo_run, tmp_
         assert not [p for p in (work / "results/metrics" / folder).iterdir() if "crema-d" in p.name]
     assert not [p for p in (work / "results/posteriors/ravdess").iterdir() if "crema-d" in p.name]
     assert not [p for p in (work / "results/figures").iterdir() if "crema-d" in p.name]
+
+
+README_TABLE = re.compile(
+    r"<!-- demo-table2 begin.*?-->\n(?P<table>.*?)<!-- demo-table2 end -->", re.S
+)
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def table_numbers(markdown: str) -> dict[tuple[str, ...], list[float]]:
+    """Rows of every Markdown table: the text cells as key, every number of the row as value.
+
+    Robust to spacing, alignment rows, % signs and the notes around the table, so the README's
+    copy only has to carry the same rows and numbers as the demo's output."""
+    rows = {}
+    for line in markdown.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if not line.lstrip().startswith("|") or all(set(c) <= set(":- ") for c in cells):
+            continue
+        key = tuple(c for c in cells if not NUMBER.search(c))
+        rows[key] = [float(v) for c in cells if NUMBER.search(c) for v in NUMBER.findall(c)]
+    return rows
+
+
+def test_readme_demo_table_is_what_the_demo_prints(demo_run):
+    """The README's demo numbers are a verbatim copy of results/tables/table2.md of `make demo`;
+    after a change that moves them, paste the new file between the README's markers."""
+    block = README_TABLE.search((REPO / "README.md").read_text())
+    assert block, "README.md lacks the <!-- demo-table2 begin/end --> block"
+    readme = table_numbers(block["table"])
+    produced = table_numbers((demo_run / "results/tables/table2.md").read_text())
+    assert readme, "no table rows between the README markers"
+    assert readme.keys() == produced.keys()
+    for key, values in produced.items():
+        assert readme[key] == pytest.approx(values, abs=0.006), key

@@ -166,6 +166,8 @@ def encoder_options(wildcards=None):
     ]
     if ENCODER["checkpoint"]:
         opts += ["--checkpoint", ENCODER["checkpoint"]]
+    if ENCODER["random_weights"]:
+        opts.append("--random-weights")
     if f["compile"]:
         opts.append("--compile")
     return opts

@@ -1,5 +1,5 @@
 # Stage: every number of Tables II and IV from the saved per-clip posteriors, and the clip-forward
-# count of this run against the authors' protocol (vjepa_fer.evaluate.results, vjepa_fer.compute).
+# count of this run against the authors' protocol (vjepa_fer.evaluate.results, vjepa_fer.evaluate.compute).
 
 
 rule evaluate:

@@ -1,8 +1,8 @@
 """Download stage: fetch and verify RAVDESS, CREMA-D and the V-JEPA checkpoints.
 
-Implements datasets.md (RAVDESS from Zenodo record 1188976, checksums from the record's JSON API
-or the packaged pinned table; CREMA-D videos from the GitLab mirror first and GitHub LFS second,
-each checked against the packaged sha256 table) and reference-protocol.md, Encoder (checkpoint
+Implements docs/datasets.md (RAVDESS from Zenodo record 1188976, checksums from the record's JSON
+API or the packaged pinned table; CREMA-D videos from the GitLab mirror first and GitHub LFS second,
+each checked against the packaged sha256 table) and docs/protocol.md, Encoder (checkpoint
 URLs, which have no published checksums: the sha256 of the first download is recorded beside the
 file and checked on every later run). HTTP and zip handling live in :mod:`vjepa_fer.data.fetch`.
 
@@ -477,7 +477,12 @@ def download_checkpoint(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``vjepa-fer download``."""
-    parser.add_argument("--dataset", required=True, choices=("ravdess", "crema-d", "checkpoint"))
+    parser.add_argument(
+        "--dataset",
+        required=True,
+        choices=("ravdess", "crema-d", "checkpoint"),
+        help="what to fetch: a dataset, or the encoder checkpoint",
+    )
     parser.add_argument("--root", type=Path, help="dataset folder (ravdess, crema-d)")
     parser.add_argument("--dest", type=Path, help="checkpoint file to write (checkpoint)")
     parser.add_argument("--url", help=f"checkpoint URL (default {DEFAULT_CHECKPOINT_URL})")

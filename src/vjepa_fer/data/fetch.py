@@ -1,6 +1,6 @@
 """Resumable, verified HTTP downloads and safe zip extraction.
 
-The generic half of the download stage (datasets.md: "download ... and verify them"); the dataset
+The generic half of the download stage (docs/datasets.md: sources and checksums); the dataset
 logic lives in :mod:`vjepa_fer.data.download`. :func:`fetch` writes ``<dest>.part``, resumes it
 with HTTP ``Range`` requests, retries with exponential backoff, falls back to mirror URLs, and
 renames the part onto ``dest`` only after its size and checksum are verified, so a file that

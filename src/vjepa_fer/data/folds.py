@@ -1,4 +1,4 @@
-"""The paper's subject-independent 5-fold splits (../shared/spec/datasets.md, "Folds").
+"""The paper's subject-independent 5-fold splits (docs/datasets.md, "Folds").
 
 RAVDESS follows Luna-Jiménez et al. 2021 (the paper's fold k = their fold k-1); CREMA-D follows the
 paper's Table I. Both ship with the package as ``actor,fold`` tables; a user may pass their own.

@@ -2,7 +2,7 @@
 
 Stage ``vjepa-fer index`` (rule ``index`` in workflow/rules/data.smk). No video is decoded here:
 labels, actors and trials come from the published naming schemes (data/naming.py), folds from the
-paper's tables (data/folds.py). Spec: ../shared/spec/datasets.md.
+paper's tables (data/folds.py). Spec: docs/datasets.md.
 
     vjepa-fer index --dataset ravdess --root /data/RAVDESS --out results/ravdess/manifest.csv
 """
@@ -274,16 +274,33 @@ def build_manifest(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--dataset", required=True, choices=["ravdess", "crema-d"])
+    parser.add_argument(
+        "--dataset",
+        required=True,
+        choices=["ravdess", "crema-d"],
+        help="which dataset's naming scheme and folds to use",
+    )
     parser.add_argument("--root", required=True, type=Path, help="dataset root folder")
     parser.add_argument("--out", required=True, type=Path, help="manifest CSV to write")
     parser.add_argument("--report", type=Path, help="JSON report of counts and ignored files")
-    parser.add_argument("--modalities", type=int, nargs="+", default=[1, 2], choices=[1, 2])
+    parser.add_argument(
+        "--modalities",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        choices=[1, 2],
+        help="RAVDESS modalities kept: 1 audio-video, 2 video-only (the paper: both)",
+    )
     parser.add_argument("--expect-full", action="store_true", help="fail unless complete")
     parser.add_argument("--exclude", nargs="*", default=[], help="video file names to drop")
     parser.add_argument("--folds", type=Path, help="actor,fold CSV (default: the paper's)")
     parser.add_argument("--demographics", type=Path, help="CREMA-D VideoDemographics.csv")
-    parser.add_argument("--on-bad-name", choices=["error", "skip"], default="error")
+    parser.add_argument(
+        "--on-bad-name",
+        choices=["error", "skip"],
+        default="error",
+        help="a file whose name does not parse: stop, or skip it and count it",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Parse and format the file names of RAVDESS and CREMA-D (../shared/spec/datasets.md).
+"""Parse and format the file names of RAVDESS and CREMA-D (docs/datasets.md).
 
 The manifest is built from names alone, so these parsers are strict: a name that does not follow the
 published scheme raises :class:`NameError_` with the offending path, never a silent guess.

@@ -58,7 +58,9 @@ def to_markdown(df: pd.DataFrame, title: str) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--manifest", required=True, type=Path)
+    parser.add_argument(
+        "--manifest", required=True, type=Path, help="manifest CSV written by vjepa-fer index"
+    )
     parser.add_argument("--out", required=True, type=Path, help="CSV, one row per fold")
     parser.add_argument("--markdown", type=Path, help="also write a Markdown table")
 

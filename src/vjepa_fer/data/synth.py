@@ -1,7 +1,7 @@
 """Write the synthetic face-video demo dataset in the real RAVDESS / CREMA-D layouts.
 
-Implements the demo data of ../shared/spec/layout.md (``config.demo.yaml``: "synthetic data + tiny
-encoder") with the file formats of ../shared/spec/datasets.md, so indexing, decoding, features,
+Implements the offline demo's data (README "Quick start", ``config.demo.yaml``: synthetic data and
+a tiny encoder) with the file formats of docs/datasets.md, so indexing, decoding, features,
 probes and reports all run for real on a CPU:
 
 * RAVDESS: ``Actor_XX/MM-VV-EE-II-SS-RR-AA.mp4``, H.264 (libx264, yuv420p), 30000/1001 fps, speech
@@ -30,12 +30,14 @@ import json
 import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import av  # heavy import kept inside (cli.py imports this module to build its parser)
 import numpy as np
 
 from vjepa_fer.data import faces
@@ -261,8 +263,6 @@ def video_frames(
 
 def _write_trial(job: tuple[Trial, Path, int, tuple[int, int], float]) -> int:
     """Render one trial once and encode every missing file of it; returns files written."""
-    import av  # heavy import kept inside (cli.py imports this module to build its parser)
-
     trial, root, seed, size, short_fraction = job
     todo = [
         (root / f, a)
@@ -377,8 +377,6 @@ def _synth(
     start, written = time.perf_counter(), 0
     with contextlib.ExitStack() as stack:
         if jobs > 1:
-            from concurrent.futures import ProcessPoolExecutor
-
             pool = stack.enter_context(ProcessPoolExecutor(max_workers=jobs))
             results = pool.map(_write_trial, work, chunksize=4)
         else:
@@ -494,11 +492,16 @@ def _size(text: str) -> tuple[int, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("--dataset", required=True, choices=DATASETS)
+    add(
+        "--dataset",
+        required=True,
+        choices=DATASETS,
+        help="which dataset's names and container to imitate",
+    )
     add("--out", required=True, type=Path, help="dataset root to write")
     add("--actors", type=int, default=10, help="how many real actor IDs, round-robin over folds")
     add("--actor-ids", type=_int_list, help="explicit comma-separated actor IDs (over --actors)")
-    add("--seed", type=int, default=0)
+    add("--seed", type=int, default=0, help="random seed; the same seed writes identical files")
     add("--size", type=_size, help="WxH, even (default 160x90 RAVDESS, 128x96 CREMA-D)")
     add("--statements", type=_int_list, default=[1], help="RAVDESS statements, e.g. 1,2")
     add("--repetitions", type=_int_list, default=[1], help="RAVDESS repetitions, e.g. 1,2")

@@ -1,5 +1,5 @@
-"""From saved per-clip posteriors to the paper's numbers (reference-protocol.md: Voting, Metrics,
-Cross-dataset; datasets.md: "Label spaces and cross-dataset rules").
+"""From saved per-clip posteriors to the paper's numbers (docs/protocol.md: Voting, Metrics,
+Cross-dataset; docs/datasets.md: "Label spaces and the cross-dataset rules").
 
 - :mod:`~vjepa_fer.evaluate.voting`: per-clip posteriors -> one row per video with the
   posterior-based vote (PBV) and the majority vote (MV), plus the summed posteriors and vote counts

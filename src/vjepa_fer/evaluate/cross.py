@@ -1,9 +1,9 @@
 """Cross-dataset evaluation (paper Table IV): a probe trained on one dataset, tested on the other.
 
-Implements reference-protocol.md "Cross-dataset" and datasets.md "Label spaces and cross-dataset
-rules". Input is the per-video table of :func:`vjepa_fer.evaluate.voting.vote` for one probe on the
-whole test dataset; the probe's classes are read from its ``s_<class>`` columns (in order). Call it
-once per fold probe and average the metrics over the probes.
+Implements docs/protocol.md "Cross-dataset" and docs/datasets.md "Label spaces and the
+cross-dataset rules". Input is the per-video table of :func:`vjepa_fer.evaluate.voting.vote` for one
+probe on the whole test dataset; the probe's classes are read from its ``s_<class>`` columns (in
+order). Call it once per fold probe and average the metrics over the probes.
 
 Let P be the probe's classes and T the test dataset's classes.
 

@@ -1,6 +1,6 @@
 """Confusion matrices, UAR / WAR, the paper-compatible "UAR", and fold summaries.
 
-Implements reference-protocol.md, section "Metrics" (and the orientation trap in datasets.md).
+Implements docs/protocol.md, section "Metrics" (and the orientation trap in docs/datasets.md).
 Every confusion matrix here is in scikit-learn's orientation: **rows = true labels, columns =
 predictions**; index and columns carry class names, the index is named ``label``. Cells may be
 fractional (fold-averaged matrices), and every function accepts them.
@@ -34,12 +34,14 @@ import json
 import logging
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn import metrics as skm
 
 from vjepa_fer.io import write_csv
 
@@ -47,7 +49,11 @@ logger = logging.getLogger(__name__)
 
 
 def confusion(labels: Sequence[str], preds: Sequence[str], classes: Sequence[str]) -> pd.DataFrame:
-    """Counts of (true label, prediction) pairs: rows = labels, columns = predictions."""
+    """Counts of (true label, prediction) pairs: rows = labels, columns = predictions.
+
+    scikit-learn's ``confusion_matrix`` does the counting; the checks before it exist because
+    sklearn silently ignores labels outside ``labels=`` and we want such a mismatch to be an error.
+    """
     classes = [str(c) for c in classes]
     if len(set(classes)) != len(classes):
         raise ValueError(f"classes contain duplicates: {classes}")
@@ -55,14 +61,10 @@ def confusion(labels: Sequence[str], preds: Sequence[str], classes: Sequence[str
     p = np.asarray(preds, dtype=object).astype(str)
     if y.shape != p.shape or y.ndim != 1:
         raise ValueError(f"labels {y.shape} and predictions {p.shape} must be 1-D of equal length")
-    index = {c: k for k, c in enumerate(classes)}
-    unknown = sorted((set(y) | set(p)) - set(index))
+    unknown = sorted((set(y) | set(p)) - set(classes))
     if unknown:
         raise ValueError(f"labels/predictions outside the class list {classes}: {unknown}")
-    k = len(classes)
-    yi = np.fromiter((index[v] for v in y), dtype=np.int64, count=len(y))
-    pi = np.fromiter((index[v] for v in p), dtype=np.int64, count=len(p))
-    counts = np.bincount(yi * k + pi, minlength=k * k).reshape(k, k)  # (label, prediction)
+    counts = skm.confusion_matrix(y, p, labels=classes)  # (label, prediction)
     return _frame(counts, classes)
 
 
@@ -94,44 +96,62 @@ def _classes(cm: pd.DataFrame | np.ndarray, k: int) -> list[str]:
     return [str(i) for i in range(k)]
 
 
+def _samples(cm: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The matrix as weighted (label, prediction) samples, one per non-zero cell.
+
+    scikit-learn's metrics take samples, not matrices; a cell's count becomes its sample weight,
+    which also covers fold-averaged (fractional) matrices. Returns (labels, predictions,
+    weights, number of classes); classes are the indices 0..K-1.
+    """
+    m = _array(cm)
+    rows, cols = np.nonzero(m)
+    return rows, cols, m[rows, cols], len(m)
+
+
 def recall_per_class(cm: pd.DataFrame | np.ndarray) -> pd.Series:
     """Diagonal over row sums; NaN where a class has no true samples."""
-    m = _array(cm)
-    support = m.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        recall = np.where(support > 0, np.diag(m) / support, np.nan)
-    return pd.Series(recall, index=_classes(cm, len(m)), name="recall")
+    y, p, w, k = _samples(cm)
+    recall = skm.recall_score(
+        y, p, labels=range(k), average=None, sample_weight=w, zero_division=np.nan
+    )
+    return pd.Series(recall, index=_classes(cm, k), name="recall")
 
 
 def precision_per_class(cm: pd.DataFrame | np.ndarray) -> pd.Series:
     """Diagonal over column sums; 0 where a class is never predicted (zero_division=0)."""
-    m = _array(cm)
-    predicted = m.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = np.where(predicted > 0, np.diag(m) / predicted, 0.0)
-    return pd.Series(precision, index=_classes(cm, len(m)), name="precision")
+    y, p, w, k = _samples(cm)
+    precision = skm.precision_score(
+        y, p, labels=range(k), average=None, sample_weight=w, zero_division=0
+    )
+    return pd.Series(precision, index=_classes(cm, k), name="precision")
 
 
 def uar(cm: pd.DataFrame | np.ndarray) -> float:
     """Mean recall over classes with support > 0 (``balanced_accuracy_score``)."""
-    return float(np.nanmean(recall_per_class(cm).to_numpy()))
+    y, p, w, _ = _samples(cm)
+    with warnings.catch_warnings():
+        # sklearn warns when a predicted class has no true samples; such a class is simply not
+        # part of the mean (the definition above), so the warning carries no information here.
+        warnings.simplefilter("ignore", UserWarning)
+        return float(skm.balanced_accuracy_score(y, p, sample_weight=w))
 
 
 def war(cm: pd.DataFrame | np.ndarray) -> float:
     """Accuracy: trace over total."""
-    m = _array(cm)
-    return float(np.trace(m) / m.sum())
+    y, p, w, _ = _samples(cm)
+    return float(skm.accuracy_score(y, p, sample_weight=w))
 
 
 def paper_uar(cm: pd.DataFrame | np.ndarray) -> float:
     """Macro precision, the paper's "UAR" (column-normalised [label, prediction] matrix).
 
-    Averaged over classes present among labels or predictions; a class with true samples but no
-    predictions has precision 0, as ``precision_score(average="macro", zero_division=0)``.
+    The project's own definition over scikit-learn's ``precision_score(average="macro",
+    zero_division=0)``: averaged over the classes present among labels or predictions, a class
+    with true samples but no predictions counting 0. It exists as a named function because the
+    paper calls this number "UAR" (docs/protocol.md, "Metrics").
     """
-    m = _array(cm)
-    present = (m.sum(axis=1) > 0) | (m.sum(axis=0) > 0)
-    return float(precision_per_class(m).to_numpy()[present].mean())
+    y, p, w, _ = _samples(cm)
+    return float(skm.precision_score(y, p, average="macro", sample_weight=w, zero_division=0))
 
 
 def row_normalise(cm: pd.DataFrame) -> pd.DataFrame:

@@ -32,10 +32,29 @@ import argparse
 import json
 import logging
 import re
+from collections.abc import Iterator
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
+from vjepa_fer.evaluate.cross import cross_dataset
+from vjepa_fer.evaluate.metrics import (
+    average_confusions,
+    confusion,
+    metrics_from_predictions,
+    summarize_folds,
+    write_confusion,
+)
+from vjepa_fer.evaluate.stats import METRICS as STAT_METRICS
+from vjepa_fer.evaluate.stats import (
+    Decisions,
+    interval,
+    mcnemar,
+    paired_bootstrap,
+    replicates,
+)
+from vjepa_fer.evaluate.voting import authors_tie_order, vote
 from vjepa_fer.io import write_csv
 from vjepa_fer.labels import labels_for
 
@@ -50,7 +69,7 @@ def probe_outputs(posteriors: pd.DataFrame) -> list[str]:
     return [c[2:] for c in posteriors.columns if c.startswith("p_")]
 
 
-def same_dataset(videos: pd.DataFrame, dataset: str, voting: str):  # noqa: ANN201
+def same_dataset(videos: pd.DataFrame, dataset: str, voting: str):
     """Labels, predictions and classes of a probe on its own held-out fold."""
     classes = list(labels_for(dataset))
     preds = videos[voting]
@@ -59,12 +78,10 @@ def same_dataset(videos: pd.DataFrame, dataset: str, voting: str):  # noqa: ANN2
     return videos["label"], preds, classes, {}
 
 
-def evaluate_videos(  # noqa: ANN201
+def evaluate_videos(
     videos: pd.DataFrame, train: str, test: str, *, mv_tie: str, tie_order: list[str] | None = None
-):
+) -> Iterator[tuple]:
     """Yield (voting, rule, labels, preds, classes, dropped) for one probe's voted videos."""
-    from vjepa_fer.evaluate.cross import cross_dataset
-
     for voting in VOTINGS:
         if train == test:
             yield (voting, "same", *same_dataset(videos, test, voting))
@@ -121,10 +138,8 @@ def stratum(train: str, test: str, fold: int) -> str:
 
 def decisions(
     videos: pd.DataFrame, labels: pd.Series, preds: pd.Series, classes: list[str], unit: str
-):  # noqa: ANN201 - stats.Decisions
+) -> Decisions:
     """Per-video decisions over every voted video; videos a rule dropped are marked left out."""
-    from vjepa_fer.evaluate.stats import Decisions
-
     names = videos["video"].astype(str)
     if labels.index.equals(videos.index):
         # same_dataset() passes the vote table's own columns: key them by video name.
@@ -137,9 +152,9 @@ def decisions(
     return Decisions.from_labels(unit, list(names), y.tolist(), p.tolist(), classes)
 
 
-def score_posteriors(  # noqa: ANN201
+def score_posteriors(
     tables: list[tuple[str, Path]] | Path, *, mv_tie: str = "authors"
-):
+) -> Iterator[tuple]:
     """Yield (path, videos, row, labels, preds, classes, decisions) per probe × voting × rule.
 
     ``tables`` lists (test dataset, posterior CSV) pairs (see :func:`posterior_tables`); a folder
@@ -148,8 +163,6 @@ def score_posteriors(  # noqa: ANN201
     ``row`` holds ``train, test, variant, fold, voting, rule`` and the dropped counts; the
     decisions (:class:`vjepa_fer.evaluate.stats.Decisions`) feed the bootstrap.
     """
-    from vjepa_fer.evaluate.voting import authors_tie_order, vote
-
     if isinstance(tables, (str, Path)):
         tables = posterior_files(Path(tables))
     if not tables:
@@ -177,9 +190,6 @@ def with_intervals(
     summary: pd.DataFrame, groups: dict, *, samples: int, seed: int, confidence: float
 ) -> pd.DataFrame:
     """Add ``<metric>_ci_low`` / ``_ci_high`` to each summary row (keys as in KEYS)."""
-    from vjepa_fer.evaluate.stats import METRICS as STAT_METRICS
-    from vjepa_fer.evaluate.stats import interval, replicates
-
     summary = summary.copy()
     for i, r in summary.iterrows():
         key = tuple(r[k] for k in KEYS)
@@ -208,11 +218,6 @@ def paired_tests(
     ``with_mcnemar=False`` for cross-dataset probes: their fold probes all judge the same videos,
     so pooling their per-video outcomes would count dependent pairs as independent.
     """
-    from dataclasses import asdict
-
-    from vjepa_fer.evaluate.stats import METRICS as STAT_METRICS
-    from vjepa_fer.evaluate.stats import mcnemar, paired_bootstrap, replicates
-
     reps = replicates({"a": a, "b": b}, samples=samples, seed=seed)
     results = [
         paired_bootstrap(reps["a"], reps["b"], m, confidence=confidence) for m in STAT_METRICS
@@ -233,14 +238,6 @@ def evaluate_all(
     confidence: float = 0.95,
 ) -> dict:
     """Compute and write every table; returns the Table II / IV frames and the voting tests."""
-    from vjepa_fer.evaluate.metrics import (
-        average_confusions,
-        confusion,
-        metrics_from_predictions,
-        summarize_folds,
-        write_confusion,
-    )
-
     rows, matrices, groups = [], {}, {}
     scored = list(score_posteriors(tables, mv_tie=mv_tie))
     for sub in ("confusion", "videos"):
@@ -341,14 +338,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="folder holding <test dataset>/<probe>.csv posterior tables (every one is read)",
     )
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument(
+        "--out",
+        required=True,
+        type=Path,
+        help="results folder for metrics, matrices and per-video votes",
+    )
     parser.add_argument(
         "--mv-tie",
         choices=["authors", "lowest", "posterior"],
         default="authors",
         help="MV ties: the authors' label-map order (default), the probe's order, or posterior",
     )
-    parser.add_argument("--std-ddof", type=int, default=0)
+    parser.add_argument(
+        "--std-ddof", type=int, default=0, help="delta degrees of freedom of the std over folds"
+    )
     parser.add_argument(
         "--bootstrap-samples",
         type=int,

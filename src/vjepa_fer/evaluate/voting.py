@@ -1,6 +1,6 @@
 """Video decisions from per-clip posteriors: posterior-based vote (PBV) and majority vote (MV).
 
-Implements reference-protocol.md, section "Voting". The full-video evaluation scores every clip of
+Implements docs/protocol.md, section "Voting". The full-video evaluation scores every clip of
 a video with the probe (softmax over the probe's outputs); the video's prediction is then
 
 - **PBV**: the argmax of the *sum* of the clip posteriors;

@@ -33,11 +33,11 @@ logger = logging.getLogger(__name__)
 class StoreSink:
     """Clip-stream consumer writing tokens into a :class:`StoreWriter`, whole videos at a time."""
 
-    def __init__(self, writer) -> None:  # noqa: ANN001 - StoreWriter, imported lazily
+    def __init__(self, writer) -> None:
         self.writer = writer
         self._video: str | None = None
 
-    def consume(self, requests, tokens) -> None:  # noqa: ANN001
+    def consume(self, requests, tokens) -> None:
         start = 0
         for k in range(1, len(requests) + 1):
             if k == len(requests) or requests[k].video != requests[start].video:
@@ -63,18 +63,42 @@ def resolve_device(name: str) -> str:
 
 def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
     """Encoder and clip-stream flags shared by extract, train and infer."""
-    parser.add_argument("--encoder", default="vit_huge")
-    parser.add_argument("--checkpoint", default=None, help="checkpoint (omit: random weights)")
-    parser.add_argument("--checkpoint-key", default="target_encoder")
-    parser.add_argument("--img-size", type=int, default=384)
-    parser.add_argument("--num-frames", type=int, default=16)
-    parser.add_argument("--frame-step", type=int, default=4)
+    parser.add_argument(
+        "--encoder",
+        default="vit_huge",
+        help="encoder name in the registry (vit_large, vit_huge, vit_giant, tiny, ...)",
+    )
+    parser.add_argument("--checkpoint", default=None, help="encoder checkpoint file")
+    parser.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="run a non-tiny encoder without a checkpoint (seeded random weights)",
+    )
+    parser.add_argument(
+        "--checkpoint-key", default="target_encoder", help="state-dict entry holding the weights"
+    )
+    parser.add_argument(
+        "--img-size", type=int, default=384, help="frame size in pixels fed to the encoder"
+    )
+    parser.add_argument("--num-frames", type=int, default=16, help="frames per clip")
+    parser.add_argument(
+        "--frame-step", type=int, default=4, help="take every n-th frame inside a clip"
+    )
     parser.add_argument("--batch-size", type=int, default=32, help="clips per encoder forward")
-    parser.add_argument("--workers", type=int, default=0, help="decoding processes")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16")
-    parser.add_argument("--compile", action="store_true")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=8, help="decoding processes")
+    parser.add_argument(
+        "--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N"
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=["bf16", "fp16", "fp32"],
+        default="bf16",
+        help="autocast precision on GPU (CPU runs float32)",
+    )
+    parser.add_argument("--compile", action="store_true", help="torch.compile the encoder")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of random weights and augmentation"
+    )
     parser.add_argument(
         "--short-clip",
         choices=["authors", "window"],
@@ -93,8 +117,9 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
 def build_stream(args: argparse.Namespace):  # noqa: ANN201 - (ClipStream, encoder)
     """The encoder named by the flags, wrapped in a clip stream on the chosen device."""
     from vjepa_fer.features.stream import ClipStream
-    from vjepa_fer.models.registry import build_encoder
+    from vjepa_fer.models.registry import build_encoder, require_weights
 
+    require_weights(args.encoder, args.checkpoint, args.random_weights)
     encoder = build_encoder(
         args.encoder,
         img_size=args.img_size,
@@ -174,12 +199,19 @@ def _exit_on_sigterm() -> None:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--manifest", required=True, type=Path)
+    parser.add_argument(
+        "--manifest", required=True, type=Path, help="manifest CSV written by vjepa-fer index"
+    )
     parser.add_argument("--lengths", required=True, type=Path, help="output of vjepa-fer lengths")
     parser.add_argument("--root", required=True, type=Path, help="dataset root")
     parser.add_argument("--out", required=True, type=Path, help="feature store folder")
     parser.add_argument("--done", type=Path, help="JSON written when the shard is complete")
-    parser.add_argument("--kind", choices=["eval", "train"], default="eval")
+    parser.add_argument(
+        "--kind",
+        choices=["eval", "train"],
+        default="eval",
+        help="eval: every evaluation clip; train: the 8-clip training pool",
+    )
     parser.add_argument("--stride", type=int, default=1, help="eval: step between clip starts")
     parser.add_argument("--views", type=int, default=1, help="eval: 1 centre view or 3 views")
     parser.add_argument(
@@ -188,10 +220,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="train: augmented copies of the 8-clip pool (0 = unaugmented)",
     )
-    parser.add_argument("--shard", type=int, default=0)
-    parser.add_argument("--num-shards", type=int, default=1)
-    parser.add_argument("--pool", choices=["none", "space", "all"], default="none")
-    parser.add_argument("--int8", action="store_true")
+    parser.add_argument(
+        "--shard", type=int, default=0, help="this job's shard (0-based); shards split the actors"
+    )
+    parser.add_argument("--num-shards", type=int, default=1, help="number of extraction jobs")
+    parser.add_argument(
+        "--pool",
+        choices=["none", "space", "all"],
+        default="none",
+        help="token pooling before storing: none, over space, or everything",
+    )
+    parser.add_argument(
+        "--int8", action="store_true", help="store tokens as 8 bit with a per-token scale"
+    )
     add_encoder_arguments(parser)
 
 

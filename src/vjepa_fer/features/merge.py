@@ -16,26 +16,36 @@ from pathlib import Path
 
 import pandas as pd
 
+from vjepa_fer.features.plan import usable_videos
+from vjepa_fer.features.store import merge_stores, settings_key
 from vjepa_fer.io import atomic_open
 
 logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", required=True, type=Path)
-    parser.add_argument("--kind", choices=["eval", "train"], required=True)
-    parser.add_argument("--num-shards", type=int, required=True)
-    parser.add_argument("--manifest", required=True, type=Path)
-    parser.add_argument("--lengths", required=True, type=Path)
+    parser.add_argument(
+        "--store", required=True, type=Path, help="feature store folder holding the shards"
+    )
+    parser.add_argument(
+        "--kind",
+        choices=["eval", "train"],
+        required=True,
+        help="which store: eval clips or the training pool",
+    )
+    parser.add_argument("--num-shards", type=int, required=True, help="number of shards to expect")
+    parser.add_argument(
+        "--manifest", required=True, type=Path, help="manifest CSV written by vjepa-fer index"
+    )
+    parser.add_argument(
+        "--lengths", required=True, type=Path, help="frame counts written by vjepa-fer lengths"
+    )
     parser.add_argument("--out", required=True, type=Path, help="merged index CSV")
     parser.add_argument("--counts", nargs="*", type=Path, default=[], help="shards' done JSONs")
     parser.add_argument("--counts-out", type=Path, help="summed clip-forward counts (JSON)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from vjepa_fer.features.plan import usable_videos
-    from vjepa_fer.features.store import merge_stores, settings_key
-
     meta = args.store / "store.json"
     if not meta.is_file():
         raise FileNotFoundError(f"{meta}: no feature store here (run vjepa-fer extract first)")

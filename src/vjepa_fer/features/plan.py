@@ -11,7 +11,7 @@ import logging
 
 import pandas as pd
 
-from vjepa_fer.features.stream import EVAL_EPOCH, ClipRequest
+from vjepa_fer.features.requests import EVAL_EPOCH, ClipRequest
 from vjepa_fer.video.clips import plan_eval_clips, plan_train_clips
 
 logger = logging.getLogger(__name__)

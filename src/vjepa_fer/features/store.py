@@ -1,4 +1,4 @@
-"""Sharded on-disk store of encoder tokens (../shared/spec/compute.md, "Cached mode").
+"""Sharded on-disk store of encoder tokens (cached mode of docs/compute.md).
 
 A store is a folder of *parts*. A part is one safetensors file of stacked clip tokens plus a CSV
 index of its rows (video, clip, view, epoch, start, identity, settings). Parts are written
@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from safetensors.torch import load_file, save_file
 
 from vjepa_fer.io import atomic_open, atomic_path, write_csv
 
@@ -207,7 +208,6 @@ class StoreWriter:
     def flush(self) -> None:
         if not self._rows:
             return
-        from safetensors.torch import save_file
 
         stacked = torch.cat(self._tensors)  # (M, N', D)
         name = f"part-{self.tag}-{self._next:05d}"
@@ -307,8 +307,6 @@ class FeatureStore:
 
     def _part(self, name: str) -> dict[str, torch.Tensor]:
         if name not in self._cache:
-            from safetensors.torch import load_file
-
             self._cache = {name: load_file(str(self.root / f"{name}.safetensors"))}
         return self._cache[name]
 

@@ -2,7 +2,7 @@
 
 The encoder is frozen, so a clip that several consumers need (the four fold probes that train on a
 video, the probes of the other dataset at cross-dataset evaluation, a feature store) is one
-computation (../shared/spec/compute.md, "What a frozen encoder allows"). A request names a clip by
+computation (docs/compute.md, "What a frozen encoder allows"). A request names a clip by
 (video, clip, view, epoch); requests are grouped by video so each video is decoded once per pass,
 in DataLoader worker processes that overlap decoding with the encoder. Batches of clips run under
 bf16 autocast on GPU (fp16 as a switch) and in float32 on CPU, and every batch is offered to each
@@ -29,40 +29,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from vjepa_fer.features.requests import ClipRequest
 from vjepa_fer.io import atomic_open
 from vjepa_fer.video.augment import AugmentConfig, augment_clip
 from vjepa_fer.video.decode import decode_frames
 from vjepa_fer.video.transforms import eval_views
 
 logger = logging.getLogger(__name__)
-
-EVAL_EPOCH = -1  # epoch of deterministic (non-augmented) clips
-
-
-@dataclass(frozen=True)
-class ClipRequest:
-    """One clip to encode: ``frames`` are frame numbers of ``video`` (a path under the root)."""
-
-    video: str
-    clip: int
-    start: int
-    frames: tuple[int, ...]
-    view: int = 0
-    epoch: int = EVAL_EPOCH
-    augment: bool = False
-
-    @property
-    def key(self) -> tuple[str, int, int, int]:
-        return (self.video, self.clip, self.view, self.epoch)
-
-    def meta(self) -> dict:
-        return {
-            "video": self.video,
-            "clip": self.clip,
-            "view": self.view,
-            "epoch": self.epoch,
-            "start": self.start,
-        }
 
 
 @dataclass(frozen=True)
@@ -139,7 +112,9 @@ class VideoClipDataset(torch.utils.data.Dataset):
 
 
 def autocast_dtype(device: torch.device, dtype: str) -> torch.dtype | None:
-    """bf16 (or fp16) autocast on GPU; float32 on CPU, where bf16 is ~4.5x slower (ecosystem.md)."""
+    """bf16 (or fp16) autocast on GPU; float32 on CPU, where bf16 is ~4.5x slower.
+
+    The CPU measurement is in docs/dependencies.md (torch row)."""
     if device.type != "cuda" or dtype == "fp32":
         return None
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[dtype]

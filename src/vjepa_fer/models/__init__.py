@@ -1,6 +1,6 @@
 """Frozen video encoders: the V-JEPA 1 ViT, its checkpoint loader and the encoder registry.
 
-Implements spec/reference-protocol.md, section "Encoder". Importing this package imports torch;
+Implements docs/protocol.md, section "Encoder". Importing this package imports torch;
 CLI stage modules should import it inside their functions.
 
     from vjepa_fer.models import build_encoder, load_vjepa

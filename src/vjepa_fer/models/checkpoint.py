@@ -1,6 +1,6 @@
 """Build a frozen V-JEPA 1 encoder and load an official ``.pth.tar`` checkpoint into it.
 
-Implements spec/reference-protocol.md, section "Encoder", bullets "Checkpoint" and
+Implements docs/protocol.md, section "Encoder", bullets "Checkpoint" and
 "Checkpoint layout" (the official loader is ``load_pretrained`` in facebookresearch/jepa
 ``evals/video_classification_frozen/eval.py``):
 

@@ -1,9 +1,9 @@
 """Optional third-party video encoders from Hugging Face ``transformers`` (V-JEPA 2, VideoMAE).
 
-Implements the "optional third-party encoders" entry of the encoder registry (spec: layout.md,
-"Encoders by name from a registry"; reference-protocol.md, "Encoder": frozen, eval mode, every
-token out, no pooling). The wrappers take the clip tensor the pipeline already produces — a float
-``(B, 3, T, H, W)`` tensor, resized and normalised with the ImageNet mean/std — and return the
+Implements the "optional third-party encoders" entry of the encoder registry (README
+"Encoders": encoders by name from one registry; docs/protocol.md, "Encoder": frozen, eval mode,
+every token out, no pooling). The wrappers take the clip tensor the pipeline already produces — a
+float ``(B, 3, T, H, W)`` tensor, resized and normalised with the ImageNet mean/std — and return the
 encoder's last hidden state ``(B, N, D)`` with ``N = (T / tubelet) * (H / patch) * (W / patch)``.
 
 No ``transformers`` processor is used: ``VJEPA2VideoProcessor`` needs torchvision, which is not
@@ -38,7 +38,7 @@ from vjepa_fer.models.registry import register_encoder
 
 logger = logging.getLogger(__name__)
 
-# ImageNet mean/std: what the pipeline normalises with (reference-protocol.md, "Clips").
+# ImageNet mean/std: what the pipeline normalises with (docs/protocol.md, "Clips").
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -106,7 +106,7 @@ class _HFVideoEncoder(nn.Module):
         self.eval()
 
     def train(self, mode: bool = True) -> _HFVideoEncoder:
-        # The encoder is frozen (reference-protocol.md, "Frozen"): a parent module's .train() must
+        # The encoder is frozen (docs/protocol.md, "Frozen"): a parent module's .train() must
         # never switch on dropout / drop-path inside it.
         return super().train(False)
 

@@ -1,6 +1,6 @@
 """Fixed 3-D sine-cosine position embedding of the V-JEPA 1 video encoder.
 
-Implements spec/reference-protocol.md, section "Encoder", bullet "Position embedding":
+Implements docs/protocol.md, section "Encoder", bullet "Position embedding":
 
 * one 1-D sin-cos code per axis; an axis of ``D`` channels uses the frequencies
   ``omega_k = 10000 ** (-k / (D / 2))``, ``k = 0 .. D/2 - 1``, and lays out

@@ -1,6 +1,6 @@
 """Encoders built by name: ``build_encoder("vit_huge", img_size=384, num_frames=16, ...)``.
 
-Implements the encoder choice of spec/reference-protocol.md, section "Encoder" (the authors use
+Implements the encoder choice of docs/protocol.md, section "Encoder" (the authors use
 ``vit_huge`` with ``vith16-384.pth.tar``). Built-in entries: ``vit_large``, ``vit_huge``,
 ``vit_giant`` (official V-JEPA 1 architectures, loaded by :func:`load_vjepa`) and ``tiny``
 (64-d, 2 layers, for tests and demos). Optional encoders register themselves with the
@@ -90,6 +90,24 @@ def build_encoder(
     if absent:
         raise TypeError(f"encoder {name!r} lacks the required attribute(s) {absent}")
     return model
+
+
+# Encoders that exist only for tests and the offline demo: random weights are their normal state.
+RANDOM_BY_DESIGN = frozenset({"tiny"})
+
+
+def require_weights(name: str, checkpoint: object, random_weights: bool) -> None:
+    """Refuse a real encoder without weights unless random weights were asked for explicitly.
+
+    A ViT-H with random weights runs, trains probes and prints numbers, all meaningless; that
+    must never happen because a checkpoint path was left out.
+    """
+    if checkpoint is None and not random_weights and name not in RANDOM_BY_DESIGN:
+        raise ValueError(
+            f"encoder {name!r} has no checkpoint: set encoder.checkpoint in the config "
+            "(--checkpoint), or ask for random weights with encoder.random_weights: true "
+            "(--random-weights)"
+        )
 
 
 def _import_optional() -> None:

@@ -1,6 +1,6 @@
 """The V-JEPA 1 video Vision Transformer (frozen feature extractor).
 
-Implements spec/reference-protocol.md, section "Encoder" ("Architecture" and "Position
+Implements docs/protocol.md, section "Encoder" ("Architecture" and "Position
 embedding"). The module and parameter names follow the official facebookresearch/jepa
 ``src/models/vision_transformer.py`` so the published ``.pth.tar`` state dicts load unchanged:
 ``patch_embed.proj``, ``pos_embed``, ``blocks.{i}.norm1``, ``blocks.{i}.attn.qkv``,

@@ -1,6 +1,6 @@
 """The attentive probe trained on frozen V-JEPA tokens, its optimiser and its training loop.
 
-Implements ../shared/spec/reference-protocol.md, sections "Attentive probe", "Training unit" and
+Implements docs/protocol.md, sections "Attentive probe", "Training unit" and
 "Optimisation". ``probe.attentive`` holds the model (:class:`AttentiveProbe`), ``probe.optim``
 the AdamW parameter groups and the per-iteration cosine schedules; importing either imports
 torch, so CLI stage modules import them inside their functions.

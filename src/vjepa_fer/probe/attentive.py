@@ -1,6 +1,6 @@
 """The attentive probe: one learnable query cross-attends to frozen encoder tokens, then a head.
 
-Implements ../shared/spec/reference-protocol.md, sections "Attentive probe" and "Training unit".
+Implements docs/protocol.md, sections "Attentive probe" and "Training unit".
 It is the authors' ``AttentiveClassifier`` with ``depth=1`` (V-JEPA 1 ``AttentivePooler`` with
 ``complete_block=True``); module and parameter names follow the official code so a state dict of
 theirs loads unchanged (strip a DDP ``module.`` prefix first):

@@ -1,6 +1,6 @@
 """Stage ``vjepa-fer infer``: full-video inference, every evaluation clip encoded once.
 
-Implements ../shared/spec/reference-protocol.md ("Clips": full-video evaluation; "Cross-dataset").
+Implements docs/protocol.md ("Clips": full-video evaluation; "Cross-dataset").
 One pass over a dataset's evaluation clips (every start frame, one centre view) feeds every probe
 that needs them: each fold probe of the same dataset sees its own test fold, each probe of the other
 dataset sees the whole dataset (Table IV), extra probes likewise. Per-clip posteriors are saved,
@@ -21,18 +21,19 @@ import logging
 from pathlib import Path
 
 import pandas as pd
+import torch
+from safetensors.torch import load_file, save_file
 
+from vjepa_fer.features.plan import eval_requests, usable_videos
+from vjepa_fer.features.stream import PixelConfig
 from vjepa_fer.io import atomic_open, atomic_path, write_csv
+from vjepa_fer.probe.attentive import AttentiveProbe
 
 logger = logging.getLogger(__name__)
 
 
-def load_probe(folder: Path, device):  # noqa: ANN001, ANN201 - (AttentiveProbe, info)
+def load_probe(folder: Path, device: torch.device | str) -> tuple[AttentiveProbe, dict]:
     """A saved probe and its probe.json."""
-    from safetensors.torch import load_file
-
-    from vjepa_fer.probe.attentive import AttentiveProbe
-
     info = json.loads((folder / "probe.json").read_text())
     state = load_file(str(folder / "probe.safetensors"))
     embed_dim = state["pooler.query_tokens"].shape[-1]
@@ -44,7 +45,7 @@ def load_probe(folder: Path, device):  # noqa: ANN001, ANN201 - (AttentiveProbe,
 class PosteriorSink:
     """Clip-stream consumer: softmax posteriors of one probe on the clips it is asked about."""
 
-    def __init__(self, probe, info: dict, labels: dict[str, str], amp, keep_pooled: bool = False):  # noqa: ANN001
+    def __init__(self, probe, info: dict, labels: dict[str, str], amp, keep_pooled: bool = False):
         self.probe, self.info, self.labels, self.amp = probe, info, labels, amp
         names = list(info["classes"])
         extra = [f"unused{k}" for k in range(len(names), info["num_outputs"])]
@@ -53,9 +54,7 @@ class PosteriorSink:
         self.keep_pooled = keep_pooled
         self.pooled: list = []
 
-    def consume(self, requests, tokens) -> None:  # noqa: ANN001
-        import torch
-
+    def consume(self, requests, tokens) -> None:
         with (
             torch.no_grad(),
             torch.autocast(tokens.device.type, dtype=self.amp, enabled=self.amp is not None),
@@ -82,7 +81,7 @@ class MeanTokenSink:
         self.keys: list[tuple[str, int]] = []
         self.means: list = []
 
-    def consume(self, requests, tokens) -> None:  # noqa: ANN001
+    def consume(self, requests, tokens) -> None:
         self.keys += [(r.video, r.clip) for r in requests]
         self.means.append(tokens.float().mean(dim=1).cpu())  # (B, D)
 
@@ -98,9 +97,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from vjepa_fer.features.extract import add_encoder_arguments
 
     parser.add_argument("--dataset", required=True, help="the dataset evaluated on")
-    parser.add_argument("--manifest", required=True, type=Path)
-    parser.add_argument("--lengths", required=True, type=Path)
-    parser.add_argument("--root", required=True, type=Path)
+    parser.add_argument(
+        "--manifest", required=True, type=Path, help="manifest CSV of the dataset evaluated on"
+    )
+    parser.add_argument(
+        "--lengths", required=True, type=Path, help="frame counts of the dataset evaluated on"
+    )
+    parser.add_argument("--root", required=True, type=Path, help="dataset root")
     parser.add_argument(
         "--trained",
         required=True,
@@ -110,8 +113,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, type=Path, help="folder of posterior CSVs")
     parser.add_argument("--done", type=Path, help="JSON summary written at the end")
-    parser.add_argument("--stride", type=int, default=1)
-    parser.add_argument("--views", type=int, default=1)
+    parser.add_argument(
+        "--stride", type=int, default=1, help="step between evaluation clip starts (the authors: 1)"
+    )
+    parser.add_argument(
+        "--views", type=int, default=1, help="1 centre view, or 3 views along the long side"
+    )
     parser.add_argument(
         "--pca-fold",
         type=int,
@@ -122,11 +129,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from vjepa_fer.features.extract import build_stream
-    from vjepa_fer.features.plan import eval_requests, usable_videos
-    from vjepa_fer.features.stream import PixelConfig
 
     for tmp in args.out.glob(".*.tmp"):  # a killed run's atomic-write leftovers
         logger.info("removing a killed job's temporary file %s", tmp)
@@ -170,8 +173,6 @@ def run(args: argparse.Namespace) -> int:
         write_csv(sink.frame(), path)
         files[name] = str(path)
         if sink.keep_pooled and mean_sink is not None:
-            from safetensors.torch import save_file
-
             keys = [(r["video"], r["clip"]) for r in sink.rows]
             if keys != mean_sink.keys:
                 raise RuntimeError("PCA tokens: probe and encoder sinks saw different clips")

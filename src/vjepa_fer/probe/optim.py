@@ -1,6 +1,6 @@
 """AdamW for the attentive probe and its per-iteration cosine schedules of LR and weight decay.
 
-Implements ../shared/spec/reference-protocol.md, section "Optimisation", after the official
+Implements docs/protocol.md, section "Optimisation", after the official
 facebookresearch/jepa ``evals/video_classification_frozen/eval.py`` (``init_opt``) and
 ``src/utils/schedulers.py`` (``WarmupCosineSchedule``, ``CosineWDSchedule``):
 
@@ -51,9 +51,10 @@ class ProbeOptimConfig:
     ``warmup_epochs`` and ``start_lr`` only matter with a warm-up (the authors use none).
     """
 
+    # Equal to workflow/schemas/config.schema.yaml's probe defaults (tests/unit/test_defaults.py).
     lr: float = 1e-3
     final_lr: float = 0.0
-    start_lr: float = 1e-3
+    start_lr: float = lr
     warmup_epochs: float = 0.0
     weight_decay: float = 0.01
     final_weight_decay: float = 1e-6
@@ -93,13 +94,16 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
     ]
 
 
+AUTHORS = ProbeOptimConfig()  # the single place of the authors' values in this package
+
+
 def make_optimizer(
     model: nn.Module,
     *,
-    lr: float = 1e-3,
-    weight_decay: float = 0.01,
-    betas: tuple[float, float] = (0.9, 0.999),
-    eps: float = 1e-8,
+    lr: float = AUTHORS.lr,
+    weight_decay: float = AUTHORS.weight_decay,
+    betas: tuple[float, float] = AUTHORS.betas,
+    eps: float = AUTHORS.eps,
 ) -> torch.optim.AdamW:
     """AdamW over :func:`param_groups`; the LR and decayed group's WD are the initial values."""
     return torch.optim.AdamW(
@@ -128,10 +132,10 @@ class Schedules:
         optimizer: torch.optim.Optimizer,
         total_steps: int,
         *,
-        lr: float = 1e-3,
-        final_lr: float = 0.0,
-        weight_decay: float = 0.01,
-        final_weight_decay: float = 1e-6,
+        lr: float = AUTHORS.lr,
+        final_lr: float = AUTHORS.final_lr,
+        weight_decay: float = AUTHORS.weight_decay,
+        final_weight_decay: float = AUTHORS.final_weight_decay,
         warmup_steps: int = 0,
         start_lr: float | None = None,
     ) -> None:

@@ -1,6 +1,6 @@
 """Stage ``vjepa-fer train``: attentive probes trained together, online or from the store.
 
-Implements ../shared/spec/reference-protocol.md ("Training unit", "Optimisation") and compute.md
+Implements docs/protocol.md ("Training unit", "Optimisation") and docs/compute.md
 ("What a frozen encoder allows"). Two modes (config ``probe.mode``):
 
 - ``online`` (faithful default): each epoch, each video's 8 augmented clips are encoded once by
@@ -30,15 +30,22 @@ import argparse
 import hashlib
 import json
 import logging
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import pandas as pd
+import torch
+from safetensors.torch import save_file
 
+from vjepa_fer.features.plan import train_requests, usable_videos
+from vjepa_fer.features.store import FeatureStore
+from vjepa_fer.features.stream import ClipRequest, PixelConfig, autocast_dtype
 from vjepa_fer.io import atomic_open, atomic_path, write_csv
 from vjepa_fer.labels import labels_for
 from vjepa_fer.probe.inputs import input_spec
 from vjepa_fer.probe.trainer import ProbeSpec, ProbeTrainer, TrainConfig, epoch_order
+from vjepa_fer.video.augment import AugmentConfig
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +76,7 @@ def build_specs(
     return specs
 
 
-def make_trainers(specs, videos: pd.DataFrame, encoder_dims: tuple[int, int], cfg, device, amp):  # noqa: ANN001
+def make_trainers(specs, videos: pd.DataFrame, encoder_dims: tuple[int, int], cfg, device, amp):
     classes = labels_for(specs[0].dataset)
     trainers = []
     for spec in specs:
@@ -113,8 +120,6 @@ class Resume:
 
     def load(self, trainers: list[ProbeTrainer]) -> int:
         """Restore the trainers; returns the first epoch still to run."""
-        import torch
-
         self.forwards = 0
         if not self.path.exists():
             return 0
@@ -135,8 +140,6 @@ class Resume:
 
     def save(self, trainers: list[ProbeTrainer], epoch: int, forwards: int = 0) -> None:
         """Save after ``epoch``; ``forwards`` = clip forwards this process ran so far."""
-        import torch
-
         state = {
             "key": self.key,
             "epoch": epoch,
@@ -147,9 +150,7 @@ class Resume:
             torch.save(state, tmp)
 
 
-def run_online(trainers, videos, root, stream, cfg, pixels, resume, epochs) -> None:  # noqa: ANN001
-    from vjepa_fer.features.plan import train_requests
-
+def run_online(trainers, videos, root, stream, cfg, pixels, resume, epochs) -> None:
     for t in trainers:
         stream.register(t, wants=t.wants)
     needed = set().union(*(t.labels for t in trainers))
@@ -181,9 +182,7 @@ def run_online(trainers, videos, root, stream, cfg, pixels, resume, epochs) -> N
         )
 
 
-def run_cached(trainers, videos, store, cfg, copies, resume, epochs) -> None:  # noqa: ANN001
-    from vjepa_fer.features.stream import ClipRequest
-
+def run_cached(trainers, videos, store, cfg, copies, resume, epochs) -> None:
     needed = set().union(*(t.labels for t in trainers))
     index = store.index.set_index(["video", "epoch"]).sort_index()
     for epoch in range(resume.load(trainers), epochs):
@@ -205,8 +204,6 @@ def run_cached(trainers, videos, store, cfg, copies, resume, epochs) -> None:  #
 
 
 def save_probe(trainer: ProbeTrainer, out: Path, meta: dict) -> Path:
-    from safetensors.torch import save_file
-
     folder = out / f"fold{trainer.spec.fold}" / trainer.spec.variant
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in trainer.probe.state_dict().items()}
@@ -231,10 +228,7 @@ def save_probe(trainer: ProbeTrainer, out: Path, meta: dict) -> Path:
 class PixelPlan:
     """Clip geometry plus the stream's pixel settings, from the command-line flags."""
 
-    def __init__(self, args: argparse.Namespace, augment_cfg=None) -> None:  # noqa: ANN001
-        from vjepa_fer.features.stream import PixelConfig
-        from vjepa_fer.video.augment import AugmentConfig
-
+    def __init__(self, args: argparse.Namespace, augment_cfg=None) -> None:
         self.frames_per_clip, self.frame_step = args.num_frames, args.frame_step
         self.config = PixelConfig(
             size=args.img_size, seed=args.seed, augment=augment_cfg or AugmentConfig()
@@ -244,45 +238,96 @@ class PixelPlan:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from vjepa_fer.features.extract import add_encoder_arguments
 
-    parser.add_argument("--dataset", required=True, choices=["ravdess", "crema-d"])
-    parser.add_argument("--manifest", required=True, type=Path)
-    parser.add_argument("--lengths", required=True, type=Path)
+    parser.add_argument(
+        "--dataset",
+        required=True,
+        choices=["ravdess", "crema-d"],
+        help="dataset the probes are trained on",
+    )
+    parser.add_argument(
+        "--manifest", required=True, type=Path, help="manifest CSV written by vjepa-fer index"
+    )
+    parser.add_argument(
+        "--lengths", required=True, type=Path, help="frame counts written by vjepa-fer lengths"
+    )
     parser.add_argument("--root", type=Path, help="dataset root (online mode)")
     parser.add_argument("--out", required=True, type=Path, help="probe folder of the dataset")
     parser.add_argument("--done", type=Path, help="JSON summary written at the end")
-    parser.add_argument("--folds", type=int, nargs="+", default=[1, 2, 3, 4, 5])
+    parser.add_argument(
+        "--folds",
+        type=int,
+        nargs="+",
+        default=[1, 2, 3, 4, 5],
+        help="folds to train a probe for (each on the other folds' actors)",
+    )
     parser.add_argument("--group", default="all", help="name of this job's probe group")
-    parser.add_argument("--mode", choices=["online", "cached"], default="online")
+    parser.add_argument(
+        "--mode",
+        choices=["online", "cached"],
+        default="online",
+        help="online: encode augmented clips every epoch; cached: train from the store",
+    )
     parser.add_argument("--store", type=Path, help="cached mode: feature store of the pool")
     parser.add_argument("--store-index", type=Path, help="cached mode: merged store index")
     parser.add_argument("--copies", type=int, default=0, help="cached: augmented copies stored")
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--batch-videos", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--final-lr", type=float, default=0.0)
-    parser.add_argument("--weight-decay", type=float, default=0.01)
-    parser.add_argument("--final-weight-decay", type=float, default=1e-6)
-    parser.add_argument("--grad-clip", type=float, default=1.0)
-    parser.add_argument("--clips", type=int, default=8, help="training clips per video")
-    parser.add_argument("--unit", choices=["video", "clip"], default="video")
-    bool_flag = argparse.BooleanOptionalAction
+    parser.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="training epochs")
+    parser.add_argument(
+        "--batch-videos",
+        type=int,
+        default=TrainConfig.batch_videos,
+        help="videos per optimiser step",
+    )
+    parser.add_argument(
+        "--lr", type=float, default=ProbeSpec.lr, help="peak learning rate of the cosine schedule"
+    )
+    parser.add_argument(
+        "--final-lr", type=float, default=ProbeSpec.final_lr, help="learning rate at the last step"
+    )
+    parser.add_argument(
+        "--weight-decay",
+        type=float,
+        default=ProbeSpec.weight_decay,
+        help="weight decay at the first step",
+    )
+    parser.add_argument(
+        "--final-weight-decay",
+        type=float,
+        default=ProbeSpec.final_weight_decay,
+        help="weight decay at the last step",
+    )
+    parser.add_argument(
+        "--grad-clip",
+        type=float,
+        default=TrainConfig.grad_clip,
+        help="gradient-norm clipping threshold",
+    )
+    parser.add_argument(
+        "--clips", type=int, default=TrainConfig.clips, help="training clips per video"
+    )
+    parser.add_argument(
+        "--unit",
+        choices=["video", "clip"],
+        default=TrainConfig.unit,
+        help="video: a video's clips pooled at once; clip: one clip per sample",
+    )
     parser.add_argument(
         "--drop-last",
-        action=bool_flag,
-        default=False,
+        action=argparse.BooleanOptionalAction,
+        default=TrainConfig.drop_last,
         help="drop each epoch's last partial batch (default: kept, as the authors' loader)",
     )
     parser.add_argument(
         "--reshuffle",
-        action=bool_flag,
-        default=True,
-        help="a new video order every epoch (--no-reshuffle: the authors' repeated order)",
+        action=argparse.BooleanOptionalAction,
+        default=TrainConfig.reshuffle,
+        help="a new video order every epoch (--no-reshuffle: the authors' one fixed order)",
     )
+    parser.add_argument("--random-clips", action="store_true", help="the paper's random clips")
     parser.add_argument(
-        "--random-clips", action=bool_flag, default=False, help="the paper's random clips"
-    )
-    parser.add_argument(
-        "--augment", action=bool_flag, default=True, help="the authors' training augmentation"
+        "--augment",
+        action=argparse.BooleanOptionalAction,
+        default=TrainConfig.augment,
+        help="the authors' training augmentation (--no-augment: clean clips)",
     )
     parser.add_argument("--head-classes", type=int, default=0, help="0 = the dataset's classes")
     parser.add_argument("--extra", action="append", default=[], help="NAME:lr=..,weight_decay=..")
@@ -290,11 +335,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import time
-
     from vjepa_fer.features.extract import build_stream, resolve_device
-    from vjepa_fer.features.plan import usable_videos
-    from vjepa_fer.features.stream import autocast_dtype
 
     videos = usable_videos(pd.read_csv(args.manifest), pd.read_csv(args.lengths))
     if set(videos["dataset"]) != {args.dataset}:
@@ -330,6 +371,7 @@ def run(args: argparse.Namespace) -> int:
         "num_frames": args.num_frames,
         "frame_step": args.frame_step,
         "mode": args.mode,
+        "copies": args.copies,  # cached mode: 0 = trained on clean clips (read by the figures)
     }
     for tmp in args.out.glob(f".resume-{args.group}.pt.*.tmp"):
         logger.info("removing a killed job's temporary file %s", tmp)
@@ -350,14 +392,11 @@ def run(args: argparse.Namespace) -> int:
         run_online(trainers, videos, args.root, stream, cfg, PixelPlan(args), resume, cfg.epochs)
         forwards = resume.forwards + stream.forwards  # a resumed job adds the killed one's
     else:
-        from vjepa_fer.features.store import FeatureStore
-
         if args.store is None:
             raise ValueError("cached training needs --store (a feature store of the train pool)")
         store = FeatureStore(args.store, args.store_index)
         dims = (store.cfg["embed_dim"], store.cfg["num_heads"])
         device = resolve_device(args.device)
-        import torch
 
         trainers = make_trainers(
             specs, videos, dims, cfg, device, autocast_dtype(torch.device(device), args.dtype)

@@ -1,6 +1,6 @@
 """One probe's training state: :class:`ProbeTrainer`, a clip-stream consumer.
 
-Implements ../shared/spec/reference-protocol.md ("Attentive probe", "Training unit",
+Implements docs/protocol.md ("Attentive probe", "Training unit",
 "Optimisation"). A probe's weights do not depend on which other probes train beside it: its
 initialisation comes from its own seed, the epoch's video order is a keyed permutation of the
 *whole* dataset filtered to its training set (:func:`epoch_order`), and augmentation is keyed by
@@ -15,6 +15,11 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+
+from vjepa_fer.probe.attentive import AttentiveProbe
+from vjepa_fer.probe.optim import AUTHORS, Schedules, make_optimizer
 
 logger = logging.getLogger(__name__)
 
@@ -26,10 +31,10 @@ class ProbeSpec:
     dataset: str
     fold: int
     variant: str = "main"
-    lr: float = 1e-3
-    final_lr: float = 0.0
-    weight_decay: float = 0.01
-    final_weight_decay: float = 1e-6
+    lr: float = AUTHORS.lr
+    final_lr: float = AUTHORS.final_lr
+    weight_decay: float = AUTHORS.weight_decay
+    final_weight_decay: float = AUTHORS.final_weight_decay
     seed: int = 0
     head_classes: int = 0  # 0 = the dataset's own class count; 8 = the authors' CREMA-D head
 
@@ -40,11 +45,11 @@ class ProbeSpec:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The authors' values are the defaults (reference-protocol.md, "Optimisation")."""
+    """The authors' values are the defaults (docs/protocol.md, "Optimisation")."""
 
-    epochs: int = 20
-    batch_videos: int = 4
-    grad_clip: float = 1.0
+    epochs: int = AUTHORS.epochs
+    batch_videos: int = AUTHORS.batch_videos
+    grad_clip: float = AUTHORS.grad_clip
     clips: int = 8
     unit: str = "video"  # video: 8 clips pooled at once | clip: the paper's one clip per sample
     drop_last: bool = False  # the authors' training loader keeps the last partial batch
@@ -77,13 +82,8 @@ class ProbeTrainer:
         num_classes: int,
         cfg: TrainConfig,
         device: str = "cpu",
-        amp_dtype=None,  # noqa: ANN001 - torch.dtype | None
+        amp_dtype: torch.dtype | None = None,
     ) -> None:
-        import torch
-
-        from vjepa_fer.probe.attentive import AttentiveProbe
-        from vjepa_fer.probe.optim import Schedules, make_optimizer
-
         self.spec, self.labels, self.cfg = spec, labels, cfg
         self.embed_dim, self.num_heads = embed_dim, num_heads
         self.device, self.amp_dtype = torch.device(device), amp_dtype
@@ -117,10 +117,10 @@ class ProbeTrainer:
         self._epoch_seen = 0
         self.curve: list[dict] = []
 
-    def wants(self, request) -> bool:  # noqa: ANN001
+    def wants(self, request) -> bool:
         return request.video in self.labels
 
-    def consume(self, requests, tokens) -> None:  # noqa: ANN001
+    def consume(self, requests, tokens) -> None:
         for r, t in zip(requests, tokens, strict=True):
             clips = self._clips.setdefault(r.video, {})
             clips[r.clip] = t
@@ -128,8 +128,6 @@ class ProbeTrainer:
                 self._video_ready(r.video)
 
     def _video_ready(self, video: str) -> None:
-        import torch
-
         clips = self._clips.pop(video)
         stacked = torch.stack([clips[k] for k in sorted(clips)])  # (clips, N, D)
         self._batch.append((stacked, self.labels[video]))
@@ -137,9 +135,6 @@ class ProbeTrainer:
             self._step()
 
     def _step(self) -> None:
-        import torch
-        import torch.nn.functional as F
-
         tokens = torch.stack([t for t, _ in self._batch])  # (B, clips, N, D)
         target = torch.tensor([y for _, y in self._batch], device=self.device)
         self._batch = []

@@ -1,6 +1,6 @@
 """From the pipeline's evaluation outputs to the paper's tables and figures.
 
-Implements reference-protocol.md, sections "Metrics", "Cross-dataset", "Figures" and "Paper
+Implements docs/protocol.md, sections "Metrics", "Cross-dataset", "Figures" and "Paper
 numbers to compare with".
 
 - :mod:`~vjepa_fer.report.tables` (stage ``vjepa-fer tables``): Tables II, III and IV as CSV,

@@ -1,6 +1,6 @@
 """Stage ``vjepa-fer figures``: the paper's Figs. 3–6 and the probes' training curves.
 
-Implements reference-protocol.md, "Figures". Every figure is written as PNG (``--dpi``, default
+Implements docs/protocol.md, "Figures". Every figure is written as PNG (``--dpi``, default
 200) and PDF, with class names on the axes, titles and labelled colour bars:
 
 - ``fig3_confusion_same_pbv``: same-dataset confusion matrices (PBV, variant main) averaged over the
@@ -27,15 +27,25 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import matplotlib as mpl
 import numpy as np
 import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+from safetensors.numpy import load_file
+from sklearn.decomposition import PCA
 
+from vjepa_fer.evaluate.cross import full_confusion
+from vjepa_fer.evaluate.metrics import read_confusion, row_normalise
 from vjepa_fer.io import atomic_path
 from vjepa_fer.labels import DATASET_LABELS
 
@@ -61,15 +71,11 @@ STYLE = {
 
 @contextlib.contextmanager
 def _style() -> Iterator[None]:
-    import matplotlib as mpl
-
     with mpl.rc_context(STYLE):
         yield
 
 
 def _figure(width: float, height: float) -> Figure:
-    from matplotlib.figure import Figure
-
     return Figure(figsize=(width, height), layout="constrained")
 
 
@@ -109,10 +115,6 @@ def save_figure(fig: Figure, stem: Path, *, dpi: int = 200) -> list[Path]:
 def _confusion_panel(
     ax: Axes, counts: pd.DataFrame, title: str, xlabel: str, ylabel: str, shared: int = 0
 ) -> None:
-    import seaborn as sns
-
-    from vjepa_fer.evaluate.metrics import row_normalise
-
     pct = row_normalise(counts)  # (labels, predictions), rows sum to 100
     big = max(pct.shape) > 7
     sns.heatmap(
@@ -129,6 +131,7 @@ def _confusion_panel(
         annot_kws={"size": 10 if big else 12},
         cbar_kws={"label": "% of videos of the true class", "shrink": 0.8},
     )
+    ax.set_anchor("N")  # panels of different heights share one top line (titles aligned)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -174,8 +177,6 @@ def confusion_figure(
 
 def same_dataset_matrices(metrics_dir: Path, *, variant: str = "main") -> dict[str, pd.DataFrame]:
     """Fold-averaged PBV matrices per dataset, ``{dataset: counts}``, from evaluate's output."""
-    from vjepa_fer.evaluate.metrics import read_confusion
-
     out = {}
     for ds in DATASET_LABELS:
         path = metrics_dir / "confusion" / f"{ds}-{variant}_on_{ds}_pbv_same_mean.csv"
@@ -197,9 +198,6 @@ def cross_matrices(
     Kind ``"full"``: rectangular test label × probe output, nothing dropped (from the per-video
     vote tables); kind ``"drop"``: the calm-dropped rule's matrices (fallback).
     """
-    from vjepa_fer.evaluate.cross import full_confusion
-    from vjepa_fer.evaluate.metrics import read_confusion
-
     pairs = [(a, b) for a in DATASET_LABELS for b in DATASET_LABELS if a != b]
     full: dict[tuple[str, str], list[pd.DataFrame]] = {}
     for path in sorted((metrics_dir / "videos").glob("*_on_*.csv")):
@@ -219,11 +217,14 @@ def cross_matrices(
     return drop, "drop"
 
 
-def align_shared(cm: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """Reorder a label × output matrix so the shared classes come first, in the row order, on
-    the diagonal; rows and columns without a counterpart follow. Returns (matrix, #shared)."""
+def align_shared(cm: pd.DataFrame, order: Sequence[str] = ()) -> tuple[pd.DataFrame, int]:
+    """Reorder a label × output matrix so the shared classes come first, on the diagonal; rows
+    and columns without a counterpart follow. The shared block follows ``order`` (classes not in
+    it keep the row order), so that several panels show the shared classes in one order.
+    Returns (matrix, #shared)."""
     rows, cols = [str(c) for c in cm.index], [str(c) for c in cm.columns]
-    shared = [c for c in rows if c in cols]
+    shared = [c for c in order if c in rows and c in cols]
+    shared += [c for c in rows if c in cols and c not in shared]
     out = cm.loc[
         shared + [r for r in rows if r not in shared], shared + [c for c in cols if c not in shared]
     ]
@@ -233,9 +234,13 @@ def align_shared(cm: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 def cross_figure(matrices: Mapping[tuple[str, str], pd.DataFrame], kind: str) -> Figure:
     """Fig. 4: one panel per (train, test) pair; ``kind`` is ``"full"`` or ``"drop"``."""
     panels, xl, yl, shared = {}, {}, {}, {}
+    # One order for the shared classes in every panel (the first dataset's label order), so the
+    # panels can be compared cell by cell; each dataset's own order would differ between them.
+    order = [c for ds in DATASET_LABELS for c in DATASET_LABELS[ds]]
+    order = list(dict.fromkeys(order))
     for (train, test), cm in matrices.items():
         title = f"Trained on {_name(train)} → tested on {_name(test)}"
-        panels[title], shared[title] = align_shared(cm)
+        panels[title], shared[title] = align_shared(cm, order)
         xl[title] = f"Probe output ({_name(train)} classes)"
         yl[title] = f"True label ({_name(test)})"
     what = (
@@ -258,23 +263,19 @@ def cross_figure(matrices: Mapping[tuple[str, str], pd.DataFrame], kind: str) ->
 def pca_2d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """First two principal components of ``x`` (M, D) and their explained-variance ratios.
 
-    Eigen-decomposition of the D × D covariance (cheap for M ≫ D); signs fixed so that each
-    component's largest loading is positive, which makes the plot deterministic.
+    scikit-learn's exact (full SVD) PCA; the signs are then fixed so that each component's
+    largest loading is positive, which keeps the plot the same across library versions (sklearn's
+    own sign rule has changed between releases).
     """
     x = np.asarray(x, dtype=np.float64)
     if x.ndim != 2 or len(x) < 3:
         raise ValueError(f"PCA needs an (M >= 3, D) array, got shape {x.shape}")
-    xc = x - x.mean(axis=0, keepdims=True)  # (M, D)
-    cov = xc.T @ xc / (len(x) - 1)  # (D, D)
-    evals, evecs = np.linalg.eigh(cov)  # ascending
-    order = np.argsort(evals)[::-1]
-    evals, evecs = np.clip(evals[order], 0, None), evecs[:, order]
-    comps = evecs[:, :2]  # (D, 2)
+    pca = PCA(n_components=2, svd_solver="full").fit(x)
+    comps = pca.components_.T  # (D, 2)
     signs = np.sign(comps[np.argmax(np.abs(comps), axis=0), [0, 1]])
-    comps = comps * np.where(signs == 0, 1, signs)
-    total = evals.sum()
-    ratio = evals[:2] / total if total > 0 else np.zeros(2)
-    return xc @ comps, ratio  # (M, 2), (2,)
+    signs = np.where(signs == 0, 1, signs)
+    xc = x - pca.mean_  # (M, D)
+    return xc @ (comps * signs), pca.explained_variance_ratio_  # (M, 2), (2,)
 
 
 def pca_figure(
@@ -287,8 +288,6 @@ def pca_figure(
     seed: int = 0,
 ) -> Figure:
     """Fig. 5: PCA of (a) the mean encoder token and (b) the probe's pooled token per clip."""
-    from matplotlib.lines import Line2D
-
     labels = np.asarray([str(v) for v in labels], dtype=object)
     if not len(labels) == len(encoder_mean) == len(probe_pooled):
         raise ValueError(
@@ -329,8 +328,6 @@ def load_pca_inputs(
     posterior_dir: Path, dataset: str, fold: int, *, variant: str = "main"
 ) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """``encoder_mean`` (M, D), ``probe_pooled`` (M, D) and the aligned clip table (M rows)."""
-    from safetensors.numpy import load_file
-
     stem = posterior_dir / dataset / f"pca-{dataset}-fold{fold}-{variant}"
     tensors_path, table_path = stem.with_suffix(".safetensors"), stem.with_suffix(".csv")
     for p in (tensors_path, table_path):
@@ -355,8 +352,6 @@ def load_pca_inputs(
 
 def demographics_figure(manifest: pd.DataFrame, *, dataset: str) -> Figure:
     """Fig. 6: actors per fold by sex (bars) and, where known, age per fold (box + points)."""
-    from matplotlib.ticker import MaxNLocator
-
     for col in ("actor", "fold", "sex"):
         if col not in manifest.columns:
             raise ValueError(f"manifest lacks column {col!r}")
@@ -385,7 +380,8 @@ def demographics_figure(manifest: pd.DataFrame, *, dataset: str) -> Figure:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("Actors")
         ax.set_title(("(a) " if has_age else "") + "Actors per fold by sex")
-        ax.legend(title="Sex")
+        # Below the axis: inside it the legend covered the tallest bars and their labels.
+        ax.legend(title="Sex", loc="upper center", bbox_to_anchor=(0.5, -0.1), ncols=len(sexes))
         ax.margins(y=0.15)
         if has_age:
             ax = axes[1]
@@ -407,10 +403,29 @@ def demographics_figure(manifest: pd.DataFrame, *, dataset: str) -> Figure:
     return fig
 
 
-def curves_figure(curves: Mapping[int, pd.DataFrame], *, title: str) -> Figure:
-    """Training loss and training accuracy (%) per epoch, one line per fold."""
-    from matplotlib.ticker import MaxNLocator
+def training_clips(info: Mapping) -> str:
+    """What the probe trained on, from its probe.json: augmented, clean or fixed copies."""
+    train = info.get("train", {})
+    if info.get("mode") == "cached":
+        copies = int(info.get("copies", 0))
+        if copies:
+            return f"training clips ({copies} stored augmented cop{'y' if copies == 1 else 'ies'})"
+        return "clean (unaugmented) training clips"
+    if train.get("augment", True):
+        return "augmented training clips"
+    return "clean (unaugmented) training clips"
 
+
+def curves_figure(
+    curves: Mapping[int, pd.DataFrame],
+    *,
+    title: str,
+    clips: str = "augmented training clips",
+) -> Figure:
+    """Training loss and training accuracy (%) per epoch, one line per fold.
+
+    ``clips`` says what the accuracy was measured on (see :func:`training_clips`).
+    """
     if not curves:
         raise ValueError("no training curves to draw")
     with _style():
@@ -422,7 +437,7 @@ def curves_figure(curves: Mapping[int, pd.DataFrame], *, title: str) -> Figure:
             axes[1].plot(c["epoch"], c["train_accuracy"], marker="o", markersize=3)
         axes[0].set_ylabel("Training loss (cross-entropy)")
         axes[1].set_ylabel("Training accuracy (%)")
-        names = ("(a) Loss", "(b) Accuracy on the augmented training videos")
+        names = ("(a) Loss", f"(b) Accuracy on the {clips}")
         for ax, name in zip(axes, names, strict=True):
             ax.set_xlabel("Epoch")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -499,7 +514,10 @@ def write_figures(
         curves = read_curves(results_dir / "probes" / ds, variant=variant)
         if curves:
             title = f"{_name(ds)}: probe training per fold (variant {variant})"
-            emit(curves_figure(curves, title=title), f"curves_{ds}")
+            info = results_dir / "probes" / ds / f"fold{min(curves)}" / variant / "probe.json"
+            clips = training_clips(json.loads(info.read_text())) if info.is_file() else None
+            fig = curves_figure(curves, title=title, clips=clips or "training clips")
+            emit(fig, f"curves_{ds}")
     if not paths:
         raise FileNotFoundError(
             f"{results_dir}: nothing to draw (looked for metrics/confusion, metrics/videos, "
@@ -512,7 +530,12 @@ def write_figures(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", required=True, type=Path, help="the pipeline's results/")
     parser.add_argument("--out", required=True, type=Path, help="folder for PNG and PDF files")
-    parser.add_argument("--pca-dataset", default="crema-d", choices=sorted(DATASET_LABELS))
+    parser.add_argument(
+        "--pca-dataset",
+        default="crema-d",
+        choices=sorted(DATASET_LABELS),
+        help="dataset of the PCA figure",
+    )
     parser.add_argument(
         "--pca-fold", type=int, default=1, help="fold of the PCA figure (0 = no PCA figure)"
     )

@@ -1,11 +1,11 @@
 """The paper's own numbers and the literature it cites, for side-by-side comparison.
 
 Source of every number: L. Eing, C. Luna-Jiménez, S. Mertes, E. André, "Video Joint-Embedding
-Predictive Architectures for Facial Expression Recognition", arXiv:2601.09524 (text in
-../shared/paper/), Tables II, III and IV; the same numbers are listed in
-../shared/spec/reference-protocol.md, "Paper numbers to compare with".
+Predictive Architectures for Facial Expression Recognition", arXiv:2601.09524,
+Tables II, III and IV; the same numbers are listed in
+docs/protocol.md, "The paper's numbers".
 
-Comparing like for like (reference-protocol.md, "Metrics"): the paper's "UAR" is very probably macro
+Comparing like for like (docs/protocol.md, "Metrics"): the paper's "UAR" is very probably macro
 *precision* (the authors' metrics script read [label, prediction] matrices as [prediction, label]),
 so a paper "UAR" is compared with OUR paper-compatible UAR (column ``paper_uar``), never with our
 true UAR; the paper's WAR (accuracy) is compared with our WAR. :data:`LIKE_FOR_LIKE` holds that map.

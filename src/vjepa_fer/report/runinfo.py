@@ -68,7 +68,7 @@ def versions() -> pd.DataFrame:
         cuda = torch.version.cuda or "none"
         gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "none"
         rows += [{"package": "cuda", "version": cuda}, {"package": "gpu", "version": gpu}]
-    except ImportError:  # pragma: no cover - torch is a hard dependency
+    except ImportError:  # the analysis env (envs/analysis.yaml) has no torch
         pass
     return pd.DataFrame(rows)
 
@@ -104,8 +104,12 @@ def output_index(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config-json", required=True, help="the run's config as JSON")
-    parser.add_argument("--results", required=True, type=Path)
-    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument(
+        "--results", required=True, type=Path, help="the pipeline's results/ folder"
+    )
+    parser.add_argument(
+        "--out", required=True, type=Path, help="folder for config, versions and the output index"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,6 +1,6 @@
 """Stage ``vjepa-fer tables``: the paper's Tables II, III and IV from the evaluation outputs.
 
-Implements reference-protocol.md, "Metrics", "Cross-dataset" and "Paper numbers to compare with".
+Implements docs/protocol.md, "Metrics", "Cross-dataset" and "The paper's numbers".
 Reads what ``vjepa-fer evaluate`` wrote (``table2.csv``, ``table4.csv``, optionally
 ``per_fold.csv`` for the reasons videos were dropped) and writes every table three times:
 ``<name>.csv`` (numbers, machine-readable), ``<name>.md`` (GitHub Markdown) and ``<name>.tex``

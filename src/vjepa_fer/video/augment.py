@@ -1,7 +1,7 @@
 """Training augmentation of one clip, keyed so that its pixels depend only on (seed, video, epoch,
 clip) and never on batch order, worker count or global RNG state.
 
-Implements reference-protocol.md, "Training augmentation" (per clip, same parameters on every
+Implements docs/protocol.md, "Training augmentation" (per clip, same parameters on every
 frame), in the order of the authors' ``VideoTransform`` (facebookresearch/jepa,
 ``evals/video_classification_frozen/utils.py``):
 

@@ -1,6 +1,6 @@
 """Which frames make up each clip: fixed training clips and full-video evaluation clips.
 
-Implements ../shared/spec/reference-protocol.md, section "Clips" (the authors' code, which differs
+Implements docs/protocol.md, section "Clips" (the authors' code, which differs
 from the paper's text). Everything here is integer arithmetic on frame counts; nothing is decoded.
 
 Training (V-JEPA 1 ``VideoDataset.loadvideo_decord`` with 16 frames, step 4, 8 clips, clip overlap

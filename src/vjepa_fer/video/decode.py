@@ -1,7 +1,7 @@
 """Decode video frames with decord, falling back to PyAV only where decord cannot open a file.
 
-Implements the decoding side of ../shared/spec/reference-protocol.md, section "Clips", and the
-decoder facts of ../shared/spec/ecosystem.md (decord 0.6: exact random access, right frame counts
+Implements the decoding side of docs/protocol.md, section "Clips", and the
+decoder facts of docs/dependencies.md (decord 0.6: exact random access, right frame counts
 and fps on H.264 .mp4 and FLV; PyAV reports 0 frames for FLV, so it counts them by decoding).
 
 A video is decoded once per pass: :func:`decode_frames` takes the union of the frame indices of all
@@ -88,6 +88,7 @@ def _check_file(path: Path) -> None:
 
 def _open_decord(path: Path) -> Any:
     """A decord VideoReader, or an exception saying why decord cannot read the file."""
+    # Imported here on purpose: without decord (no wheel for the platform) PyAV takes over.
     from decord import VideoReader, cpu
 
     # One decoding thread: parallelism comes from worker processes, and decord's thread pool

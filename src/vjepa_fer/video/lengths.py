@@ -1,9 +1,9 @@
 """Stage ``vjepa-fer lengths``: frame count, fps and size of every video in a manifest.
 
-Clip planning (../shared/spec/reference-protocol.md, section "Clips") needs each video's frame
+Clip planning (docs/protocol.md, section "Clips") needs each video's frame
 count; this stage probes them once, in parallel, and lists the videos that cannot be used
 (missing, empty, unreadable or corrupt — e.g. CREMA-D's known bad files, see
-../shared/spec/datasets.md) in a report instead of stopping the run. It exits 0 even when some
+docs/datasets.md) in a report instead of stopping the run. It exits 0 even when some
 videos are bad; downstream stages read ``status`` and skip those rows.
 
     vjepa-fer lengths --manifest results/crema-d/manifest.csv --root /data/CREMA-D \

@@ -1,6 +1,6 @@
 """RandAugment for video clips, one draw per clip, implemented with PIL (no timm/torchvision).
 
-Implements reference-protocol.md, "Training augmentation", step 1: ``rand-m7-n4-mstd0.5-inc1``.
+Implements docs/protocol.md, "Training augmentation", step 1: ``rand-m7-n4-mstd0.5-inc1``.
 Behaviour follows timm's ``auto_augment.py`` as forked into facebookresearch/jepa
 (``src/datasets/utils/video/randaugment.py``), which the authors' code uses:
 

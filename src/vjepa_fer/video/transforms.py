@@ -1,6 +1,6 @@
 """Evaluation transforms for video clips: resize, crop and normalise with plain torch.
 
-Implements reference-protocol.md, section "Clips" (the evaluation view behind Tables II-IV and the
+Implements docs/protocol.md, section "Clips" (the evaluation view behind Tables II-IV and the
 optional 3-view variant) and "Normalisation". No torchvision: resizing is
 ``torch.nn.functional.interpolate``, so the same code runs on CPU and GPU, batched over frames.
 

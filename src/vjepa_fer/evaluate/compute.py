@@ -1,9 +1,9 @@
 """Clip-forward arithmetic behind the speed claim: the authors' protocol against ours.
 
-Implements ../shared/spec/compute.md with the clip rules of reference-protocol.md ("Clips",
+Implements docs/compute.md with the clip rules of docs/protocol.md ("Clips",
 "Training unit", "Cross-dataset", "Pain points"). Counts come from real manifests (video, actor,
 fold, label[, trial]) and frame counts (``lengths`` stage: video, num_frames, status); nothing is
-decoded. FLOPs use compute.md's per-layer model 24·d²·N + 4·N²·d; H100-hours a sustained rate.
+decoded. FLOPs use docs/compute.md's per-layer model 24·d²·N + 4·N²·d; H100-hours a sustained rate.
 
 * authors: each fold probe re-encodes its training videos every epoch, runs an unused per-epoch
   3-view validation, evaluates its test fold and re-encodes the whole other dataset.
@@ -35,6 +35,7 @@ import pandas as pd
 from vjepa_fer.data import naming
 from vjepa_fer.data.folds import assign_folds, load_folds
 from vjepa_fer.data.index import expected_names
+from vjepa_fer.features.plan import usable_videos
 from vjepa_fer.io import atomic_open, write_csv
 from vjepa_fer.video.clips import num_eval_clips, train_clips
 
@@ -42,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 # name -> (manifest, lengths), or the table prepare() made of them
 Datasets = Mapping[str, "tuple[pd.DataFrame, pd.DataFrame] | pd.DataFrame"]
-# dataset: whose probes a row serves (compute.md's column); clips_of: whose videos are encoded;
+# dataset: whose probes a row serves (docs/compute.md's column); clips_of: whose videos are encoded;
 # probe_uses: (clip, probe) pairs served, each one forward in the authors' code. The last two
 # numeric columns are filled on measured rows only.
 ROW = ["protocol", "part", "dataset", "clips_of", "videos", "forwards", "probe_uses", "note"]
@@ -70,10 +71,10 @@ def encoder_flops(
     *,
     include_patch_embed: bool = False,
 ) -> float:
-    """FLOP of one clip forward: depth·(24·d²·N + 4·N²·d) (compute.md; ViT-H/16 384 ≈ 9.3e12).
+    """FLOP of one clip forward: depth·(24·d²·N + 4·N²·d) (docs/compute.md; ViT-H/16 384 ≈ 9.3e12).
 
     ``include_patch_embed`` adds the Conv3d (2·3·tubelet·patch²·d per token, < 0.3 %), which
-    compute.md leaves out.
+    docs/compute.md leaves out.
     """
     n = encoder_tokens(img_size, num_frames, patch, tubelet)
     d = int(embed_dim)
@@ -118,8 +119,6 @@ def prepare(
     frame_step: int = 4,
 ) -> pd.DataFrame:
     """Usable videos of one dataset with ``eval_clips`` and ``train_positions`` per video."""
-    from vjepa_fer.features.plan import usable_videos  # imports torch: keep the CLI parser light
-
     plan = dict(clips=clips, stride=stride, frames_per_clip=frames_per_clip, frame_step=frame_step)
     missing = MANIFEST_NEEDS - set(manifest.columns)
     if missing:
@@ -309,7 +308,7 @@ def our_protocol(
 
 @dataclass(frozen=True)
 class Settings:
-    """Everything the comparison depends on (compute.md's defaults: the authors' 384-px ViT-H)."""
+    """Everything the comparison depends on (docs/compute.md: the authors' 384-px ViT-H)."""
 
     epochs: int = 20
     clips: int = 8
@@ -351,10 +350,14 @@ SETTING_HELP = {
     "extra_probes": "extra probe sets (grid, seeds) served by the same clips",
     "share_modalities": "also report RAVDESS 01/02 clip sharing (verify frames first)",
     "eval_views": "views per evaluation clip in our runs (features.eval_views)",
+    "epochs": "training epochs",
+    "frames_per_clip": "frames per clip",
+    "frame_step": "take every n-th frame inside a clip",
+    "img_size": "frame size in pixels fed to the encoder",
     "embed_dim": "encoder width (default: from --encoder, else ViT-H's 1280)",
     "depth": "encoder blocks (default: from --encoder, else ViT-H's 32)",
-    "patch": "patch size (default: from --encoder, else 16)",
-    "tubelet": "tubelet size (default: from --encoder, else 2)",
+    "patch": "patch size in pixels (default: from --encoder, else 16)",
+    "tubelet": "frames per token (default: from --encoder, else 2)",
 }
 ENCODER_FIELDS = ("embed_dim", "depth", "patch", "tubelet")
 
