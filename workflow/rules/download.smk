@@ -2,6 +2,30 @@
 # Only datasets with `source: download` use these rules; a local copy is indexed where it lies.
 
 
+def download_options(wildcards):
+    """Flags of `vjepa-fer download` for one dataset (each option once per value)."""
+    d, cfg = config["download"], dataset_cfg(wildcards.dataset)
+    opts = ["--jobs", str(d["jobs"]), "--retries", str(d["retries"])]
+    opts += ["--timeout", str(d["timeout"])]
+    if wildcards.dataset == "ravdess":
+        opts += [
+            "--base-url",
+            d["ravdess_base_url"],
+            "--record-api",
+            d["ravdess_record_api"],
+        ]
+        opts += ["--keep-archives"] if d["keep_archives"] else []
+    else:
+        # --mirror takes one template: repeat the option, in the order they are tried.
+        for template in d["cremad_mirrors"]:
+            opts += ["--mirror", template]
+    if cfg["actors"]:
+        opts += ["--actors", *map(str, cfg["actors"])]
+    if cfg["checksums"]:
+        opts += ["--checksums", cfg["checksums"]]
+    return opts
+
+
 rule download_dataset:
     output:
         "resources/datasets/{dataset}/.vjepa-fer-download.json",
@@ -14,19 +38,10 @@ rule download_dataset:
         "../../envs/data.yaml"
     params:
         root=lambda wc: dataset_root(wc.dataset),
-        jobs=config["download"]["jobs"],
-        retries=config["download"]["retries"],
-        timeout=config["download"]["timeout"],
-        base_url=config["download"]["ravdess_base_url"],
-        record_api=config["download"]["ravdess_record_api"],
-        mirrors=lambda wc: config["download"]["cremad_mirrors"],
-        keep=["--keep-archives"] if config["download"]["keep_archives"] else [],
+        opts=download_options,
     shell:
         "vjepa-fer download --dataset {wildcards.dataset} --root {params.root:q}"
-        " --jobs {params.jobs} --retries {params.retries} --timeout {params.timeout}"
-        " --base-url {params.base_url:q} --record-api {params.record_api:q}"
-        " --mirror {params.mirrors:q} {params.keep} --no-progress"
-        " --marker {output:q} > {log:q} 2>&1"
+        " {params.opts:q} --marker {output:q} > {log:q} 2>&1"
 
 
 if ENCODER["checkpoint"] and ENCODER["url"]:
@@ -38,11 +53,15 @@ if ENCODER["checkpoint"] and ENCODER["url"]:
             "results/logs/download/checkpoint.log",
         localrule: True
         conda:
-            "../../envs/data.yaml"
+            # The checkpoint is loaded (torch, weights_only) before it is accepted.
+            "../../envs/torch.yaml"
         params:
             url=ENCODER["url"],
+            key=ENCODER["checkpoint_key"],
             sha=["--sha256", ENCODER["sha256"]] if ENCODER["sha256"] else [],
             retries=config["download"]["retries"],
+            timeout=config["download"]["timeout"],
         shell:
             "vjepa-fer download --dataset checkpoint --url {params.url:q} --dest {output:q}"
-            " {params.sha:q} --retries {params.retries} --no-progress > {log:q} 2>&1"
+            " --checkpoint-key {params.key:q} {params.sha:q} --retries {params.retries}"
+            " --timeout {params.timeout} > {log:q} 2>&1"
