@@ -168,3 +168,17 @@ class Progress:
             self.bar.close()
         elif complete and self.n > 0:
             self.log.info("%s", self.line())
+
+
+class ClipCounter:
+    """A clip-stream consumer that only counts the clips it is handed into a :class:`Progress`.
+
+    Registered without a filter, it sees every encoded clip once, so stages report progress
+    without reaching into the stream: ``stream.register(ClipCounter(progress))``.
+    """
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def consume(self, requests: list[Any], tokens: Any) -> None:
+        self.progress.update(len(requests))

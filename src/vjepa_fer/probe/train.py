@@ -256,9 +256,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
+    from vjepa_fer.features.cpu_fallback import report_cpu_fallback
     from vjepa_fer.features.extract import build_stream, resolve_device
     from vjepa_fer.features.plan import usable_videos
     from vjepa_fer.features.stream import autocast_dtype
+    from vjepa_fer.progress import ClipCounter, Progress
 
     videos = usable_videos(pd.read_csv(args.manifest), pd.read_csv(args.lengths))
     if set(videos["dataset"]) != {args.dataset}:
@@ -307,7 +309,17 @@ def run(args: argparse.Namespace) -> int:
         trainers = make_trainers(
             specs, videos, (encoder.embed_dim, encoder.num_heads), cfg, stream.device, stream.amp
         )
-        run_online(trainers, videos, args.root, stream, cfg, PixelPlan(args), resume, cfg.epochs)
+        # Every epoch encodes each training video's clips once (for all its probes).
+        clips = len(set().union(*(t.labels for t in trainers))) * cfg.clips * cfg.epochs
+        report_cpu_fallback(
+            args.device, stream.device, encoder, name=args.encoder, img_size=args.img_size,
+            num_frames=args.num_frames, clips=clips,
+        )  # fmt: skip
+        with Progress(clips, f"train {args.dataset} ({cfg.epochs} epochs)", "clips") as bar:
+            stream.register(ClipCounter(bar))
+            run_online(
+                trainers, videos, args.root, stream, cfg, PixelPlan(args), resume, cfg.epochs
+            )
         forwards = stream.forwards
     else:
         from vjepa_fer.features.store import FeatureStore
