@@ -115,6 +115,7 @@ def test_cpu_fallback_is_loud_for_a_big_encoder(caplog):
     assert record.levelno == logging.WARNING
     text = record.getMessage()
     assert "no CUDA GPU" in text and "vit_huge" in text and "1,000,000 clip forwards" in text
+    assert "9.35 TFLOP each" in text and "100 GFLOP/s" in text
     assert "features.device: cpu" in text and "GPU" in text
 
 

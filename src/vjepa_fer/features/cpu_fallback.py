@@ -45,6 +45,14 @@ def cpu_flops_per_second(seconds: float = 0.2, n: int = 512) -> float:
     return 2.0 * n**3 * done / max(elapsed, 1e-9)
 
 
+def _flop(value: float) -> str:
+    """``9.3 TFLOP``, ``12 MFLOP``: the unit that keeps the number readable."""
+    for unit, scale in (("PFLOP", 1e15), ("TFLOP", 1e12), ("GFLOP", 1e9), ("MFLOP", 1e6)):
+        if value >= scale:
+            return f"{value / scale:.3g} {unit}"
+    return f"{value:.3g} FLOP"
+
+
 def report_cpu_fallback(
     requested: str,
     device: torch.device | str,
@@ -67,7 +75,7 @@ def report_cpu_fallback(
     seconds = clips * per_clip / rate
     text = (
         f"features.device is 'auto' and no CUDA GPU is visible, so the {name} encoder runs on "
-        f"the CPU: {clips:,} clip forwards of {per_clip / 1e9:,.1f} GFLOP each at the "
+        f"the CPU: {clips:,} clip forwards of {_flop(per_clip)} each at the "
         f"{rate / 1e9:,.0f} GFLOP/s this CPU reached in a matmul test take at least "
         f"{format_duration(seconds)}"
     )
