@@ -248,6 +248,7 @@ def test_readme_shows_the_commands_this_test_runs():
     assert "source: local" in section and "checksums:" in section
 
 
+@pytest.mark.slow
 def test_only_scale_and_publisher_addresses_differ_from_the_shipped_config(paper_run):
     shipped, config = paper_run["shipped"], paper_run["config"]
     for name, cfg in config["datasets"].items():
@@ -265,6 +266,7 @@ def test_only_scale_and_publisher_addresses_differ_from_the_shipped_config(paper
     assert config["probe"]["mode"] == "online" and config["evaluation"] == shipped["evaluation"]
 
 
+@pytest.mark.slow
 def test_downloads_used_the_record_the_fallback_mirror_and_the_checksum_table(paper_run):
     work, pub = paper_run["work"], paper_run["published"]
     served = [path for path, _ in paper_run["served"]]
@@ -290,6 +292,7 @@ def test_downloads_used_the_record_the_fallback_mirror_and_the_checksum_table(pa
     assert ckpt.with_name(ckpt.name + ".sha256").read_text().split()[0] == sha256(pub["checkpoint"])
 
 
+@pytest.mark.slow
 def test_probes_trained_online_with_augmentation_from_the_checkpoint(paper_run):
     work = paper_run["work"]
     for ds in ("ravdess", "crema-d"):
@@ -309,6 +312,7 @@ def test_probes_trained_online_with_augmentation_from_the_checkpoint(paper_run):
         assert "runs on the CPU" in log  # device auto fell back, and said so
 
 
+@pytest.mark.slow
 def test_inference_used_every_start_frame(paper_run):
     work = paper_run["work"]
     for ds in ("ravdess", "crema-d"):
@@ -327,6 +331,7 @@ def test_inference_used_every_start_frame(paper_run):
         assert re.search(rf"infer {ds}: \d+/\d+ clips \(100\.0%\)", log), log[-2000:]
 
 
+@pytest.mark.slow
 def test_every_table_and_figure_with_both_datasets(paper_run):
     work = paper_run["work"]
     for name in ("table2", "table3", "table4"):
@@ -351,6 +356,7 @@ def test_every_table_and_figure_with_both_datasets(paper_run):
     assert "table2" in html and "fig3_confusion_same_pbv" in html
 
 
+@pytest.mark.slow
 def test_rerun_has_nothing_to_do_and_unlock_works(paper_run):
     work = paper_run["work"]
     res = run_snakemake("--cores", "8", "all", "-n", cwd=work)
@@ -383,3 +389,5 @@ def test_shipped_config_dry_run_plans_and_every_command_parses(tmp_path):
             pytest.fail(f"the CLI rejects a planned command line: {line}")
     downloads = [c for c in commands if c.startswith("vjepa-fer download --dataset crema-d")]
     assert len(downloads) == 1 and downloads[0].count("--mirror ") == 2
+    ravdess = [c for c in commands if c.startswith("vjepa-fer download --dataset ravdess")]
+    assert len(ravdess) == 1 and "--mirror" not in ravdess[0]  # RAVDESS has no CREMA-D mirrors
