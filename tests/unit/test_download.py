@@ -1,8 +1,10 @@
 """Tests for vjepa_fer.data.fetch and vjepa_fer.data.download against a local HTTP server.
 
-The server (127.0.0.1, port 0, threaded) serves bytes the test registers, honours ``Range``
-requests, logs every request, and injects faults per path: a fixed status, a body cut short
-after N bytes (with the full Content-Length announced), or ignoring ``Range``.
+The server (tests/loopback.py: 127.0.0.1, port 0, threaded) serves bytes the test registers,
+honours ``Range`` requests, logs every request, and injects faults per path: a fixed status, a
+body cut short after N bytes (with or without Content-Length), or ignoring ``Range``. Unreachable
+hosts are a closed port on 127.0.0.1 and names under ``.invalid`` whose lookup is answered by a
+patched resolver, so no test sends anything beyond 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -14,96 +16,44 @@ import logging
 import re
 import socket
 import stat
-import threading
+import time
 import zipfile
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
 
-import numpy as np
 import pytest
+import requests
 
+from tests.loopback import ServerState, blob, closed_port_url, serve
+from tests.loopback import sha256 as _sha
 from vjepa_fer.data import download as dl
 from vjepa_fer.data.fetch import (
     ChecksumError,
     DownloadError,
+    FetchTask,
+    HostUnreachable,
     UnsafeArchiveError,
     extract_zip,
     fetch,
+    fetch_many,
+    unreachable_reason,
 )
 
 FAST = {"retries": 3, "timeout": 5, "progress": False, "backoff": 0.01}
-
-
-class _State:
-    def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.faults: dict[str, dict] = {}
-        self.log: list[tuple[str, str | None]] = []  # (path, Range header)
-        self.lock = threading.Lock()
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args) -> None:  # keep pytest output clean
-        pass
-
-    def do_GET(self) -> None:
-        state: _State = self.server.state  # type: ignore[attr-defined]
-        path, rng = urlsplit(self.path).path, self.headers.get("Range")
-        with state.lock:
-            state.log.append((path, rng))
-            fault = state.faults.get(path, {})
-            cut = None
-            if fault.get("truncate_times", 0) > 0:
-                fault["truncate_times"] -= 1
-                cut = fault["truncate_at"]
-        if "status" in fault:
-            self.send_error(fault["status"])
-            return
-        data = state.files.get(path)
-        if data is None:
-            self.send_error(404)
-            return
-        start = 0
-        if rng and not fault.get("ignore_range"):
-            start = int(re.fullmatch(r"bytes=(\d+)-", rng).group(1))
-            if start >= len(data):
-                self.send_error(416)
-                return
-            self.send_response(206)
-            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
-        else:
-            self.send_response(200)
-        body = data[start:]
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        # A cut transfer announces the full length, then the connection closes early.
-        self.wfile.write(body if cut is None else body[:cut])
+_State = ServerState
 
 
 @pytest.fixture
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    httpd.state = _State()  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    httpd.state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    yield httpd.state
-    httpd.shutdown()
-    httpd.server_close()
+    with serve() as state:
+        yield state
 
 
 def _blob(n: int, seed: int = 0) -> bytes:
-    return np.random.default_rng(seed).integers(0, 256, n, dtype=np.uint8).tobytes()
+    return blob(n, seed)
 
 
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _paths(state: _State, path: str) -> list[str | None]:
-    return [rng for p, rng in state.log if p == path]
+def _paths(state: ServerState, path: str) -> list[str | None]:
+    return state.requests_for(path)
 
 
 # ----------------------------------------------------------------------------- fetch
@@ -399,8 +349,24 @@ def test_packaged_tables_load():
 # ----------------------------------------------------------------------------- checkpoint + CLI
 
 
+def _checkpoint(key: str = "target_encoder", seed: int = 0) -> bytes:
+    """A small checkpoint in the official layout: ``key`` -> ``module.backbone.*`` tensors."""
+    import io
+
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    state = {
+        "module.backbone.patch_embed.proj.weight": torch.randn(8, 3, 2, 4, 4, generator=g),
+        "module.backbone.norm.weight": torch.ones(8),
+    }
+    buf = io.BytesIO()
+    torch.save({key: state, "epoch": 300}, buf)
+    return buf.getvalue()
+
+
 def test_checkpoint_records_sha256_then_verifies(server, tmp_path):
-    data = _blob(50_000, seed=20)
+    data = _checkpoint(seed=20)
     server.files["/ckpt.pth.tar"] = data
     dest = tmp_path / "ckpt.pth.tar"
     assert dl.download_checkpoint(f"{server.url}/ckpt.pth.tar", dest, **FAST) == _sha(data)
@@ -473,7 +439,7 @@ def test_cli_requires_root_or_dest():
 def test_cli_main_checkpoint_end_to_end(server, tmp_path):
     from vjepa_fer import cli
 
-    server.files["/vith16-384.pth.tar"] = _blob(3_000, seed=30)
+    server.files["/vith16-384.pth.tar"] = _checkpoint(seed=30)
     dest = tmp_path / "ckpt" / "vith16-384.pth.tar"
     argv = [
         "download",
@@ -488,3 +454,227 @@ def test_cli_main_checkpoint_end_to_end(server, tmp_path):
     assert cli.main(argv) == 0
     assert dest.read_bytes() == server.files["/vith16-384.pth.tar"]
     assert (tmp_path / "ckpt" / "vith16-384.pth.tar.sha256").is_file()
+
+
+# ----------------------------------------------------------------------------- checkpoint checks
+
+
+def test_truncated_checkpoint_without_length_is_never_renamed(server, tmp_path, caplog):
+    """A body cut short with no Content-Length looks complete to HTTP; loading it does not."""
+    data = _checkpoint(seed=40)
+    server.files["/ckpt.pth.tar"] = data
+    server.faults["/ckpt.pth.tar"] = {
+        "no_length": True,
+        "truncate_times": 99,
+        "truncate_at": len(data) // 2,
+    }
+    dest = tmp_path / "ckpt.pth.tar"
+    with pytest.raises(ChecksumError, match="not a usable checkpoint"):
+        dl.download_checkpoint(f"{server.url}/ckpt.pth.tar", dest, **FAST)
+    assert not dest.exists() and not (tmp_path / "ckpt.pth.tar.part").exists()
+    assert not (tmp_path / "ckpt.pth.tar.sha256").exists()  # no digest recorded for it
+    # Once the server sends the whole file (still without a length) it is accepted.
+    server.faults["/ckpt.pth.tar"] = {"no_length": True}
+    assert dl.download_checkpoint(f"{server.url}/ckpt.pth.tar", dest, **FAST) == _sha(data)
+    assert dest.read_bytes() == data
+
+
+def test_checkpoint_must_hold_the_configured_weights(server, tmp_path, caplog):
+    server.files["/other.pth.tar"] = _checkpoint(key="predictor")
+    with pytest.raises(ChecksumError, match="'target_encoder'"):
+        dl.download_checkpoint(f"{server.url}/other.pth.tar", tmp_path / "o.pth.tar", **FAST)
+    assert not (tmp_path / "o.pth.tar").exists()
+    # The loader's fallback: no target_encoder, but an encoder entry (with a warning).
+    server.files["/enc.pth.tar"] = _checkpoint(key="encoder")
+    with caplog.at_level(logging.WARNING, logger="vjepa_fer"):
+        dl.download_checkpoint(f"{server.url}/enc.pth.tar", tmp_path / "e.pth.tar", **FAST)
+    assert (tmp_path / "e.pth.tar").is_file()
+    assert any("falling back to 'encoder'" in r.getMessage() for r in caplog.records)
+    # A named key other than the default is honoured.
+    server.files["/pred.pth.tar"] = _checkpoint(key="predictor")
+    dl.download_checkpoint(
+        f"{server.url}/pred.pth.tar", tmp_path / "p.pth.tar", checkpoint_key="predictor", **FAST
+    )
+    assert (tmp_path / "p.pth.tar").is_file()
+
+
+# ----------------------------------------------------------------------------- unreachable hosts
+
+
+@pytest.fixture
+def invalid_dns(monkeypatch):
+    """Names under .invalid fail to resolve here, without asking any DNS server."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if isinstance(host, str) and host.endswith(".invalid"):
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+def test_unreachable_reason_classifies_errors(invalid_dns):
+    with pytest.raises(requests.ConnectionError) as refused:
+        requests.get(closed_port_url(), timeout=5)
+    assert unreachable_reason(refused.value) == "connection refused"
+    with pytest.raises(requests.ConnectionError) as dns:
+        requests.get("http://mirror.example.invalid/a.bin", timeout=5)
+    assert unreachable_reason(dns.value) == "name does not resolve"
+    # A slow host is not an absent one: timeouts stay retryable.
+    assert unreachable_reason(requests.ConnectTimeout("connect timed out")) is None
+    assert unreachable_reason(requests.ReadTimeout("read timed out")) is None
+
+
+def test_unreachable_hosts_are_not_retried(tmp_path, invalid_dns):
+    urls = [closed_port_url(), "http://mirror.example.invalid/a.bin"]
+    t0 = time.perf_counter()
+    with pytest.raises(HostUnreachable) as info:
+        fetch(urls, tmp_path / "a.bin", retries=5, timeout=5, progress=False, backoff=2.0)
+    assert time.perf_counter() - t0 < 2.0  # 5 retries with a 2 s backoff would take > 60 s
+    assert set(info.value.hosts.values()) == {"connection refused", "name does not resolve"}
+    assert "mirror.example.invalid" in str(info.value) and "127.0.0.1" in str(info.value)
+
+
+def test_transient_errors_are_still_retried(server, tmp_path):
+    server.files["/a.bin"] = _blob(1_000, seed=50)
+    server.faults["/a.bin"] = {"status": 503}
+    with pytest.raises(DownloadError) as info:
+        fetch(f"{server.url}/a.bin", tmp_path / "a.bin", **FAST)
+    assert not isinstance(info.value, HostUnreachable)
+    assert len(_paths(server, "/a.bin")) == FAST["retries"] + 1
+
+
+def test_fetch_many_stops_after_a_few_unreachable_files(tmp_path):
+    dead = closed_port_url("/{name}")
+    names = [f"v{i}" for i in range(500)]
+    tasks = {n: FetchTask([dead.format(name=n)], tmp_path / n) for n in names}
+    with pytest.raises(HostUnreachable, match=r"stopped after \d+ of 500") as info:
+        fetch_many(tasks, jobs=2, desc="test", **FAST)
+    assert "connection refused" in str(info.value)
+    assert "0 of 500" not in str(info.value)
+    failed = int(re.search(r"stopped after (\d+)", str(info.value)).group(1))
+    assert 3 <= failed <= 5  # a few files, not 500
+
+
+def test_one_working_mirror_keeps_going_when_another_host_is_down(server, tmp_path):
+    data = {f"v{i}": _blob(100, seed=60 + i) for i in range(6)}
+    for name, payload in data.items():
+        server.files[f"/ok/{name}"] = payload
+    dead = closed_port_url("/{name}")
+    tasks = {
+        n: FetchTask([dead.format(name=n), f"{server.url}/ok/{n}"], tmp_path / n, size=len(p))
+        for n, p in data.items()
+    }
+    assert fetch_many(tasks, jobs=2, desc="test", **FAST) == {}
+    assert all((tmp_path / n).read_bytes() == p for n, p in data.items())
+
+
+def test_cremad_offline_gives_one_message_with_local_advice(tmp_path, invalid_dns, caplog):
+    table = tmp_path / "sha.csv"
+    rows = [f"1001_DFA_{e}_XX.flv,{'a' * 64},{100 + i}" for i, e in enumerate(["ANG", "DIS"])]
+    rows += [f"1002_DFA_{e}_XX.flv,{'b' * 64},{200 + i}" for i, e in enumerate(["ANG", "DIS"])]
+    table.write_text("name,sha256,size\n" + "\n".join(rows) + "\n")
+    templates = [closed_port_url("/{name}"), "http://gitlab.example.invalid/{name}"]
+    with caplog.at_level(logging.WARNING, logger="vjepa_fer"):
+        with pytest.raises(HostUnreachable) as info:
+            dl.download_cremad(tmp_path / "c", url_templates=templates, table=table, jobs=1, **FAST)
+    message = str(info.value)
+    assert "gitlab.example.invalid (name does not resolve)" in message
+    assert "connection refused" in message
+    assert "source: local" in message and "root:" in message and "cremad_mirrors" in message
+    assert not any("retry" in r.getMessage() for r in caplog.records)  # no retry storm
+
+
+def test_ravdess_offline_stops_at_the_first_archive(tmp_path, invalid_dns):
+    base = "http://zenodo.example.invalid/records/1188976/files"
+    with pytest.raises(HostUnreachable, match="source: local") as info:
+        dl.download_ravdess(
+            tmp_path / "r", actors=[1, 2, 3], base_url=base, record_api=None, **FAST
+        )
+    assert "zenodo.example.invalid" in str(info.value)
+    assert "ravdess_base_url" in str(info.value)
+
+
+def test_checkpoint_offline_names_encoder_checkpoint(tmp_path):
+    with pytest.raises(HostUnreachable) as info:
+        dl.download_checkpoint(closed_port_url("/vith16-384.pth.tar"), tmp_path / "c.pt", **FAST)
+    assert "encoder.checkpoint" in str(info.value) and "127.0.0.1" in str(info.value)
+
+
+def test_cli_reports_unreachable_host_once(tmp_path, capsys):
+    from vjepa_fer import cli
+
+    argv = ["download", "--dataset", "checkpoint", "--dest", str(tmp_path / "c.pt")]
+    argv += ["--url", closed_port_url("/c.pt"), "--retries", "5"]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.count("vjepa-fer download: error:") == 1 and "encoder.checkpoint" in err
+
+
+# ----------------------------------------------------------------------------- checksum tables
+
+
+def test_user_checksum_table_csv_defines_and_verifies_the_files(server, tmp_path):
+    videos = {f"{a}_TIE_ANG_XX.flv": _blob(300 + a % 7, seed=a) for a in (1001, 1002, 1003)}
+    for name, payload in videos.items():
+        server.files[f"/m/{name}"] = payload
+    table = tmp_path / "our_copy.csv"
+    table.write_text(
+        "name,sha256,size\n" + "".join(f"{n},{_sha(b)},{len(b)}\n" for n, b in videos.items())
+    )
+    root = tmp_path / "crema-d"
+    args = _args(
+        "--dataset", "crema-d", "--root", str(root), "--checksums", str(table),
+        "--mirror", f"{server.url}/m/{{name}}", "--actors", "1001", "1003", "--no-progress",
+    )  # fmt: skip
+    assert dl.run(args) == 0
+    assert sorted(p.name for p in (root / "VideoFlash").iterdir()) == [
+        "1001_TIE_ANG_XX.flv",
+        "1003_TIE_ANG_XX.flv",
+    ]
+    marker = json.loads((root / dl.MARKER_NAME).read_text())
+    assert marker["table"] == str(table) and marker["files"] == 2
+    # The same table verifies a copy; a damaged file is named.
+    (root / "VideoFlash" / "1003_TIE_ANG_XX.flv").write_bytes(b"x" * 302)
+    report = dl.verify_cremad(root, table=table, actors=[1001, 1003])
+    assert list(report.wrong) == ["1003_TIE_ANG_XX.flv"]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("name,size\nx.flv,3\n", "'sha256'"),
+        ("name,sha256,size\nx.flv,abc,3\n", r"line 2: expected a name, a sha256 of 64"),
+        ("name,sha256,size\n", "lists no files"),
+    ],
+)
+def test_bad_checksum_table_is_named(tmp_path, text, match):
+    table = tmp_path / "t.csv"
+    table.write_text(text)
+    with pytest.raises(ValueError, match=match) as info:
+        dl.load_cremad_table(table)
+    assert str(table) in str(info.value)
+
+
+def test_missing_checksum_table_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        dl.load_cremad_table(tmp_path / "nope.csv")
+
+
+def test_ravdess_checksum_table_replaces_the_pinned_one(server, tmp_path):
+    members = {"Actor_03/01-01-01-01-01-01-03.mp4": _blob(400, seed=3)}
+    archive = _zip(tmp_path / "a.zip", members).read_bytes()
+    server.files["/files/Video_Speech_Actor_03.zip"] = archive
+    table = tmp_path / "ravdess.csv"
+    table.write_text(
+        f"name,md5,size\nVideo_Speech_Actor_03.zip,{hashlib.md5(archive).hexdigest()},"
+        f"{len(archive)}\n"
+    )
+    args = _args(
+        "--dataset", "ravdess", "--root", str(tmp_path / "r"), "--actors", "3",
+        "--base-url", f"{server.url}/files", "--record-api", "", "--checksums", str(table),
+        "--no-progress",
+    )  # fmt: skip
+    assert dl.run(args) == 0
+    assert (tmp_path / "r" / "Actor_03" / "01-01-01-01-01-01-03.mp4").is_file()

@@ -14,19 +14,10 @@ rule download_dataset:
         "../../envs/data.yaml"
     params:
         root=lambda wc: dataset_root(wc.dataset),
-        jobs=config["download"]["jobs"],
-        retries=config["download"]["retries"],
-        timeout=config["download"]["timeout"],
-        base_url=config["download"]["ravdess_base_url"],
-        record_api=config["download"]["ravdess_record_api"],
-        mirrors=lambda wc: config["download"]["cremad_mirrors"],
-        keep=["--keep-archives"] if config["download"]["keep_archives"] else [],
+        opts=download_options,
     shell:
         "vjepa-fer download --dataset {wildcards.dataset} --root {params.root:q}"
-        " --jobs {params.jobs} --retries {params.retries} --timeout {params.timeout}"
-        " --base-url {params.base_url:q} --record-api {params.record_api:q}"
-        " --mirror {params.mirrors:q} {params.keep} --no-progress"
-        " --marker {output:q} > {log:q} 2>&1"
+        " {params.opts:q} --marker {output:q} > {log:q} 2>&1"
 
 
 if ENCODER["checkpoint"] and ENCODER["url"]:
@@ -38,11 +29,15 @@ if ENCODER["checkpoint"] and ENCODER["url"]:
             "results/logs/download/checkpoint.log",
         localrule: True
         conda:
-            "../../envs/data.yaml"
+            # The checkpoint is loaded (torch, weights_only) before it is accepted.
+            "../../envs/torch.yaml"
         params:
             url=ENCODER["url"],
+            key=ENCODER["checkpoint_key"],
             sha=["--sha256", ENCODER["sha256"]] if ENCODER["sha256"] else [],
             retries=config["download"]["retries"],
+            timeout=config["download"]["timeout"],
         shell:
             "vjepa-fer download --dataset checkpoint --url {params.url:q} --dest {output:q}"
-            " {params.sha:q} --retries {params.retries} --no-progress > {log:q} 2>&1"
+            " --checkpoint-key {params.key:q} {params.sha:q} --retries {params.retries}"
+            " --timeout {params.timeout} > {log:q} 2>&1"

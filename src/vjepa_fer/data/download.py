@@ -9,12 +9,20 @@ file and checked on every later run). HTTP and zip handling live in :mod:`vjepa_
 Every dataset download ends by writing ``<root>/.vjepa-fer-download.json`` atomically; Snakemake
 rules use that marker as their output. Reruns skip everything that is already verified.
 
+A checksum table (``--checksums``, config ``datasets.<name>.checksums``) replaces the packaged one:
+CSV or TSV with columns ``name, sha256, size`` (CREMA-D) or ``name, md5, size`` (RAVDESS; the
+Zenodo record still wins when reachable); only the files it lists are fetched. A host that
+refuses connections or does not resolve stops the download at once with one message saying how
+to use a local copy instead (:class:`~vjepa_fer.data.fetch.HostUnreachable`). A checkpoint is
+renamed into place only after it loads with ``weights_only=True`` and holds the encoder weights.
+
 Run::
 
     vjepa-fer download --dataset ravdess --root resources/ravdess
     vjepa-fer download --dataset crema-d --root resources/crema-d --jobs 8
     vjepa-fer download --dataset crema-d --root /data/CREMA-D --verify-only
     vjepa-fer download --dataset checkpoint --dest resources/checkpoints/vith16-384.pth.tar
+    vjepa-fer download --dataset crema-d --root resources/crema-d --checksums my_sha256.csv
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from vjepa_fer.data.fetch import (
     ChecksumError,
     DownloadError,
     FetchTask,
+    HostUnreachable,
     extract_zip,
     fetch,
     fetch_many,
@@ -52,6 +61,7 @@ from vjepa_fer.data.fetch import (
     write_json,
 )
 from vjepa_fer.io import atomic_open, file_digest
+from vjepa_fer.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -78,36 +88,98 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
+# Accepted spellings of a checksum table's columns (the packaged tables use file/bytes).
+_NAME_COLUMNS = ("name", "file")
+_SIZE_COLUMNS = ("size", "bytes")
+
+
+def _column(fields: list[str], choices: tuple[str, ...], source: str) -> str:
+    found = [c for c in choices if c in fields]
+    if not found:
+        raise ValueError(
+            f"{source}: needs a column {' or '.join(map(repr, choices))}; found {fields}"
+        )
+    return found[0]
+
+
 def _load_table(
-    path: str | os.PathLike[str] | None, packaged: str, size_col: str, hash_col: str, width: int
+    path: str | os.PathLike[str] | None, packaged: str, algorithm: str
 ) -> dict[str, tuple[int, str]]:
-    """``{file: (size, hexdigest)}`` from a TSV (``path``, or ``resources/<packaged>``)."""
+    """``{file: (size, hexdigest)}`` from a CSV or TSV (``path``, or ``resources/<packaged>``).
+
+    Columns (any order, more are ignored): ``name`` (or ``file``), ``size`` (or ``bytes``) and
+    ``algorithm`` (``sha256`` or ``md5``). Tab-separated when the header holds a tab, else commas.
+    """
     if path is None:
         source = f"package resource {packaged}"
         text = resources.files("vjepa_fer.data").joinpath("resources", packaged).read_text()
     else:
-        source, text = str(path), Path(path).read_text(encoding="utf-8")
-    reader = csv.DictReader(io.StringIO(text), delimiter="\t")
-    missing = [c for c in ("file", size_col, hash_col) if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ValueError(f"{source}: missing column(s) {missing}; found {reader.fieldnames}")
+        source = str(path)
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"checksum table {path} does not exist")
+        text = Path(path).read_text(encoding="utf-8-sig")
+    header = text.split("\n", 1)[0]
+    reader = csv.DictReader(io.StringIO(text), delimiter="\t" if "\t" in header else ",")
+    fields = [f.strip().lower() for f in reader.fieldnames or []]
+    reader.fieldnames = fields
+    name_col = _column(fields, _NAME_COLUMNS, source)
+    size_col = _column(fields, _SIZE_COLUMNS, source)
+    hash_col = _column(fields, (algorithm,), source)
+    width = 64 if algorithm == "sha256" else 32
     table = {}
-    for row in reader:
-        digest, size = row[hash_col].lower(), row[size_col]
-        if not re.fullmatch(rf"[0-9a-f]{{{width}}}", digest) or not size.isdigit():
-            raise ValueError(f"{source}: bad row for {row['file']!r}: {row}")
-        table[row["file"]] = (int(size), digest)
+    for line, row in enumerate(reader, start=2):
+        name = (row[name_col] or "").strip()
+        digest, size = (row[hash_col] or "").strip().lower(), (row[size_col] or "").strip()
+        if not name or not re.fullmatch(rf"[0-9a-f]{{{width}}}", digest) or not size.isdigit():
+            raise ValueError(
+                f"{source}, line {line}: expected a name, a {algorithm} of {width} hex digits "
+                f"and a size in bytes; got {dict(row)}"
+            )
+        table[name] = (int(size), digest)
+    if not table:
+        raise ValueError(f"{source}: the checksum table lists no files")
     return table
 
 
 def load_ravdess_table(path: str | os.PathLike[str] | None = None) -> dict[str, tuple[int, str]]:
     """Pinned RAVDESS archive table ``{file: (bytes, md5)}``; the packaged one when ``None``."""
-    return _load_table(path, "ravdess/video_speech_zips.tsv", "bytes", "md5", 32)
+    return _load_table(path, "ravdess/video_speech_zips.tsv", "md5")
 
 
 def load_cremad_table(path: str | os.PathLike[str] | None = None) -> dict[str, tuple[int, str]]:
-    """CREMA-D LFS table ``{file: (size, sha256)}``; the packaged one when ``None``."""
-    return _load_table(path, "crema-d/videoflash_lfs.tsv", "size", "sha256", 64)
+    """CREMA-D table ``{file: (size, sha256)}``: the packaged LFS list when ``None``."""
+    return _load_table(path, "crema-d/videoflash_lfs.tsv", "sha256")
+
+
+# What to do instead of downloading, named in the one message an unreachable host produces.
+_OFFLINE_ADVICE = {
+    "ravdess": (
+        "If you have RAVDESS already, set `datasets: {ravdess: {source: local, root: "
+        "/path/to/RAVDESS}}` (the folder holding Actor_01 ... Actor_24) and nothing is "
+        "downloaded; or point download.ravdess_base_url (and ravdess_record_api) at a "
+        "reachable mirror."
+    ),
+    "crema-d": (
+        "If you have CREMA-D already, set `datasets: {crema-d: {source: local, root: "
+        "/path/to/CREMA-D}}` (the folder holding VideoFlash/) and nothing is downloaded; or "
+        "list reachable mirrors in download.cremad_mirrors."
+    ),
+    "checkpoint": (
+        "If you have the checkpoint file already, set encoder.checkpoint to its path (an "
+        "existing file is used as is, nothing is downloaded); or set encoder.url to a reachable "
+        "copy."
+    ),
+}
+
+
+def _unreachable(exc: HostUnreachable, dataset: str) -> HostUnreachable:
+    """The same error with the dataset's offline advice appended (one message for the user)."""
+    hosts = ", ".join(f"{host} ({why})" for host, why in exc.hosts.items())
+    return HostUnreachable(
+        f"{dataset}: cannot reach {hosts}; is this machine offline or behind a firewall? "
+        f"{_OFFLINE_ADVICE[dataset]} [{exc}]",
+        exc.hosts,
+    )
 
 
 # ----------------------------------------------------------------------------- RAVDESS
@@ -204,6 +276,7 @@ def download_ravdess(
     sess = session if session is not None else new_session()
     disagreements: list[dict[str, Any]] = []
     record = None
+    archives = Progress(len(todo), "RAVDESS", "archives", enabled=progress, interval=0, log=logger)
     try:
         if todo:
             record = (
@@ -216,17 +289,21 @@ def download_ravdess(
             )
         for name in todo:
             size, md5, source = chosen[name]
-            archive = fetch(
-                f"{base_url.rstrip('/')}/{name}?download=1",
-                archive_dir / name,
-                size=size if size >= 0 else None,
-                checksum=("md5", md5),
-                retries=retries,
-                timeout=timeout,
-                progress=progress,
-                session=sess,
-                backoff=backoff,
-            )
+            try:
+                archive = fetch(
+                    f"{base_url.rstrip('/')}/{name}?download=1",
+                    archive_dir / name,
+                    size=size if size >= 0 else None,
+                    checksum=("md5", md5),
+                    retries=retries,
+                    timeout=timeout,
+                    progress=progress,
+                    session=sess,
+                    backoff=backoff,
+                )
+            except HostUnreachable as exc:
+                # The other archives live on the same host: stop now, with one message.
+                raise _unreachable(exc, "ravdess") from None
             with zipfile.ZipFile(archive) as zf:
                 n_files = sum(1 for info in zf.infolist() if not info.is_dir())
             moved = extract_zip(archive, root)
@@ -247,7 +324,9 @@ def download_ravdess(
             logger.info("RAVDESS %s: verified and unpacked %d files", name, n_files)
             if not keep_archives:
                 archive.unlink()
+            archives.update(1)
     finally:
+        archives.close(complete=False)
         if own_session:
             sess.close()
     if not keep_archives and archive_dir.is_dir() and not any(archive_dir.iterdir()):
@@ -274,7 +353,20 @@ def download_ravdess(
 # ----------------------------------------------------------------------------- CREMA-D
 
 
-def _select_cremad(table: Mapping[str, tuple[int, str]], names: Iterable[str] | None) -> list[str]:
+def _select_cremad(
+    table: Mapping[str, tuple[int, str]],
+    names: Iterable[str] | None,
+    actors: Iterable[int] | None = None,
+) -> list[str]:
+    """Table entries to fetch: all, the named ones, or those of the given actor IDs."""
+    if actors is not None:
+        wanted = {int(a) for a in actors}
+        picked = [n for n in table if n[:4].isdigit() and int(n[:4]) in wanted]
+        if names is None:
+            if not picked:
+                raise ValueError(f"no CREMA-D video of actors {sorted(wanted)} in the table")
+            return sorted(picked)
+        table = {n: table[n] for n in picked}
     if names is None:
         return sorted(table)
     selected, unknown = set(), []
@@ -295,6 +387,7 @@ def download_cremad(
     url_templates: Iterable[str] = CREMAD_URL_TEMPLATES,
     table: str | os.PathLike[str] | None = None,
     names: Iterable[str] | None = None,
+    actors: Iterable[int] | None = None,
     jobs: int = 8,
     marker: str | os.PathLike[str] | None = None,
     retries: int = 5,
@@ -302,11 +395,14 @@ def download_cremad(
     progress: bool = True,
     backoff: float = 1.0,
 ) -> Path:
-    """Download every (or each named) CREMA-D video into ``root/VideoFlash/`` and verify it.
+    """Download every CREMA-D video of ``table`` (or each named one, or those of ``actors``)
+    into ``root/VideoFlash/`` and verify its size and sha256.
 
+    ``table`` is a checksum table (``name, sha256, size``; the packaged LFS list when ``None``).
     Each URL template holds ``{name}`` (the file name with ``.flv``); templates are tried in
     order. Verified files already present are skipped. Failures are collected and raised
-    together at the end as one :class:`DownloadError`. Returns the marker path.
+    together at the end as one :class:`DownloadError`; unreachable hosts stop the download
+    early with one :class:`HostUnreachable`. Returns the marker path.
     """
     templates = list(url_templates)
     if not templates or any("{name}" not in t for t in templates):
@@ -314,7 +410,7 @@ def download_cremad(
     if jobs < 1:
         raise ValueError(f"--jobs must be at least 1, got {jobs}")
     lfs = load_cremad_table(table)
-    selected = _select_cremad(lfs, names)
+    selected = _select_cremad(lfs, names, actors)
     video_dir = Path(root) / "VideoFlash"
     video_dir.mkdir(parents=True, exist_ok=True)
     tasks = {
@@ -327,7 +423,10 @@ def download_cremad(
         for name in selected
     }
     opts = {"retries": retries, "timeout": timeout, "progress": progress, "backoff": backoff}
-    failures = fetch_many(tasks, jobs=jobs, desc="CREMA-D", **opts)
+    try:
+        failures = fetch_many(tasks, jobs=jobs, desc="CREMA-D", **opts)
+    except HostUnreachable as exc:
+        raise _unreachable(exc, "crema-d") from None
     if failures:
         lines = [f"  {name}: {failures[name]}" for name in sorted(failures)[:30]]
         more = f"\n  ... and {len(failures) - 30} more" if len(failures) > 30 else ""
@@ -386,11 +485,12 @@ def verify_cremad(
     *,
     table: str | os.PathLike[str] | None = None,
     names: Iterable[str] | None = None,
+    actors: Iterable[int] | None = None,
     jobs: int = 4,
 ) -> CremadReport:
     """Check a local CREMA-D copy (``root/VideoFlash/*.flv``) against the sha256 table."""
     lfs = load_cremad_table(table)
-    selected = _select_cremad(lfs, names)
+    selected = _select_cremad(lfs, names, actors)
     video_dir = Path(root) / "VideoFlash"
     if not video_dir.is_dir():
         raise FileNotFoundError(
@@ -419,22 +519,45 @@ def verify_cremad(
 # ----------------------------------------------------------------------------- checkpoints
 
 
+def checkpoint_problem(path: Path, checkpoint_key: str = "target_encoder") -> str | None:
+    """``None`` when ``path`` is a complete checkpoint the encoder loader accepts, else why not.
+
+    The same rules as loading (:func:`vjepa_fer.models.checkpoint.read_encoder_state`):
+    ``torch.load(weights_only=True)``, ``checkpoint_key`` else ``encoder`` (with a warning), else
+    a bare state dict; and at least one tensor. A transfer cut short without a Content-Length
+    fails here (a truncated zip archive does not load).
+    """
+    from vjepa_fer.models.checkpoint import read_encoder_state  # torch: only for checkpoints
+
+    try:
+        state = read_encoder_state(path, checkpoint_key)
+    except (ValueError, OSError) as exc:
+        return f"not a usable checkpoint: {exc}"
+    if not state:
+        return f"not a usable checkpoint: {path} holds no encoder weights"
+    return None
+
+
 def download_checkpoint(
     url: str,
     dest: str | os.PathLike[str],
     sha256: str | None = None,
     *,
+    checkpoint_key: str = "target_encoder",
     retries: int = 5,
     timeout: float = 60,
     progress: bool = True,
     session: requests.Session | None = None,
     backoff: float = 1.0,
 ) -> str:
-    """Download a checkpoint and return its sha256.
+    """Download a checkpoint, check that it loads, and return its sha256.
 
-    The V-JEPA checkpoints have no published checksums, so without ``sha256`` the digest of the
-    first download is written to ``<dest>.sha256`` (``sha256sum`` format) and later runs verify
-    against it (trust on first use). With ``sha256`` the file must match it.
+    Before the final rename the file must load with ``weights_only=True`` and hold
+    ``checkpoint_key`` (or the loader's fallbacks, see :func:`checkpoint_problem`); a file that
+    does not is deleted and fetched once more, then the download fails. The V-JEPA checkpoints
+    have no published checksums, so without ``sha256`` the digest of the first verified download
+    is written to ``<dest>.sha256`` (``sha256sum`` format) and later runs verify against it
+    (trust on first use). With ``sha256`` the file must match it.
     """
     dest = Path(dest)
     sidecar = dest.with_name(dest.name + ".sha256")
@@ -457,7 +580,10 @@ def download_checkpoint(
             progress=progress,
             session=session,
             backoff=backoff,
+            validate=lambda path: checkpoint_problem(path, checkpoint_key),
         )
+    except HostUnreachable as exc:
+        raise _unreachable(exc, "checkpoint") from None
     except ChecksumError as exc:
         if sha256 is None and recorded:
             raise ChecksumError(
@@ -487,6 +613,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dest", type=Path, help="checkpoint file to write (checkpoint)")
     parser.add_argument("--url", help=f"checkpoint URL (default {DEFAULT_CHECKPOINT_URL})")
     parser.add_argument("--sha256", help="expected checkpoint sha256 (default: record the first)")
+    parser.add_argument(
+        "--checkpoint-key",
+        default="target_encoder",
+        help="weights the checkpoint must hold before it is accepted (fallback: encoder)",
+    )
     parser.add_argument("--base-url", default=RAVDESS_BASE_URL, help="RAVDESS file URL prefix")
     parser.add_argument(
         "--record-api",
@@ -497,8 +628,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--actors",
         type=int,
         nargs="+",
-        default=list(range(1, 25)),
-        help="RAVDESS actors to fetch (default all 24)",
+        help="actor IDs to fetch (default all: RAVDESS 1-24, CREMA-D 1001-1091)",
+    )
+    parser.add_argument(
+        "--checksums",
+        type=Path,
+        help="checksum table (CSV/TSV: name, sha256 (CREMA-D) or md5 (RAVDESS), size) "
+        "instead of the packaged one; only the files it lists are fetched",
     )
     parser.add_argument("--keep-archives", action="store_true", help="keep RAVDESS zips")
     parser.add_argument(
@@ -518,7 +654,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--marker", type=Path, help=f"marker file (default ROOT/{MARKER_NAME})")
     parser.add_argument("--retries", type=int, default=5, help="failed attempts allowed per file")
     parser.add_argument("--timeout", type=float, default=60, help="seconds per network read")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="no progress output (default: a bar on a terminal, else a log line every 30 s)",
+    )
 
 
 def _read_names(path: Path) -> list[str]:
@@ -537,7 +677,9 @@ def run(args: argparse.Namespace) -> int:
         if args.dest is None:
             raise ValueError("--dataset checkpoint needs --dest FILE")
         url = args.url or DEFAULT_CHECKPOINT_URL
-        digest = download_checkpoint(url, args.dest, args.sha256, **common)
+        digest = download_checkpoint(
+            url, args.dest, args.sha256, checkpoint_key=args.checkpoint_key, **common
+        )
         if args.marker is not None:
             write_json(
                 args.marker,
@@ -557,7 +699,8 @@ def run(args: argparse.Namespace) -> int:
     if args.dataset == "ravdess":
         download_ravdess(
             args.root,
-            actors=args.actors,
+            actors=args.actors or range(1, 25),
+            pinned=args.checksums,
             base_url=args.base_url,
             record_api=args.record_api or None,
             keep_archives=args.keep_archives,
@@ -568,18 +711,22 @@ def run(args: argparse.Namespace) -> int:
     names = _read_names(args.names_file) if args.names_file else None
     templates = args.mirrors or CREMAD_URL_TEMPLATES
     if args.verify_only:
-        report = verify_cremad(args.root, names=names, jobs=args.jobs)
+        report = verify_cremad(
+            args.root, table=args.checksums, names=names, actors=args.actors, jobs=args.jobs
+        )
         if not report.clean:
             raise DownloadError(
                 f"CREMA-D copy under {args.root} is incomplete:\n{report.describe()}"
             )
-        lfs = load_cremad_table()
-        _write_cremad_marker(args.root, args.marker, report.ok, lfs, templates, None)
+        lfs = load_cremad_table(args.checksums)
+        _write_cremad_marker(args.root, args.marker, report.ok, lfs, templates, args.checksums)
         return 0
     download_cremad(
         args.root,
         url_templates=templates,
+        table=args.checksums,
         names=names,
+        actors=args.actors,
         jobs=args.jobs,
         marker=args.marker,
         **common,

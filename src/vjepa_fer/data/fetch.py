@@ -3,12 +3,16 @@
 The generic half of the download stage (docs/datasets.md: sources and checksums); the dataset
 logic lives in :mod:`vjepa_fer.data.download`. :func:`fetch` writes ``<dest>.part``, resumes it
 with HTTP ``Range`` requests, retries with exponential backoff, falls back to mirror URLs, and
-renames the part onto ``dest`` only after its size and checksum are verified, so a file that
-exists under its final name is always a verified one. :func:`fetch_many` runs many fetches on a
-thread pool and collects every failure. :func:`extract_zip` refuses archive members that would
-land outside the target folder and moves the extracted tree into place only when the whole archive
-has been unpacked. :func:`fetch_zenodo_checksums` reads sizes and md5s from a Zenodo record's
-JSON; :func:`write_json` / :func:`read_json` handle the small marker and state files.
+renames the part onto ``dest`` only after its size, checksum and an optional content check
+(``validate``, e.g. "loads as a checkpoint") pass, so a file that exists under its final name is
+always a verified one. A host that refuses connections or whose name does not resolve is not
+retried (:class:`HostUnreachable`); timeouts, 5xx and cut transfers are. :func:`fetch_many` runs
+many fetches on a thread pool, collects every failure, and stops early when the hosts are
+unreachable instead of failing thousands of files one by one. :func:`extract_zip` refuses archive
+members that would land outside the target folder and moves the extracted tree into place only
+when the whole archive has been unpacked. :func:`fetch_zenodo_checksums` reads sizes and md5s
+from a Zenodo record's JSON; :func:`write_json` / :func:`read_json` handle the small marker and
+state files.
 
 Used from Python::
 
@@ -19,6 +23,7 @@ Used from Python::
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
@@ -26,24 +31,25 @@ import os
 import posixpath
 import re
 import shutil
+import socket
 import stat
-import sys
 import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
-from tqdm import tqdm
 
 from vjepa_fer import __version__
 from vjepa_fer.io import atomic_open, file_digest
+from vjepa_fer.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +65,56 @@ class DownloadError(RuntimeError):
 
 class ChecksumError(DownloadError):
     """A downloaded file's size or digest differs from the expected one, twice in a row."""
+
+
+class HostUnreachable(DownloadError):
+    """Every URL of a file failed because its host refused connections or did not resolve.
+
+    ``hosts`` maps each host to what happened (``connection refused``, ``name does not
+    resolve``, ...). Asking again cannot help while the machine is offline, so it is not retried.
+    """
+
+    def __init__(self, message: str, hosts: Mapping[str, str]) -> None:
+        super().__init__(message)
+        self.hosts = dict(hosts)
+
+
+# errno values of a socket that cannot reach its host at all (not a slow or overloaded one).
+_UNREACHABLE_ERRNO = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ENETUNREACH: "network is unreachable",
+    errno.EHOSTUNREACH: "no route to host",
+}
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """Why ``exc`` means the host cannot be reached, or ``None`` for anything retryable.
+
+    Connection refused, DNS failure, no route or no network: the same request would fail the
+    same way at once. Timeouts (including connect timeouts) stay retryable: a busy host is slow.
+    """
+    if isinstance(exc, requests.Timeout):
+        return None
+    seen: set[int] = set()
+    stack: list[Any] = [exc]
+    while stack:
+        err = stack.pop()
+        if not isinstance(err, BaseException) or id(err) in seen:
+            continue
+        seen.add(id(err))
+        if isinstance(err, (socket.timeout, TimeoutError)):
+            return None
+        if isinstance(err, (socket.gaierror, urllib3.exceptions.NameResolutionError)):
+            return "name does not resolve"
+        if isinstance(err, OSError) and err.errno in _UNREACHABLE_ERRNO:
+            return _UNREACHABLE_ERRNO[err.errno]
+        stack += [err.__cause__, err.__context__, getattr(err, "reason", None), *err.args]
+    return None
+
+
+def host_of(url: str) -> str:
+    """``host[:port]`` of a URL, as named in messages."""
+    return urlsplit(url).netloc or url
 
 
 class UnsafeArchiveError(ValueError):
@@ -78,11 +134,6 @@ def new_session() -> requests.Session:
     session = requests.Session()
     session.headers["User-Agent"] = USER_AGENT
     return session
-
-
-def show_progress(progress: bool) -> bool:
-    """Draw bars only for a person watching: never into Snakemake logs or CI output."""
-    return progress and sys.stderr.isatty()
 
 
 def verify_file(
@@ -128,6 +179,7 @@ def fetch(
     progress: bool = True,
     session: requests.Session | None = None,
     backoff: float = 1.0,
+    validate: Callable[[Path], str | None] | None = None,
 ) -> Path:
     """Download ``dest`` from the first working URL of ``urls`` and verify it.
 
@@ -137,6 +189,10 @@ def fetch(
     ``backoff * 2**k`` seconds (capped at 60). A 404-like status drops that mirror at once.
     A file that fails verification is deleted and downloaded once more from scratch; failing
     again raises :class:`ChecksumError` naming the file, URL, expected and actual digest.
+    ``validate(path)`` returns ``None`` for acceptable content or what is wrong with it; it runs on
+    the complete ``.part`` file before the rename (a body cut short without a Content-Length
+    passes size-less checks, not a content check). Hosts that refuse connections or do not
+    resolve raise :class:`HostUnreachable` at once.
     """
     url_list = [urls] if isinstance(urls, str) else list(urls)
     if not url_list:
@@ -145,6 +201,8 @@ def fetch(
     dest = Path(dest)
     if dest.exists():
         problem = verify_file(dest, size=size, checksum=checksum)
+        if problem is None and validate is not None:
+            problem = validate(dest)
         if problem is None:
             logger.debug("%s is present and verified; not downloading", dest)
             return dest
@@ -153,15 +211,7 @@ def fetch(
     part = dest.with_name(dest.name + ".part")
     own_session = session is None
     sess = session if session is not None else new_session()
-    bar = tqdm(
-        total=size,
-        unit="B",
-        unit_scale=True,
-        unit_divisor=1024,
-        desc=dest.name,
-        leave=False,
-        disable=not show_progress(progress),
-    )
+    bar = Progress(size, dest.name, "B", enabled=progress, log=logger)
     # A mismatch is retried once from scratch; with mirrors, each mirror gets its turn, because
     # one of them may serve something else under the right name (an LFS pointer, an error page).
     order, rounds = list(url_list), max(2, len(url_list))
@@ -169,6 +219,8 @@ def fetch(
         for attempt in range(1, rounds + 1):
             url = _download_part(order, part, size, retries, timeout, sess, backoff, bar)
             problem = verify_file(part, size=size, checksum=checksum)
+            if problem is None and validate is not None:
+                problem = validate(part)
             if problem is None:
                 # The rename is the commit point: only a verified file gets the final name.
                 os.replace(part, dest)
@@ -190,7 +242,7 @@ def fetch(
             f"{problem}. The partial file was deleted and {dest} was not written."
         )
     finally:
-        bar.close()
+        bar.close(complete=dest.exists())
         if own_session:
             sess.close()
 
@@ -207,12 +259,13 @@ def _download_part(
     timeout: float,
     session: requests.Session,
     backoff: float,
-    bar: tqdm,
+    bar: Progress,
 ) -> str:
     """Fill ``part`` from one of ``urls``; return the URL that finished it."""
     alive = list(urls)
     index = failures = 0
     errors: list[str] = []
+    unreachable: dict[str, str] = {}  # host -> reason, for URLs dropped as unreachable
     while alive:
         url = alive[index % len(alive)]
         before = _part_size(part)
@@ -229,6 +282,13 @@ def _download_part(
             continue
         except (_Transient, requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             errors.append(f"{url}: {exc}")
+            reason = unreachable_reason(exc)
+            if reason is not None:
+                # Asking again cannot help (offline, firewall, wrong host): next URL, no wait.
+                unreachable[host_of(url)] = reason
+                logger.info("%s: %s; trying the next URL", host_of(url), reason)
+                alive.remove(url)
+                continue
             failures += 1
             if failures > retries:
                 break
@@ -246,6 +306,10 @@ def _download_part(
                 delay,
             )
             time.sleep(delay)
+    name = part.name[: -len(".part")]
+    if unreachable and len(unreachable) == len({host_of(u) for u in urls}):
+        hosts = ", ".join(f"{h} ({why})" for h, why in unreachable.items())
+        raise HostUnreachable(f"could not download {name}: cannot reach {hosts}", unreachable)
     raise DownloadError(
         f"could not download {part.name[: -len('.part')]} from {len(urls)} URL(s) "
         f"({failures} failed attempt(s)); last errors: " + "; ".join(errors[-4:])
@@ -271,7 +335,7 @@ def _stream(
     size: int | None,
     timeout: float,
     session: requests.Session,
-    bar: tqdm,
+    bar: Progress,
 ) -> None:
     """One HTTP request appending to (or restarting) ``part``."""
     offset = _part_size(part)
@@ -441,11 +505,14 @@ def fetch_many(
     timeout: float = 60,
     progress: bool = True,
     backoff: float = 1.0,
+    max_unreachable: int = 3,
 ) -> dict[str, str]:
     """Run :func:`fetch` for every task on ``jobs`` threads; return ``{key: error}`` of failures.
 
-    One progress bar counts finished files. A failure never stops the other downloads, so one
-    run reports every broken file at once.
+    One progress reporter counts finished files. A failure never stops the other downloads, so
+    one run reports every broken file at once, except when ``max_unreachable`` files in a row
+    failed because every host of theirs was unreachable: then the queued files are dropped and
+    one :class:`HostUnreachable` names the hosts (offline, the other thousands would fail alike).
     """
     # requests sessions are not documented as thread-safe: one per worker thread.
     local, sessions, lock = threading.local(), [], threading.Lock()
@@ -468,20 +535,36 @@ def fetch_many(
         )
 
     failures: dict[str, str] = {}
-    bar = tqdm(total=len(tasks), unit="file", desc=desc, disable=not show_progress(progress))
+    bar = Progress(len(tasks), desc, "files", enabled=progress, log=logger)
     pool = ThreadPoolExecutor(max_workers=jobs)
+    in_a_row = 0
+    hosts: dict[str, str] = {}
     try:
         futures = {pool.submit(one, task): key for key, task in tasks.items()}
         for future in as_completed(futures):
             try:
                 future.result()
+                in_a_row = 0
+            except HostUnreachable as exc:
+                failures[futures[future]] = str(exc)
+                hosts.update(exc.hosts)
+                in_a_row += 1
+                if in_a_row >= max_unreachable:
+                    names = ", ".join(f"{h} ({why})" for h, why in hosts.items())
+                    raise HostUnreachable(
+                        f"stopped after {len(failures)} of {len(tasks)} {desc} file(s) failed: "
+                        f"cannot reach {names}",
+                        hosts,
+                    ) from None
             except (DownloadError, OSError) as exc:  # OSError: e.g. a full disk
                 failures[futures[future]] = str(exc)
+                in_a_row = 0
             bar.update(1)
     finally:
-        # On Ctrl-C, drop the queued downloads instead of running all of them first.
+        # On Ctrl-C or when the hosts are unreachable, drop the queued downloads instead of
+        # running all of them first.
         pool.shutdown(wait=True, cancel_futures=True)
-        bar.close()
+        bar.close(complete=not failures)
         for sess in sessions:
             sess.close()
     return failures

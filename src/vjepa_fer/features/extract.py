@@ -237,9 +237,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vjepa_fer.features.cpu_fallback import report_cpu_fallback
     from vjepa_fer.features.plan import eval_requests, shard_of, train_requests, usable_videos
     from vjepa_fer.features.store import StoreConfig, StoreWriter
     from vjepa_fer.features.stream import PixelConfig
+    from vjepa_fer.progress import ClipCounter, Progress
 
     if not 0 <= args.shard < args.num_shards:
         raise ValueError(f"--shard {args.shard} outside 0..{args.num_shards - 1}")
@@ -289,7 +291,13 @@ def run(args: argparse.Namespace) -> int:
         requests.sort(key=lambda r: r.video)  # whole videos together: parts hold whole videos
     sink = stream.register(StoreSink(writer))
     pixels = PixelConfig(size=args.img_size, num_views=args.views, seed=args.seed)
-    stream.run(args.root, requests, pixels)
+    report_cpu_fallback(
+        args.device, stream.device, encoder, name=args.encoder, img_size=args.img_size,
+        num_frames=args.num_frames, clips=len(requests),
+    )  # fmt: skip
+    with Progress(len(requests), f"extract {args.kind} shard {args.shard}", "clips") as bar:
+        stream.register(ClipCounter(bar))
+        stream.run(args.root, requests, pixels)
     sink.close()
     summary = {
         **stream.counts(),

@@ -24,10 +24,12 @@ import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
 
+from vjepa_fer.features.cpu_fallback import report_cpu_fallback
 from vjepa_fer.features.plan import eval_requests, usable_videos
 from vjepa_fer.features.stream import PixelConfig
 from vjepa_fer.io import atomic_open, atomic_path, write_csv
 from vjepa_fer.probe.attentive import AttentiveProbe
+from vjepa_fer.progress import ClipCounter, Progress
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     videos = usable_videos(pd.read_csv(args.manifest), pd.read_csv(args.lengths))
     labels = dict(zip(videos["video"], videos["label"], strict=True))
     fold_of = dict(zip(videos["video"], videos["fold"], strict=True))
-    stream, _ = build_stream(args)
+    stream, encoder = build_stream(args)
     sinks: dict[str, PosteriorSink] = {}
     for folder in probe_folders(args.trained):
         probe, info = load_probe(folder, stream.device)
@@ -163,9 +165,17 @@ def run(args: argparse.Namespace) -> int:
         num_views=args.views,
         short=args.short_clip,
     )
-    stream.run(
-        args.root, requests, PixelConfig(size=args.img_size, num_views=args.views, seed=args.seed)
-    )
+    report_cpu_fallback(
+        args.device, stream.device, encoder, name=args.encoder, img_size=args.img_size,
+        num_frames=args.num_frames, clips=len(requests),
+    )  # fmt: skip
+    with Progress(len(requests), f"infer {args.dataset}", "clips") as bar:
+        stream.register(ClipCounter(bar))
+        stream.run(
+            args.root,
+            requests,
+            PixelConfig(size=args.img_size, num_views=args.views, seed=args.seed),
+        )
     args.out.mkdir(parents=True, exist_ok=True)
     files = {}
     for name, sink in sinks.items():

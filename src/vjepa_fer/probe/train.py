@@ -38,6 +38,7 @@ import pandas as pd
 import torch
 from safetensors.torch import save_file
 
+from vjepa_fer.features.cpu_fallback import report_cpu_fallback
 from vjepa_fer.features.plan import train_requests, usable_videos
 from vjepa_fer.features.store import FeatureStore
 from vjepa_fer.features.stream import ClipRequest, PixelConfig, autocast_dtype
@@ -45,6 +46,7 @@ from vjepa_fer.io import atomic_open, atomic_path, write_csv
 from vjepa_fer.labels import labels_for
 from vjepa_fer.probe.inputs import input_spec
 from vjepa_fer.probe.trainer import ProbeSpec, ProbeTrainer, TrainConfig, epoch_order
+from vjepa_fer.progress import ClipCounter, Progress
 from vjepa_fer.video.augment import AugmentConfig
 
 logger = logging.getLogger(__name__)
@@ -389,7 +391,17 @@ def run(args: argparse.Namespace) -> int:
         trainers = make_trainers(
             specs, videos, (encoder.embed_dim, encoder.num_heads), cfg, stream.device, stream.amp
         )
-        run_online(trainers, videos, args.root, stream, cfg, PixelPlan(args), resume, cfg.epochs)
+        # Every epoch encodes each training video's clips once (for all its probes).
+        clips = len(set().union(*(t.labels for t in trainers))) * cfg.clips * cfg.epochs
+        report_cpu_fallback(
+            args.device, stream.device, encoder, name=args.encoder, img_size=args.img_size,
+            num_frames=args.num_frames, clips=clips,
+        )  # fmt: skip
+        with Progress(clips, f"train {args.dataset} ({cfg.epochs} epochs)", "clips") as bar:
+            stream.register(ClipCounter(bar))
+            run_online(
+                trainers, videos, args.root, stream, cfg, PixelPlan(args), resume, cfg.epochs
+            )
         forwards = resume.forwards + stream.forwards  # a resumed job adds the killed one's
     else:
         if args.store is None:
