@@ -36,7 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate-config": ("vjepa_fer.config", "validate a config file against the schema"),
     "compare-encoders": (
         "vjepa_fer.evaluate.compare",
-        "encoders (runs) side by side: UAR/WAR with 95 % CIs and paired tests",
+        "encoders (runs) side by side: UAR/WAR with 95 %% CIs and paired tests",
     ),
     "predict": ("vjepa_fer.probe.predict", "apply trained fold probes to your own videos"),
 }

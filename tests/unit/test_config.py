@@ -43,7 +43,10 @@ def test_defaults_filled_like_snakemake():
     [
         (lambda c: c.update(sede=1), "unknown key sede; allowed under the top level: datasets"),
         (lambda c: c["datasets"]["ravdess"].update(expect_ful=True), "datasets/ravdess"),
-        (lambda c: c["datasets"].update(dfew={"source": "local", "root": "x"}), "datasets.dfew;"),
+        (
+            lambda c: c["datasets"].update(cremad={"source": "local", "root": "x"}),
+            "'cremad' is not one of",
+        ),
         (lambda c: c.update(seed="zero"), "seed: 'zero' is not of type 'integer'"),
         (lambda c: c["datasets"]["ravdess"].update(source="ftp"), "'ftp' is not one of"),
         (lambda c: c["datasets"]["ravdess"].update(source="local"), "'root' is a required"),

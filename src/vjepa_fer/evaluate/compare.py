@@ -250,8 +250,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="authors",
         help="MV ties: the authors' label-map order (default), the probe's order, or posterior",
     )
-    parser.add_argument("--bootstrap-samples", type=int, default=1000)
-    parser.add_argument("--confidence", type=float, default=0.95)
+    parser.add_argument(
+        "--bootstrap-samples",
+        type=int,
+        default=1000,
+        help="bootstrap resamples for the intervals and paired tests",
+    )
+    parser.add_argument(
+        "--confidence", type=float, default=0.95, help="confidence level of the intervals"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples")
 
 

@@ -377,7 +377,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "crop). The fold probes' posteriors are averaged per clip; PBV = argmax of the summed "
         "clip posteriors, MV = most clip votes (ties: lowest class index)."
     )
-    parser.add_argument("videos", nargs="*", type=Path, metavar="VIDEO")
+    parser.add_argument(
+        "videos", nargs="*", type=Path, metavar="VIDEO", help="video files to classify"
+    )
     parser.add_argument(
         "--manifest",
         type=Path,
@@ -405,9 +407,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--stride", type=int, default=1, help="step between clip starts")
     parser.add_argument("--batch-size", type=int, default=16, help="clips per encoder forward")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16")
-    parser.add_argument("--backend", choices=["auto", "decord", "pyav"], default="auto")
+    parser.add_argument(
+        "--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N"
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=["bf16", "fp16", "fp32"],
+        default="bf16",
+        help="autocast precision on GPU (CPU runs float32)",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=["auto", "decord", "pyav"],
+        default="auto",
+        help="video decoder (auto: decord, PyAV where decord cannot read the file)",
+    )
 
 
 def resolve(device: str) -> str:
