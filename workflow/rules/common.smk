@@ -151,6 +151,8 @@ def encoder_options(wildcards=None):
         f["dtype"],
         "--seed",
         str(config["seed"]),
+        "--augment-backend",
+        f["augment_backend"],
     ]
     if ENCODER["checkpoint"]:
         opts += ["--checkpoint", ENCODER["checkpoint"]]

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from vjepa_fer.features.build import add_encoder_arguments, build_stream
 from vjepa_fer.io import atomic_open
 
 logger = logging.getLogger(__name__)
@@ -44,56 +45,6 @@ class StoreSink:
 
     def close(self) -> None:
         self.writer.close()
-
-
-def resolve_device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available on this machine")
-    return name
-
-
-def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
-    """Encoder and clip-stream flags shared by extract, train and infer."""
-    parser.add_argument("--encoder", default="vit_huge")
-    parser.add_argument("--checkpoint", default=None, help="checkpoint (omit: random weights)")
-    parser.add_argument("--checkpoint-key", default="target_encoder")
-    parser.add_argument("--img-size", type=int, default=384)
-    parser.add_argument("--num-frames", type=int, default=16)
-    parser.add_argument("--frame-step", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=32, help="clips per encoder forward")
-    parser.add_argument("--workers", type=int, default=0, help="decoding processes")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16")
-    parser.add_argument("--compile", action="store_true")
-    parser.add_argument("--seed", type=int, default=0)
-
-
-def build_stream(args: argparse.Namespace):  # noqa: ANN201 - (ClipStream, encoder)
-    """The encoder named by the flags, wrapped in a clip stream on the chosen device."""
-    from vjepa_fer.features.stream import ClipStream
-    from vjepa_fer.models.registry import build_encoder
-
-    encoder = build_encoder(
-        args.encoder,
-        img_size=args.img_size,
-        num_frames=args.num_frames,
-        checkpoint=args.checkpoint,
-        checkpoint_key=args.checkpoint_key,
-        **({"seed": args.seed} if args.checkpoint is None else {}),
-    )
-    stream = ClipStream(
-        encoder,
-        device=resolve_device(args.device),
-        dtype=args.dtype,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        compile=args.compile,
-    )
-    return stream, encoder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -175,7 +126,12 @@ def run(args: argparse.Namespace) -> int:
         ]
         requests.sort(key=lambda r: r.video)  # whole videos together: parts hold whole videos
     sink = stream.register(StoreSink(writer))
-    pixels = PixelConfig(size=args.img_size, num_views=args.views, seed=args.seed)
+    pixels = PixelConfig(
+        size=args.img_size,
+        num_views=args.views,
+        seed=args.seed,
+        augment_backend=getattr(args, "augment_backend", "device"),
+    )
     stream.run(args.root, requests, pixels)
     sink.close()
     summary = {

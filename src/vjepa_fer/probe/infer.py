@@ -95,7 +95,7 @@ def probe_folders(trained: list[Path]) -> list[Path]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from vjepa_fer.features.extract import add_encoder_arguments
+    from vjepa_fer.features.build import add_encoder_arguments
 
     parser.add_argument("--dataset", required=True, help="the dataset evaluated on")
     parser.add_argument("--manifest", required=True, type=Path)
@@ -124,7 +124,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from vjepa_fer.features.extract import build_stream
+    from vjepa_fer.features.build import build_stream
     from vjepa_fer.features.plan import eval_requests, usable_videos
     from vjepa_fer.features.stream import PixelConfig
 
@@ -157,7 +157,14 @@ def run(args: argparse.Namespace) -> int:
         num_views=args.views,
     )
     stream.run(
-        args.root, requests, PixelConfig(size=args.img_size, num_views=args.views, seed=args.seed)
+        args.root,
+        requests,
+        PixelConfig(
+            size=args.img_size,
+            num_views=args.views,
+            seed=args.seed,
+            augment_backend=getattr(args, "augment_backend", "device"),
+        ),
     )
     args.out.mkdir(parents=True, exist_ok=True)
     files = {}

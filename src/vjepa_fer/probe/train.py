@@ -216,12 +216,15 @@ class PixelPlan:
 
         self.frames_per_clip, self.frame_step = args.num_frames, args.frame_step
         self.config = PixelConfig(
-            size=args.img_size, seed=args.seed, augment=augment_cfg or AugmentConfig()
+            size=args.img_size,
+            seed=args.seed,
+            augment=augment_cfg or AugmentConfig(),
+            augment_backend=getattr(args, "augment_backend", "device"),
         )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from vjepa_fer.features.extract import add_encoder_arguments
+    from vjepa_fer.features.build import add_encoder_arguments
 
     parser.add_argument("--dataset", required=True, choices=["ravdess", "crema-d"])
     parser.add_argument("--manifest", required=True, type=Path)
@@ -256,7 +259,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from vjepa_fer.features.extract import build_stream, resolve_device
+    from vjepa_fer.features.build import build_stream, resolve_device
     from vjepa_fer.features.plan import usable_videos
     from vjepa_fer.features.stream import autocast_dtype
 
