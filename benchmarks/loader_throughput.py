@@ -15,6 +15,8 @@ RAVDESS-format videos of 111 frames rendered by the project's synthetic face gen
 * ``device_ms_per_clip``: the device backend's remaining work per clip (clip gathering, float
   conversion, normalisation, RandAugment, crop, erasing) on ``--device`` (CPU time on the CPU;
   on a GPU read ``wall_device_ms_per_clip``, which includes synchronisation);
+* ``decode_only_clips_per_s``: decoding the same frames and nothing else, the ceiling of any
+  loader that decodes on the CPU;
 * ``max_abs_diff``: largest difference between the two backends' pixels (normalised units; one
   grey level is about 0.017), evaluation only (training differs by the rare PIL rounding).
 
@@ -36,10 +38,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from vjepa_fer.features.loader import load_item, plan_items
+from vjepa_fer.features.loader import DECODE_CHUNK, load_item, plan_items
 from vjepa_fer.features.plan import eval_requests, train_requests
 from vjepa_fer.features.stream import DeviceClips, PixelConfig, clip_pixels, group_by_video
-from vjepa_fer.video.decode import probe_video
+from vjepa_fer.video.decode import iter_decoded, probe_video
 
 
 def make_videos(out: Path, n: int, frames: int, width: int, height: int) -> list[Path]:
@@ -77,7 +79,7 @@ def measure(root: Path, table: pd.DataFrame, kind: str, args: argparse.Namespace
     ref_cfg = PixelConfig(size=args.img_size, augment_backend="reference")
     dev_cfg = PixelConfig(size=args.img_size)
     device = torch.device(args.device)
-    totals = dict(clips=0, ref_s=0.0, ref_bytes=0, load_s=0.0, load_bytes=0, dev_s=0.0)
+    totals = dict(clips=0, ref_s=0.0, ref_bytes=0, load_s=0.0, load_bytes=0, dev_s=0.0, dec_s=0.0)
     wall = dict(ref_s=0.0, load_s=0.0, dev_s=0.0)
     max_diff = 0.0
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -89,6 +91,10 @@ def measure(root: Path, table: pd.DataFrame, kind: str, args: argparse.Namespace
             wall["ref_s"] += time.perf_counter() - w0
             totals["ref_bytes"] += ref.numel() * ref.element_size()
             totals["clips"] += len(reqs)
+            t0 = time.process_time()  # decoding alone: the floor of any loader's work
+            for _ in iter_decoded(root / video, [r.frames for r in reqs], chunk=DECODE_CHUNK):
+                pass
+            totals["dec_s"] += time.process_time() - t0
             for plan in plan_items([(video, reqs)], dev_cfg.max_decoded_frames):
                 t0, w0 = time.process_time(), time.perf_counter()
                 item = load_item(root, plan, dev_cfg)
@@ -116,6 +122,7 @@ def measure(root: Path, table: pd.DataFrame, kind: str, args: argparse.Namespace
         "reference_clips_per_s": round(clips / totals["ref_s"], 3),
         "clips_per_s": round(clips / totals["load_s"], 3),
         "speedup": round(totals["ref_s"] / totals["load_s"], 2),
+        "decode_only_clips_per_s": round(clips / totals["dec_s"], 3),
         "reference_loader_bytes_per_clip": totals["ref_bytes"] // clips,
         "loader_bytes_per_clip": totals["load_bytes"] // clips,
         "bytes_ratio": round(totals["ref_bytes"] / totals["load_bytes"], 2),
