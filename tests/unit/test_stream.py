@@ -91,18 +91,56 @@ def test_batching_and_workers_do_not_change_augmented_tokens(encoder, root):
     assert not torch.allclose(rec4.tokens[("a.mp4", 0, 0, 3)], rec1.tokens[("a.mp4", 0, 0, 2)])
 
 
-def test_each_video_is_decoded_once_per_pass(encoder, root, monkeypatch):
+@pytest.mark.parametrize("backend", ["device", "reference"])
+def test_each_video_is_decoded_once_per_pass(encoder, root, monkeypatch, backend):
+    from vjepa_fer.features import loader
+
     calls: list[str] = []
-    real = stream_mod.decode_frames
+    module, name = (
+        (loader, "iter_decoded") if backend == "device" else (stream_mod, "decode_frames")
+    )
+    real = getattr(module, name)
 
     def counting(path, indices, **kw):
         calls.append(Path(path).name)
         return real(path, indices, **kw)
 
-    monkeypatch.setattr(stream_mod, "decode_frames", counting)
+    monkeypatch.setattr(module, name, counting)
     reqs = eval_requests(videos(), stride=1)  # a has 6 clips
-    run(encoder, root, reqs, batch_size=4)
+    s = ClipStream(encoder, batch_size=4, dtype="fp32")
+    s.register(Recorder())
+    s.run(root, reqs, PixelConfig(size=SIZE, augment_backend=backend))
     assert sorted(calls) == ["a.mp4", "b.flv", "c.mp4"]
+
+
+@pytest.mark.parametrize("kind", ["eval", "train"])
+def test_device_backend_is_the_default_and_matches_the_reference(encoder, root, kind):
+    assert PixelConfig().augment_backend == "device"
+    if kind == "eval":
+        reqs = eval_requests(videos(), stride=2, num_views=3)
+        cfg = dict(size=SIZE, seed=3, num_views=3)
+    else:
+        reqs = train_requests(videos(), epoch=1, seed=3, augment=True)
+        cfg = dict(size=SIZE, seed=3)
+    out = {}
+    for backend in ("device", "reference"):
+        s = ClipStream(torch.nn.Identity(), batch_size=5, workers=0, dtype="fp32")
+        rec = s.register(Recorder())
+        s.run(root, reqs, PixelConfig(augment_backend=backend, **cfg))
+        out[backend] = rec.tokens
+    assert out["device"].keys() == out["reference"].keys() == {r.key for r in reqs}
+    level = 1.0 / 255.0 / 0.225
+    for key, ref in out["reference"].items():
+        diff = (out["device"][key] - ref).abs()
+        if kind == "eval":
+            assert torch.equal(out["device"][key], ref), key  # identical pixels on the CPU
+        else:  # same keyed parameters; RandAugment differs by PIL's rounding at most
+            assert diff.max() <= 2.01 * level and diff.mean() <= 0.02 * level, key
+
+
+def test_bad_augment_backend_is_rejected():
+    with pytest.raises(ValueError, match="augment_backend"):
+        PixelConfig(augment_backend="gpu")
 
 
 def test_counts_file(encoder, root, tmp_path):
@@ -112,6 +150,7 @@ def test_counts_file(encoder, root, tmp_path):
 
     data = json.loads((tmp_path / "c.json").read_text())
     assert data["clip_forwards"] == 3 and data["stage"] == "test"
+    assert data["transform_seconds"] >= 0 and data["loader_wait_seconds"] > 0
 
 
 def test_group_by_video_keeps_order_and_drops_duplicates():

@@ -163,6 +163,8 @@ def encoder_options(wildcards=None):
         f["eval_short_clip"],
         "--long-window",
         config["probe"]["long_window"],
+        "--augment-backend",
+        f["augment_backend"],
     ]
     if ENCODER["checkpoint"]:
         opts += ["--checkpoint", ENCODER["checkpoint"]]

@@ -20,12 +20,20 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
 
+from vjepa_fer.features.build import add_encoder_arguments, build_stream
+from vjepa_fer.features.cpu_fallback import report_cpu_fallback
+from vjepa_fer.features.plan import eval_requests, shard_of, train_requests, usable_videos
+from vjepa_fer.features.store import StoreConfig, StoreWriter, file_identity
+from vjepa_fer.features.stream import PixelConfig
 from vjepa_fer.io import atomic_open
+from vjepa_fer.progress import ClipCounter, Progress
 
 logger = logging.getLogger(__name__)
 
@@ -51,99 +59,9 @@ class StoreSink:
         self.writer.close()
 
 
-def resolve_device(name: str) -> str:
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available on this machine")
-    return name
-
-
-def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
-    """Encoder and clip-stream flags shared by extract, train and infer."""
-    parser.add_argument(
-        "--encoder",
-        default="vit_huge",
-        help="encoder name in the registry (vit_large, vit_huge, vit_giant, tiny, ...)",
-    )
-    parser.add_argument("--checkpoint", default=None, help="encoder checkpoint file")
-    parser.add_argument(
-        "--random-weights",
-        action="store_true",
-        help="run a non-tiny encoder without a checkpoint (seeded random weights)",
-    )
-    parser.add_argument(
-        "--checkpoint-key", default="target_encoder", help="state-dict entry holding the weights"
-    )
-    parser.add_argument(
-        "--img-size", type=int, default=384, help="frame size in pixels fed to the encoder"
-    )
-    parser.add_argument("--num-frames", type=int, default=16, help="frames per clip")
-    parser.add_argument(
-        "--frame-step", type=int, default=4, help="take every n-th frame inside a clip"
-    )
-    parser.add_argument("--batch-size", type=int, default=32, help="clips per encoder forward")
-    parser.add_argument("--workers", type=int, default=8, help="decoding processes")
-    parser.add_argument(
-        "--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N"
-    )
-    parser.add_argument(
-        "--dtype",
-        choices=["bf16", "fp16", "fp32"],
-        default="bf16",
-        help="autocast precision on GPU (CPU runs float32)",
-    )
-    parser.add_argument("--compile", action="store_true", help="torch.compile the encoder")
-    parser.add_argument(
-        "--seed", type=int, default=0, help="seed of random weights and augmentation"
-    )
-    parser.add_argument(
-        "--short-clip",
-        choices=["authors", "window"],
-        default="authors",
-        help="evaluation clip of a video of at most 64 frames: the authors' rule or the paper's",
-    )
-    parser.add_argument(
-        "--long-window",
-        choices=["random", "first"],
-        default="random",
-        help="training clips of ≥ 520-frame videos: a keyed random window per partition (the "
-        "authors) or each partition's first window",
-    )
-
-
-def build_stream(args: argparse.Namespace):  # noqa: ANN201 - (ClipStream, encoder)
-    """The encoder named by the flags, wrapped in a clip stream on the chosen device."""
-    from vjepa_fer.features.stream import ClipStream
-    from vjepa_fer.models.registry import build_encoder, require_weights
-
-    require_weights(args.encoder, args.checkpoint, args.random_weights)
-    encoder = build_encoder(
-        args.encoder,
-        img_size=args.img_size,
-        num_frames=args.num_frames,
-        checkpoint=args.checkpoint,
-        checkpoint_key=args.checkpoint_key,
-        **({"seed": args.seed} if args.checkpoint is None else {}),
-    )
-    stream = ClipStream(
-        encoder,
-        device=resolve_device(args.device),
-        dtype=args.dtype,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        compile=args.compile,
-    )
-    return stream, encoder
-
-
 def video_identities(videos: pd.DataFrame, root: Path) -> dict[str, str]:
     """video -> file identity now; ValueError if a file changed since ``lengths`` measured it
     (its frame count, hence its clips, may be wrong), when the lengths table records identities."""
-    from vjepa_fer.features.store import file_identity
-
     out = {v: file_identity(root / v) for v in videos["video"]}
     if "identity" in videos.columns:
         stale = [
@@ -162,8 +80,6 @@ def video_identities(videos: pd.DataFrame, root: Path) -> dict[str, str]:
 
 def token_settings(args: argparse.Namespace, encoder) -> dict:  # noqa: ANN001
     """Every setting that changes what the store holds for a video (the store's cache key)."""
-    from vjepa_fer.features.store import file_identity
-
     checkpoint = None
     if args.checkpoint:
         path = Path(args.checkpoint)
@@ -185,15 +101,14 @@ def token_settings(args: argparse.Namespace, encoder) -> dict:  # noqa: ANN001
         meta.update(stride=args.stride, views=args.views, short_clip=args.short_clip)
     else:
         meta.update(copies=args.copies, long_window=args.long_window)
+        if args.copies:  # augmented copies: the backends differ in interpolation details
+            meta.update(augment_backend=args.augment_backend)
     return meta
 
 
 def _exit_on_sigterm() -> None:
     """SIGTERM (Snakemake or SLURM stopping the job) unwinds like an error, so atomic writes
     remove their temporary files instead of leaving them behind."""
-    import signal
-    import threading
-
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
@@ -237,11 +152,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vjepa_fer.features.cpu_fallback import report_cpu_fallback
-    from vjepa_fer.features.plan import eval_requests, shard_of, train_requests, usable_videos
-    from vjepa_fer.features.store import StoreConfig, StoreWriter
-    from vjepa_fer.features.stream import PixelConfig
-    from vjepa_fer.progress import ClipCounter, Progress
 
     if not 0 <= args.shard < args.num_shards:
         raise ValueError(f"--shard {args.shard} outside 0..{args.num_shards - 1}")
@@ -290,7 +200,12 @@ def run(args: argparse.Namespace) -> int:
         ]
         requests.sort(key=lambda r: r.video)  # whole videos together: parts hold whole videos
     sink = stream.register(StoreSink(writer))
-    pixels = PixelConfig(size=args.img_size, num_views=args.views, seed=args.seed)
+    pixels = PixelConfig(
+        size=args.img_size,
+        num_views=args.views,
+        seed=args.seed,
+        augment_backend=args.augment_backend,
+    )
     report_cpu_fallback(
         args.device, stream.device, encoder, name=args.encoder, img_size=args.img_size,
         num_frames=args.num_frames, clips=len(requests),

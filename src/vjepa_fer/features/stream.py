@@ -2,12 +2,23 @@
 
 The encoder is frozen, so a clip that several consumers need (the four fold probes that train on a
 video, the probes of the other dataset at cross-dataset evaluation, a feature store) is one
-computation (docs/compute.md, "What a frozen encoder allows"). A request names a clip by
+computation (docs/compute.md; README, "Encoding each clip once"). A request names a clip by
 (video, clip, view, epoch); requests are grouped by video so each video is decoded once per pass,
-in DataLoader worker processes that overlap decoding with the encoder. Batches of clips run under
-bf16 autocast on GPU (fp16 as a switch) and in float32 on CPU, and every batch is offered to each
-registered consumer, which receives only the clips it asked for. ``forwards`` counts the clip
-forwards, the number the compute comparison with the authors' protocol is built on.
+in DataLoader worker processes that overlap decoding with the encoder.
+
+Two pixel backends (``PixelConfig.augment_backend``, config ``features.augment_backend``):
+
+* ``device`` (default): workers ship uint8 frames (``loader.py``: evaluation frames already
+  resized and centre-cropped in uint8, training frames at full resolution); clip gathering, float
+  conversion, normalisation and the keyed training augmentation run batched on the encoder's
+  device (``video/device_transforms.py``), CPU included;
+* ``reference``: workers build float32 clips with PIL and torch on the CPU (``clip_pixels``), the
+  implementation the device backend is tested against.
+
+Batches of clips run under bf16 autocast on GPU (fp16 as a switch) and in float32 on CPU, and
+every batch is offered to each registered consumer, which receives only the clips it asked for.
+``forwards`` counts the clip forwards, the number the compute comparison with the authors'
+protocol is built on.
 
     stream = ClipStream(encoder, device="cuda", batch_size=32, workers=8)
     stream.register(store_writer)                    # every clip
@@ -31,11 +42,16 @@ import torch.nn as nn
 
 from vjepa_fer.features.requests import ClipRequest
 from vjepa_fer.io import atomic_open
-from vjepa_fer.video.augment import AugmentConfig, augment_clip
+from vjepa_fer.video.augment import AugmentConfig, augment_clip, draw_clip_params
 from vjepa_fer.video.decode import decode_frames
 from vjepa_fer.video.transforms import eval_views
 
 logger = logging.getLogger(__name__)
+
+AUGMENT_BACKENDS = ("device", "reference")
+# Items each worker keeps ready. Loader memory is about workers x PREFETCH x item bytes (README,
+# "Loader memory"); 2 keeps the encoder fed while bounding shared memory.
+PREFETCH = 2
 
 
 @dataclass(frozen=True)
@@ -46,8 +62,16 @@ class PixelConfig:
     num_views: int = 1  # evaluation views (1 = the protocol's centre view)
     seed: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-    backend: str = "auto"
-    max_decoded_frames: int | None = None
+    backend: str = "auto"  # video decoder: auto, decord or pyav
+    # device backend: frames per loader item; a video needing more is split (bounds memory)
+    max_decoded_frames: int | None = 256
+    augment_backend: str = "device"  # where clips are assembled and augmented (see module doc)
+
+    def __post_init__(self) -> None:
+        if self.augment_backend not in AUGMENT_BACKENDS:
+            raise ValueError(
+                f"augment_backend must be one of {AUGMENT_BACKENDS}, got {self.augment_backend!r}"
+            )
 
 
 class Consumer(Protocol):
@@ -67,7 +91,7 @@ def group_by_video(requests: Sequence[ClipRequest]) -> list[tuple[str, list[Clip
 
 
 def clip_pixels(root: Path, video: str, reqs: list[ClipRequest], cfg: PixelConfig) -> torch.Tensor:
-    """(K, 3, T, S, S) float32 input of one video's requested clips, decoded once."""
+    """(K, 3, T, S, S) float32 input of one video's requested clips, decoded once (reference)."""
     wanted = np.asarray([r.frames for r in reqs], dtype=np.int64)  # (K, T)
     decoded = decode_frames(root / video, wanted, backend=cfg.backend)
     out: list[torch.Tensor | None] = [None] * len(reqs)
@@ -98,7 +122,7 @@ def clip_pixels(root: Path, video: str, reqs: list[ClipRequest], cfg: PixelConfi
 
 
 class VideoClipDataset(torch.utils.data.Dataset):
-    """Item i = all requested clips of the i-th video, as pixels (runs in DataLoader workers)."""
+    """Reference backend: item i = all requested clips of the i-th video, as float32 pixels."""
 
     def __init__(self, root: Path, groups: list[tuple[str, list[ClipRequest]]], cfg: PixelConfig):
         self.root, self.groups, self.cfg = root, groups, cfg
@@ -109,6 +133,54 @@ class VideoClipDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> tuple[int, torch.Tensor]:
         video, reqs = self.groups[i]
         return i, clip_pixels(self.root, video, reqs, self.cfg)
+
+
+class DeviceClips:
+    """Device backend: the clips of one loader item, made on the encoder's device on demand."""
+
+    def __init__(self, item, plan, cfg: PixelConfig, device: torch.device) -> None:  # noqa: ANN001
+        from vjepa_fer.video.device_transforms import eval_frames, eval_plan
+
+        self.plan, self.cfg, self.device = plan, cfg, device
+        self.frames = item.frames.to(device, non_blocking=True)
+        self.positions = item.positions
+        self.height, self.width = item.source_hw
+        # Evaluation: every frame resized and normalised once, clips gathered from it.
+        self.normed = None
+        if not plan.augment:
+            geometry = eval_plan(self.height, self.width, cfg.size, cfg.num_views)
+            self.normed = eval_frames(self.frames, geometry)
+
+    def clips(self, start: int, stop: int) -> torch.Tensor:
+        """(stop - start, 3, T, S, S) float32 for requests ``start:stop`` of the item."""
+        from vjepa_fer.video import device_transforms as dt
+
+        reqs = self.plan.requests[start:stop]
+        cfg = self.cfg
+        if self.normed is not None:
+            views = torch.tensor([r.view for r in reqs])
+            return dt.gather_clips(
+                self.normed,
+                self.positions[start:stop],
+                size=cfg.size,
+                views=views,
+                num_views=cfg.num_views,
+            )
+        out = []
+        for k, r in enumerate(reqs, start):
+            params = draw_clip_params(  # the reference's keyed draws, unchanged
+                seed=cfg.seed,
+                video=r.video,
+                epoch=r.epoch,
+                clip=r.clip,
+                height=self.height,
+                width=self.width,
+                size=cfg.size,
+                cfg=cfg.augment,
+            )
+            rows = self.positions[k].to(self.device)
+            out.append(dt.augment_clip(self.frames[rows], params, size=cfg.size, cfg=cfg.augment))
+        return torch.stack(out)
 
 
 def autocast_dtype(device: torch.device, dtype: str) -> torch.dtype | None:
@@ -144,6 +216,8 @@ class ClipStream:
         self.workers = workers
         self.forwards = 0
         self.encoder_seconds = 0.0
+        self.transform_seconds = 0.0  # device backend: clip assembly and augmentation
+        self.loader_wait_seconds = 0.0  # time spent waiting for the loader's next item
         self._consumers: list[tuple[Consumer, Callable[[ClipRequest], bool] | None]] = []
 
     def register(self, consumer: Consumer, wants: Callable[[ClipRequest], bool] | None = None):
@@ -151,22 +225,75 @@ class ClipStream:
         self._consumers.append((consumer, wants))
         return consumer
 
-    def _batches(
-        self, root: Path, groups: list[tuple[str, list[ClipRequest]]], cfg: PixelConfig
-    ) -> Iterator[tuple[list[ClipRequest], torch.Tensor]]:
-        loader = torch.utils.data.DataLoader(
-            VideoClipDataset(root, groups, cfg),
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def _loader(self, dataset: torch.utils.data.Dataset) -> torch.utils.data.DataLoader:
+        return torch.utils.data.DataLoader(
+            dataset,
             batch_size=None,
             shuffle=False,
             num_workers=self.workers,
             pin_memory=self.device.type == "cuda",
-            prefetch_factor=4 if self.workers else None,
+            prefetch_factor=PREFETCH if self.workers else None,
             persistent_workers=False,
         )
+
+    def _timed(self, loader: torch.utils.data.DataLoader) -> Iterator:
+        it = iter(loader)
+        while True:
+            t0 = time.perf_counter()
+            item = next(it, None)
+            self.loader_wait_seconds += time.perf_counter() - t0
+            if item is None:
+                return
+            yield item
+
+    def _batches(
+        self, root: Path, groups: list[tuple[str, list[ClipRequest]]], cfg: PixelConfig
+    ) -> Iterator[tuple[list[ClipRequest], torch.Tensor]]:
+        if cfg.augment_backend == "reference":
+            yield from self._reference_batches(root, groups, cfg)
+        else:
+            yield from self._device_batches(root, groups, cfg)
+
+    def _device_batches(
+        self, root: Path, groups: list[tuple[str, list[ClipRequest]]], cfg: PixelConfig
+    ) -> Iterator[tuple[list[ClipRequest], torch.Tensor]]:
+        from vjepa_fer.features.loader import FrameDataset, plan_items
+
+        items = plan_items(groups, cfg.max_decoded_frames)
+        reqs: list[ClipRequest] = []
+        pixels: list[torch.Tensor] = []
+        for item in self._timed(self._loader(FrameDataset(root, items, cfg))):
+            plan = items[item.index]
+            t0 = time.perf_counter()
+            maker = DeviceClips(item, plan, cfg, self.device)
+            start = 0
+            while start < len(plan.requests):
+                stop = min(len(plan.requests), start + self.batch_size - len(reqs))
+                pixels.append(maker.clips(start, stop))
+                reqs.extend(plan.requests[start:stop])
+                start = stop
+                if len(reqs) == self.batch_size:
+                    self._sync()
+                    self.transform_seconds += time.perf_counter() - t0
+                    yield reqs, pixels[0] if len(pixels) == 1 else torch.cat(pixels)
+                    reqs, pixels = [], []
+                    t0 = time.perf_counter()
+            self._sync()
+            self.transform_seconds += time.perf_counter() - t0
+        if reqs:
+            yield reqs, pixels[0] if len(pixels) == 1 else torch.cat(pixels)
+
+    def _reference_batches(
+        self, root: Path, groups: list[tuple[str, list[ClipRequest]]], cfg: PixelConfig
+    ) -> Iterator[tuple[list[ClipRequest], torch.Tensor]]:
         reqs: list[ClipRequest] = []
         pixels: list[torch.Tensor] = []
         buffered = 0
-        for i, clips in loader:
+        for i, clips in self._timed(self._loader(VideoClipDataset(root, groups, cfg))):
             reqs.extend(groups[i][1])
             pixels.append(clips)
             buffered += len(clips)
@@ -207,7 +334,12 @@ class ClipStream:
         return done
 
     def counts(self) -> dict:
-        return {"clip_forwards": self.forwards, "encoder_seconds": round(self.encoder_seconds, 3)}
+        return {
+            "clip_forwards": self.forwards,
+            "encoder_seconds": round(self.encoder_seconds, 3),
+            "transform_seconds": round(self.transform_seconds, 3),
+            "loader_wait_seconds": round(self.loader_wait_seconds, 3),
+        }
 
     def write_counts(self, path: str | Path, **extra: object) -> None:
         with atomic_open(path) as fh:

@@ -96,7 +96,7 @@ def probe_folders(trained: list[Path]) -> list[Path]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from vjepa_fer.features.extract import add_encoder_arguments
+    from vjepa_fer.features.build import add_encoder_arguments
 
     parser.add_argument("--dataset", required=True, help="the dataset evaluated on")
     parser.add_argument(
@@ -131,7 +131,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vjepa_fer.features.extract import build_stream
+    from vjepa_fer.features.build import build_stream
 
     for tmp in args.out.glob(".*.tmp"):  # a killed run's atomic-write leftovers
         logger.info("removing a killed job's temporary file %s", tmp)
@@ -174,7 +174,12 @@ def run(args: argparse.Namespace) -> int:
         stream.run(
             args.root,
             requests,
-            PixelConfig(size=args.img_size, num_views=args.views, seed=args.seed),
+            PixelConfig(
+                size=args.img_size,
+                num_views=args.views,
+                seed=args.seed,
+                augment_backend=args.augment_backend,
+            ),
         )
     args.out.mkdir(parents=True, exist_ok=True)
     files = {}

@@ -233,12 +233,15 @@ class PixelPlan:
     def __init__(self, args: argparse.Namespace, augment_cfg=None) -> None:
         self.frames_per_clip, self.frame_step = args.num_frames, args.frame_step
         self.config = PixelConfig(
-            size=args.img_size, seed=args.seed, augment=augment_cfg or AugmentConfig()
+            size=args.img_size,
+            seed=args.seed,
+            augment=augment_cfg or AugmentConfig(),
+            augment_backend=getattr(args, "augment_backend", "device"),
         )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from vjepa_fer.features.extract import add_encoder_arguments
+    from vjepa_fer.features.build import add_encoder_arguments
 
     parser.add_argument(
         "--dataset",
@@ -337,7 +340,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vjepa_fer.features.extract import build_stream, resolve_device
+    from vjepa_fer.features.build import build_stream, resolve_device
 
     videos = usable_videos(pd.read_csv(args.manifest), pd.read_csv(args.lengths))
     if set(videos["dataset"]) != {args.dataset}:

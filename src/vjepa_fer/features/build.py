@@ -1,0 +1,108 @@
+"""Building the clip stream from command-line flags, shared by the encoder stages.
+
+``vjepa-fer extract``, ``train`` and ``infer`` all encode clips through one
+:class:`~vjepa_fer.features.stream.ClipStream`; their encoder and stream flags, the device choice
+and the construction live here so that no stage imports another stage's CLI module.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+import torch.nn as nn
+
+from vjepa_fer.features.stream import ClipStream
+from vjepa_fer.models.registry import build_encoder, require_weights
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` becomes ``cuda`` when a GPU is present, else ``cpu``; a missing CUDA is an error."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: CUDA is not available on this machine")
+    return name
+
+
+def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
+    """Encoder and clip-stream flags shared by extract, train and infer."""
+    parser.add_argument(
+        "--encoder",
+        default="vit_huge",
+        help="encoder name in the registry (vit_large, vit_huge, vit_giant, tiny, ...)",
+    )
+    parser.add_argument("--checkpoint", default=None, help="encoder checkpoint file")
+    parser.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="run a non-tiny encoder without a checkpoint (seeded random weights)",
+    )
+    parser.add_argument(
+        "--checkpoint-key", default="target_encoder", help="state-dict entry holding the weights"
+    )
+    parser.add_argument(
+        "--img-size", type=int, default=384, help="frame size in pixels fed to the encoder"
+    )
+    parser.add_argument("--num-frames", type=int, default=16, help="frames per clip")
+    parser.add_argument(
+        "--frame-step", type=int, default=4, help="take every n-th frame inside a clip"
+    )
+    parser.add_argument("--batch-size", type=int, default=32, help="clips per encoder forward")
+    parser.add_argument("--workers", type=int, default=8, help="decoding processes")
+    parser.add_argument(
+        "--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N"
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=["bf16", "fp16", "fp32"],
+        default="bf16",
+        help="autocast precision on GPU (CPU runs float32)",
+    )
+    parser.add_argument("--compile", action="store_true", help="torch.compile the encoder")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of random weights and augmentation"
+    )
+    parser.add_argument(
+        "--augment-backend",
+        choices=["device", "reference"],
+        default="device",
+        help="where clips are assembled and augmented: the encoder's device, or the reference "
+        "(float32 clips built with PIL in the loader processes)",
+    )
+    parser.add_argument(
+        "--short-clip",
+        choices=["authors", "window"],
+        default="authors",
+        help="evaluation clip of a video of at most 64 frames: the authors' rule or the paper's",
+    )
+    parser.add_argument(
+        "--long-window",
+        choices=["random", "first"],
+        default="random",
+        help="training clips of ≥ 520-frame videos: a keyed random window per partition (the "
+        "authors) or each partition's first window",
+    )
+
+
+def build_stream(args: argparse.Namespace) -> tuple[ClipStream, nn.Module]:
+    """The encoder named by the flags, wrapped in a clip stream on the chosen device."""
+
+    require_weights(args.encoder, args.checkpoint, args.random_weights)
+    encoder = build_encoder(
+        args.encoder,
+        img_size=args.img_size,
+        num_frames=args.num_frames,
+        checkpoint=args.checkpoint,
+        checkpoint_key=args.checkpoint_key,
+        **({"seed": args.seed} if args.checkpoint is None else {}),
+    )
+    stream = ClipStream(
+        encoder,
+        device=resolve_device(args.device),
+        dtype=args.dtype,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        compile=args.compile,
+    )
+    return stream, encoder
