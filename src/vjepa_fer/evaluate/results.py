@@ -28,7 +28,8 @@ from vjepa_fer.labels import labels_for
 
 logger = logging.getLogger(__name__)
 
-NAME = re.compile(r"^(?P<train>ravdess|crema-d)-fold(?P<fold>\d+)-(?P<variant>[\w.-]+)$")
+# <train dataset>-fold<k>-<variant>; dataset names may hold "-" (crema-d), so the shortest match.
+NAME = re.compile(r"^(?P<train>[\w.-]+?)-fold(?P<fold>\d+)-(?P<variant>[\w.-]+)$")
 VOTINGS = ("pbv", "mv")
 METRICS = ("uar", "paper_uar", "war")
 
@@ -48,23 +49,30 @@ def same_dataset(videos: pd.DataFrame, dataset: str, voting: str):  # noqa: ANN2
 
 def evaluate_videos(videos: pd.DataFrame, train: str, test: str, *, mv_tie: str):  # noqa: ANN201
     """Yield (voting, rule, labels, preds, classes, dropped) for one probe's voted videos."""
-    from vjepa_fer.evaluate.cross import cross_dataset
+    from vjepa_fer.datasets import get_dataset
+    from vjepa_fer.evaluate.cross import cross_dataset, probe_classes
 
+    rules = [("strict", {"strict": True})]
+    if train != test:
+        if not set(probe_classes(videos)) & set(labels_for(test)):
+            logger.info("%s -> %s: no shared classes, no cross-dataset numbers", train, test)
+            return
+        # The authors' drop/merge rules exist for the pair they were written for; every pair
+        # gets the strict rule.
+        if get_dataset(train).paper_cross_rules and get_dataset(test).paper_cross_rules:
+            rules = [("drop", {"calm": "drop"}), ("merge", {"calm": "merge"}), *rules]
     for voting in VOTINGS:
         if train == test:
             yield (voting, "same", *same_dataset(videos, test, voting))
             continue
-        for rule, kw in [
-            ("drop", {"calm": "drop"}),
-            ("merge", {"calm": "merge"}),
-            ("strict", {"strict": True}),
-        ]:
+        for rule, kw in rules:
             res = cross_dataset(videos, train, test, voting=voting, mv_tie=mv_tie, **kw)
             yield (voting, rule, res.labels, res.preds, res.classes, res.dropped)
 
 
 def evaluate_all(posterior_dir: Path, out: Path, *, mv_tie: str = "lowest", ddof: int = 0) -> dict:
     """Compute and write every table; returns the Table II / IV frames."""
+    from vjepa_fer.datasets import load_cards
     from vjepa_fer.evaluate.metrics import (
         average_confusions,
         confusion,
@@ -74,6 +82,7 @@ def evaluate_all(posterior_dir: Path, out: Path, *, mv_tie: str = "lowest", ddof
     )
     from vjepa_fer.evaluate.voting import vote
 
+    load_cards(Path(posterior_dir).parent)  # custom datasets' classes: results/<name>/dataset.json
     rows, matrices = [], {}
     files = sorted(posterior_dir.glob("*/*.csv"))
     files = [f for f in files if NAME.match(f.stem)]

@@ -223,7 +223,7 @@ class PixelPlan:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from vjepa_fer.features.extract import add_encoder_arguments
 
-    parser.add_argument("--dataset", required=True, choices=["ravdess", "crema-d"])
+    parser.add_argument("--dataset", required=True, help="dataset name (vjepa_fer.datasets)")
     parser.add_argument("--manifest", required=True, type=Path)
     parser.add_argument("--lengths", required=True, type=Path)
     parser.add_argument("--root", type=Path, help="dataset root (online mode)")
@@ -256,10 +256,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
+    from vjepa_fer.datasets import load_cards
     from vjepa_fer.features.extract import build_stream, resolve_device
     from vjepa_fer.features.plan import usable_videos
     from vjepa_fer.features.stream import autocast_dtype
 
+    load_cards(Path(args.manifest).parent.parent)  # custom datasets' classes, beside the manifest
     videos = usable_videos(pd.read_csv(args.manifest), pd.read_csv(args.lengths))
     if set(videos["dataset"]) != {args.dataset}:
         raise ValueError(f"{args.manifest}: not a {args.dataset} manifest")

@@ -36,8 +36,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from vjepa_fer.datasets import builtin_names, display_name, load_cards
 from vjepa_fer.io import atomic_path
-from vjepa_fer.labels import DATASET_LABELS
+from vjepa_fer.labels import labels_for
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-NAMES = {"ravdess": "RAVDESS", "crema-d": "CREMA-D"}
 # Large fonts: the figures are read in print at column width.
 STYLE = {
     "font.size": 13,
@@ -74,7 +74,7 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _name(dataset: str) -> str:
-    return NAMES.get(dataset, dataset)
+    return display_name(dataset)
 
 
 # One fixed colour per class in every figure and dataset, from the Okabe-Ito colour-blind-safe set;
@@ -172,12 +172,17 @@ def confusion_figure(
     return fig
 
 
+def known_datasets(results_dir: Path) -> list[str]:
+    """Built-in datasets, then the custom ones whose cards lie in ``results_dir``."""
+    return list(dict.fromkeys([*builtin_names(), *load_cards(results_dir)]))
+
+
 def same_dataset_matrices(metrics_dir: Path, *, variant: str = "main") -> dict[str, pd.DataFrame]:
     """Fold-averaged PBV matrices per dataset, ``{dataset: counts}``, from evaluate's output."""
     from vjepa_fer.evaluate.metrics import read_confusion
 
     out = {}
-    for ds in DATASET_LABELS:
+    for ds in known_datasets(metrics_dir.parent):
         path = metrics_dir / "confusion" / f"{ds}-{variant}_on_{ds}_pbv_same_mean.csv"
         if path.is_file():
             out[ds] = read_confusion(path)
@@ -200,7 +205,8 @@ def cross_matrices(
     from vjepa_fer.evaluate.cross import full_confusion
     from vjepa_fer.evaluate.metrics import read_confusion
 
-    pairs = [(a, b) for a in DATASET_LABELS for b in DATASET_LABELS if a != b]
+    known = known_datasets(metrics_dir.parent)
+    pairs = [(a, b) for a in known for b in known if a != b]
     full: dict[tuple[str, str], list[pd.DataFrame]] = {}
     for path in sorted((metrics_dir / "videos").glob("*_on_*.csv")):
         m = VIDEO_TABLE.match(path.stem)
@@ -485,9 +491,9 @@ def write_figures(
             logger.warning("Fig. 5 skipped: %s", exc)
         else:
             title = f"{_name(pca_dataset)}: test clips of fold {pca_fold}, fold-{pca_fold} probe"
-            fig = pca_figure(enc, pooled, clips["label"], DATASET_LABELS[pca_dataset], title=title)
+            fig = pca_figure(enc, pooled, clips["label"], labels_for(pca_dataset), title=title)
             emit(fig, f"fig5_pca_{pca_dataset}_fold{pca_fold}")
-    for ds in DATASET_LABELS:
+    for ds in known_datasets(results_dir):
         manifest = results_dir / ds / "manifest.csv"
         if manifest.is_file():
             emit(demographics_figure(pd.read_csv(manifest), dataset=ds), f"fig6_demographics_{ds}")
@@ -507,7 +513,7 @@ def write_figures(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", required=True, type=Path, help="the pipeline's results/")
     parser.add_argument("--out", required=True, type=Path, help="folder for PNG and PDF files")
-    parser.add_argument("--pca-dataset", default="crema-d", choices=sorted(DATASET_LABELS))
+    parser.add_argument("--pca-dataset", default="crema-d", help="dataset of the PCA figure")
     parser.add_argument(
         "--pca-fold", type=int, default=1, help="fold of the PCA figure (0 = no PCA figure)"
     )

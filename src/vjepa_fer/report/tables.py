@@ -32,6 +32,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
+from vjepa_fer.datasets import builtin_names, display_name
 from vjepa_fer.io import atomic_open, write_csv
 from vjepa_fer.report import paper
 
@@ -47,8 +48,7 @@ SUMMARY_COLUMNS = [
     "folds",
     *(f"{m}_{s}" for m in (*METRICS, "videos", "dropped") for s in ("mean", "std")),
 ]
-DATASET_ORDER = ("ravdess", "crema-d")
-DATASET_NAMES = {"ravdess": "RAVDESS", "crema-d": "CREMA-D"}
+DATASET_ORDER = tuple(builtin_names())  # others follow alphabetically
 VOTING_ORDER = ("pbv", "mv")
 RULE_ORDER = ("drop", "merge", "strict")
 RULE_NAMES = {
@@ -250,7 +250,7 @@ def _sorted(df: pd.DataFrame, keys: list[tuple[str, tuple[str, ...]]]) -> pd.Dat
 
 
 def _name(dataset: str) -> str:
-    return DATASET_NAMES.get(dataset, dataset)
+    return display_name(dataset)
 
 
 def _metric_cells(r: pd.Series) -> list[PM]:
