@@ -53,6 +53,7 @@ DURATIONS = {
     "mafw": ((40, 120), (9, 15)),
 }
 SHORT_FRACTION = {"dfew": 0.05, "ferv39k": 0.1, "mafw": 0.05}
+PEOPLE = 10  # faces that recur over the clips (each shows every class), as actors in films
 SCENES = ("Action", "Interview", "Talkshow", "DailyLife")
 DFEW_CODE = {"happy": 1, "sad": 2, "neutral": 3, "angry": 4, "surprised": 5, "disgust": 6,
              "fearful": 7}  # fmt: skip
@@ -69,6 +70,7 @@ class Clip:
     """One synthetic clip: its dataset id, class, test fold (0 = FERV39k train) and length."""
 
     key: str  # DFEW/MAFW "00012", FERV39k "Action/Happy/0003"
+    person: int  # whose face: movie actors recur across clips and classes
     label: str  # vocabulary name
     fold: int
     n_frames: int
@@ -92,13 +94,16 @@ def plan_clips(dataset: str, classes: tuple[str, ...], per_class: int, seed: int
                 # MAFW ids are not contiguous: skip a few numbers now and then.
                 next_id += 1 + (int(rng.integers(0, 3)) if dataset == "mafw" else 0)
                 key = f"{next_id:05d}"
-            clips.append(Clip(key, label, fold, n))
+            # Drawn, not derived from k: a person tied to the fold pattern would let a probe
+            # learn "this face is never this class" from the training folds.
+            person = int(rng.integers(0, PEOPLE))
+            clips.append(Clip(key, person, label, fold, n))
     return clips
 
 
 def render_clip(dataset: str, clip: Clip, seed: int, size: tuple[int, int]) -> np.ndarray:
     """(T, H, W, 3) uint8 frames of one clip: a face crop that changes over time."""
-    ident = faces.make_identity(f"{dataset}/{clip.key}", seed)
+    ident = faces.make_identity(f"{dataset}/person{clip.person}", seed)
     # Face crops: the face fills the frame, centred.
     ident = replace(ident, x=0.5, y=0.5, scale=0.36)
     emotion, strength = EXPRESSION_OF.get(clip.label, (clip.label, 1.0))
@@ -207,7 +212,7 @@ def synth_wild(
         raise ValueError(f"{marker}: this folder holds a synthetic set made with other parameters")
     clips = plan_clips(dataset, ds.classes, clips_per_class, seed)
     # A clip in no split file (DFEW/MAFW multi-label clips): the index must count, not use, it.
-    extra = [] if dataset == "ferv39k" else [Clip("99999", ds.classes[0], 0, 12)]
+    extra = [] if dataset == "ferv39k" else [Clip("99999", 0, ds.classes[0], 0, 12)]
     paths = []
     for clip in [*clips, *extra]:
         if variant == "clip_224x224_16f":

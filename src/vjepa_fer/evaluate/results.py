@@ -85,7 +85,10 @@ def evaluate_all(posterior_dir: Path, out: Path, *, mv_tie: str = "lowest", ddof
     load_cards(Path(posterior_dir).parent)  # custom datasets' classes: results/<name>/dataset.json
     rows, matrices = [], {}
     files = sorted(posterior_dir.glob("*/*.csv"))
-    files = [f for f in files if NAME.match(f.stem)]
+    # A probe's name starts with its training dataset, which is also evaluated (a folder here);
+    # anything else (the PCA figure's pca-<probe>.csv) is not a posterior table.
+    tested = {p.name for p in posterior_dir.iterdir() if p.is_dir()}
+    files = [f for f in files if (m := NAME.match(f.stem)) and m["train"] in tested]
     if not files:
         raise FileNotFoundError(f"{posterior_dir}: no posterior tables (<test>/<probe>.csv)")
     for path in files:
