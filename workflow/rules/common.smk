@@ -14,7 +14,9 @@ from vjepa_fer.datasets import PAPER_DATASETS, resolve
 _SCHEMA = load_schema(f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
 for _name, _cfg in config["datasets"].items():
     config["datasets"][_name] = validate_config(
-        _cfg, {**_SCHEMA["$defs"]["dataset"], "$defs": _SCHEMA["$defs"]}, f"datasets.{_name}"
+        _cfg,
+        {**_SCHEMA["$defs"]["dataset"], "$defs": _SCHEMA["$defs"]},
+        f"datasets.{_name}",
     )
 DATASETS = list(config["datasets"])
 # Each dataset's module (vjepa_fer.datasets): classes, folds, index and synth options.
@@ -74,8 +76,15 @@ def index_options(wildcards):
     if cfg["folds"]:
         opts += ["--folds", cfg["folds"]]
     if cfg["type"]:  # a configured dataset (type: custom): its whole entry
-        opts += ["--custom", json.dumps(cfg, sort_keys=True), "--seed", str(config["seed"])]
-    return opts + MODULES[wildcards.dataset].index_options(cfg, dataset_root(wildcards.dataset))
+        opts += [
+            "--custom",
+            json.dumps(cfg, sort_keys=True),
+            "--seed",
+            str(config["seed"]),
+        ]
+    return opts + MODULES[wildcards.dataset].index_options(
+        cfg, dataset_root(wildcards.dataset)
+    )
 
 
 def all_outputs():

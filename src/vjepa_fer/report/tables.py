@@ -495,6 +495,10 @@ def build_tables(metrics_dir: Path, *, run_name: str, compare_paper: bool) -> li
         tables.append(
             table3(summary2, paper.literature(), run_name=run_name, compare_paper=compare_paper)
         )
+    from vjepa_fer.report.wild import wild_table
+
+    wild = wild_table(summary2, run_name=run_name)
+    tables += [wild] if wild is not None else []
     path4 = metrics_dir / "table4.csv"
     summary4 = read_summary(path4) if path4.is_file() else None
     per_fold_path = metrics_dir / "per_fold.csv"
