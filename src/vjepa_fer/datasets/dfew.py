@@ -119,7 +119,7 @@ class Dfew(Dataset):
         if unlisted:
             ignored["not single-labelled (in no split file)"] = unlisted
         rows = [
-            base_row(rel, int(v), folds[v][0], folds[v][1], v) for v, rel in sorted(found.items())
+            base_row(rel, int(v), folds[v][0], folds[v][1], rel) for v, rel in sorted(found.items())
         ]
         return pd.DataFrame(rows), ignored
 
@@ -127,7 +127,9 @@ class Dfew(Dataset):
         return ["--variant", cfg["variant"]] if cfg.get("variant") else []
 
     def synth_options(self, cfg: dict) -> list[str]:
-        return [*super().synth_options(cfg), "--variant", cfg.get("variant") or self.variants[0]]
+        variant = cfg.get("variant") or self.variants[0]
+        per_class = str(cfg["synth"]["clips_per_class"])
+        return [*super().synth_options(cfg), "--variant", variant, "--clips-per-class", per_class]
 
 
 register(Dfew())

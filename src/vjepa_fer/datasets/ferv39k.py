@@ -126,7 +126,9 @@ class Ferv39k(Dataset):
         return ["--variant", cfg["variant"]] if cfg.get("variant") else []
 
     def synth_options(self, cfg: dict) -> list[str]:
-        return [*super().synth_options(cfg), "--variant", cfg.get("variant") or self.variants[0]]
+        variant = cfg.get("variant") or self.variants[0]
+        per_class = str(cfg["synth"]["clips_per_class"])
+        return [*super().synth_options(cfg), "--variant", variant, "--clips-per-class", per_class]
 
 
 register(Ferv39k())
