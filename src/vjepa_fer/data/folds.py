@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 
-PACKAGED = {"ravdess": "ravdess/folds.csv", "crema-d": "crema-d/folds.csv"}
-
 
 def packaged_resource(relpath: str) -> str:
     """Text of a data file shipped in ``vjepa_fer/data/resources``."""
@@ -28,7 +26,7 @@ def load_folds(dataset: str, path: str | Path | None = None) -> dict[int, int]:
     integer, or the columns are wrong.
     """
     if path is None:
-        packaged = PACKAGED.get(dataset) or _module_folds(dataset)
+        packaged = _module_folds(dataset)  # the dataset module's packaged table, if any
         if packaged is None:
             raise ValueError(f"no packaged folds for dataset {dataset!r}; pass a folds CSV")
         source = f"<package>/resources/{packaged}"

@@ -1,8 +1,10 @@
 """Index a dataset from its file names: one manifest row per video, with its fold.
 
-Stage ``vjepa-fer index`` (rule ``index`` in workflow/rules/data.smk). No video is decoded here:
-labels, actors and trials come from the published naming schemes (data/naming.py), folds from the
-paper's tables (data/folds.py). Spec: ../shared/spec/datasets.md.
+Stage ``vjepa-fer index`` (rule ``index`` in workflow/rules/data.smk). No video is decoded here.
+The dataset's module (vjepa_fer.datasets) finds its videos: RAVDESS and CREMA-D from the
+published naming schemes (data/naming.py, the walks below) with the paper's folds
+(data/folds.py), DFEW / FERV39k / MAFW from their split files, custom datasets from a CSV. The
+index also writes the dataset card (classes, folds) later stages read, and the folds it used.
 
     vjepa-fer index --dataset ravdess --root /data/RAVDESS --out results/ravdess/manifest.csv
 """
