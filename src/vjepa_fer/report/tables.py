@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from vjepa_fer.datasets import PAPER_DATASETS, builtin_names, display_name
+from vjepa_fer.datasets import PAPER_DATASETS, builtin_names, display_name, load_cards
 from vjepa_fer.io import atomic_open, write_csv
 from vjepa_fer.report import paper
 
@@ -487,6 +487,7 @@ def write_table(table: Table, out_dir: Path, *, run_name: str) -> list[Path]:
 def build_tables(metrics_dir: Path, *, run_name: str, compare_paper: bool) -> list[Table]:
     """Every table that the evaluation outputs in ``metrics_dir`` support."""
     metrics_dir = Path(metrics_dir)
+    load_cards(metrics_dir.parent)  # custom datasets' display names (results/<name>/dataset.json)
     summary2 = read_summary(metrics_dir / "table2.csv")
     if summary2.empty:
         raise ValueError(f"{metrics_dir / 'table2.csv'}: no rows (no same-dataset results)")
