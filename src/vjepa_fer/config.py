@@ -19,6 +19,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from vjepa_fer.datasets import BUILTIN
+
 logger = logging.getLogger(__name__)
 
 # src/vjepa_fer/config.py -> repository root
@@ -53,6 +55,8 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any], source: str)
     there): it is the commonest config mistake, and jsonschema's wording hides the allowed keys.
     """
     config = copy.deepcopy(config)
+    check_dataset_names(config, source)
+    check_pca_dataset(config, source)  # only when set: the default may name an absent dataset
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
@@ -89,6 +93,34 @@ def check_weights(config: dict[str, Any], source: str) -> None:
         raise ValueError(
             f"{source}: encoder.checkpoint is null for encoder {name!r}: give a checkpoint file, "
             "or set encoder.random_weights: true to run with random weights on purpose"
+        )
+
+
+def check_dataset_names(config: dict[str, Any], source: str) -> None:
+    """A dataset name that is not built in must be declared ``type: custom`` (a likely typo
+    otherwise): say so with the built-in names, before the schema's generic message."""
+    datasets = config.get("datasets")
+    if not isinstance(datasets, dict):
+        return
+    for name, entry in datasets.items():
+        if name in BUILTIN or (isinstance(entry, dict) and entry.get("type") == "custom"):
+            continue
+        raise ValueError(
+            f"{source}: invalid config\n  datasets: {name!r} is not one of {list(BUILTIN)} "
+            "(the built-in datasets); a dataset of your own needs `type: custom` "
+            "(docs/adding-a-dataset.md)"
+        )
+
+
+def check_pca_dataset(config: dict[str, Any], source: str) -> None:
+    """``evaluation.pca_dataset`` must be one of the run's datasets (any name is a dataset, so
+    the schema cannot list them)."""
+    name = config.get("evaluation", {}).get("pca_dataset")
+    datasets = list(config.get("datasets", {}))
+    if name is not None and datasets and name not in datasets:
+        raise ValueError(
+            f"{source}: invalid config\n  evaluation.pca_dataset: {name!r} is not one of "
+            f"{datasets} (the datasets of this run)"
         )
 
 

@@ -1,4 +1,4 @@
-"""Label spaces of the supported datasets (docs/datasets.md, "Label spaces").
+"""Label spaces: the shared vocabulary and the classes of the RAVDESS / CREMA-D modules.
 
 Outputs always carry class *names*; indices only exist inside a probe and follow the order below.
 """
@@ -24,17 +24,20 @@ RAVDESS_LABELS: tuple[str, ...] = ALL_LABELS
 # set() and changed per process; we never reproduce that).
 CREMAD_LABELS: tuple[str, ...] = ("angry", "disgust", "fearful", "happy", "neutral", "sad")
 
-DATASET_LABELS: dict[str, tuple[str, ...]] = {
-    "ravdess": RAVDESS_LABELS,
-    "crema-d": CREMAD_LABELS,
-}
+# One vocabulary for every dataset, so cross-dataset evaluation finds shared classes by name:
+# RAVDESS/CREMA-D's eight plus MAFW's four. Dataset modules map their own names onto it (DFEW
+# "Surprise" -> surprised, MAFW "happiness" -> happy, ...).
+VOCABULARY: tuple[str, ...] = (
+    *ALL_LABELS,
+    "contempt",
+    "anxiety",
+    "helplessness",
+    "disappointment",
+)
 
 
 def labels_for(dataset: str) -> tuple[str, ...]:
-    """Class names of ``dataset`` in probe-index order."""
-    try:
-        return DATASET_LABELS[dataset]
-    except KeyError:
-        raise ValueError(
-            f"unknown dataset {dataset!r}; known: {', '.join(sorted(DATASET_LABELS))}"
-        ) from None
+    """Class names of ``dataset`` in probe-index order (from its module in vjepa_fer.datasets)."""
+    from vjepa_fer.datasets import get_dataset
+
+    return tuple(get_dataset(dataset).classes)

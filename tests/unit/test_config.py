@@ -13,10 +13,17 @@ def minimal() -> dict:
     return {"datasets": {"ravdess": {"source": "synth"}}}
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "config.demo.yaml"])
-def test_shipped_configs_are_valid(name):
+@pytest.mark.parametrize(
+    ("name", "datasets"),
+    [
+        ("config.yaml", {"ravdess", "crema-d"}),
+        ("config.demo.yaml", {"ravdess", "crema-d", "dfew"}),  # + a synthetic DFEW (issue 13)
+        ("config.wild.yaml", {"dfew", "ferv39k", "mafw"}),
+    ],
+)
+def test_shipped_configs_are_valid(name, datasets):
     cfg = load_config(REPO / name)
-    assert set(cfg["datasets"]) == {"ravdess", "crema-d"}
+    assert set(cfg["datasets"]) == datasets
 
 
 def test_paper_config_is_the_papers_setting():
@@ -43,9 +50,10 @@ def test_defaults_filled_like_snakemake():
     [
         (lambda c: c.update(sede=1), "unknown key sede; allowed under the top level: datasets"),
         (lambda c: c["datasets"]["ravdess"].update(expect_ful=True), "datasets/ravdess"),
+        # dfew is a dataset now (issue 13); an unknown name must be a `type: custom` entry
         (
-            lambda c: c["datasets"].update(cremad={"source": "local", "root": "x"}),
-            "'cremad' is not one of",
+            lambda c: c["datasets"].update(afew={"source": "local", "root": "x"}),
+            "datasets: 'afew' is not one of",
         ),
         (lambda c: c.update(seed="zero"), "seed: 'zero' is not of type 'integer'"),
         (lambda c: c["datasets"]["ravdess"].update(source="ftp"), "'ftp' is not one of"),
@@ -83,7 +91,9 @@ def test_every_schema_key_is_described():
                 assert "description" in sub or "$ref" in sub, f"{path}/{key} lacks a description"
                 walk(sub, f"{path}/{key}")
             if node.get("type") == "object":
-                closed = node.get("additionalProperties") is False or "propertyNames" in node
+                extra = node.get("additionalProperties")
+                # A mapping of named entries (datasets) checks every entry against a schema.
+                closed = extra is False or isinstance(extra, dict) or "propertyNames" in node
                 assert closed, f"{path} allows unknown keys"
 
     schema = yaml.safe_load(SCHEMA_PATH.read_text())
@@ -99,27 +109,34 @@ def test_schema_encoder_names_equal_the_registry():
     assert sorted(enum) == available_encoders()
 
 
+def test_unknown_encoder_is_refused_by_the_schema_with_the_known_ones():
+    cfg = {**minimal(), "encoder": {"name": "vit_hgue"}}
+    with pytest.raises(WorkflowError) as info:
+        snakemake_validate(copy.deepcopy(cfg), str(SCHEMA_PATH))
+    assert "'vit_hgue' is not one of ['tiny'," in str(info.value)
+    with pytest.raises(ValueError, match=r"'vit_hgue' is not one of \['tiny',"):
+        validate_config(copy.deepcopy(cfg), load_schema(), "test")
+
+
 @pytest.mark.parametrize(
     ("patch", "message"),
     [
-        ({"encoder": {"name": "vit_hgue"}}, "'vit_hgue' is not one of ['tiny',"),
         (
             {"evaluation": {"pca_dataset": "cremad"}},
-            "'cremad' is not one of ['ravdess', 'crema-d']",
+            "evaluation.pca_dataset: 'cremad' is not one of ['ravdess']",
         ),
         (
             {"datasets": {"cremad": {"source": "synth"}}},
-            "'cremad' is not one of ['ravdess', 'crema-d']",
+            "datasets: 'cremad' is not one of ['ravdess', 'crema-d', 'dfew', 'ferv39k', 'mafw']",
         ),
     ],
 )
-def test_unknown_names_are_refused_with_the_known_ones(patch, message):
+def test_unknown_datasets_are_refused_at_start_up_with_the_known_ones(patch, message):
+    """Any name can be a (custom) dataset, so the project's start-up check names them."""
     cfg = {**minimal(), **patch}
-    with pytest.raises(WorkflowError) as info:
-        snakemake_validate(copy.deepcopy(cfg), str(SCHEMA_PATH))
-    assert message in str(info.value)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError) as info:
         validate_config(copy.deepcopy(cfg), load_schema(), "test")
+    assert message in str(info.value)
 
 
 def test_real_encoder_without_weights_is_refused() -> None:

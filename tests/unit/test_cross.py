@@ -179,7 +179,7 @@ def test_bad_inputs_raise():
     with pytest.raises(ValueError, match="not crema-d classes"):
         cross_dataset(t.assign(label="calm"), "ravdess", "crema-d")
     with pytest.raises(ValueError, match="unknown dataset"):
-        cross_dataset(t, "ravdess", "dfew")
+        cross_dataset(t, "ravdess", "afew")  # not a registered dataset
     with pytest.raises(ValueError, match="s_<class>"):
         cross_dataset(t[["video", "label", "pbv"]], "ravdess", "crema-d")
     with pytest.raises(ValueError, match="lacks"):

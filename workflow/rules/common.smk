@@ -1,8 +1,32 @@
 # Shared definitions: dataset roots, wildcard constraints and input functions. No rules here.
 import json
 import re
+import sys
 
+# The driver reads dataset modules and the schema helpers from this checkout's package, like the
+# rules do (an installed vjepa-fer of another version must not answer for it).
+sys.path.insert(0, f"{workflow.basedir}/src")
+from vjepa_fer.config import load_schema, validate_config
+from vjepa_fer.datasets import PAPER_DATASETS, resolve
+
+# Snakemake fills defaults only for the dataset names the schema lists; a custom dataset's entry
+# gets them here, from the same schema.
+_SCHEMA = load_schema(f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
+for _name, _cfg in config["datasets"].items():
+    config["datasets"][_name] = validate_config(
+        _cfg,
+        {**_SCHEMA["$defs"]["dataset"], "$defs": _SCHEMA["$defs"]},
+        f"datasets.{_name}",
+    )
 DATASETS = list(config["datasets"])
+# Each dataset's module (vjepa_fer.datasets): classes, folds, index and synth options.
+MODULES = {name: resolve(name, cfg) for name, cfg in config["datasets"].items()}
+for _name, _cfg in config["datasets"].items():
+    if _cfg["source"] == "download" and not MODULES[_name].downloadable:
+        raise ValueError(
+            f"datasets.{_name}: {MODULES[_name].display_name} cannot be downloaded (licence: "
+            f"{MODULES[_name].licence}); set source: local and root: <your copy>"
+        )
 ENCODER = config["encoder"]
 FEATURES = config["features"]
 # A GPU job asks for one card, so two encoder jobs never share one (profiles map `gpu`).
@@ -51,13 +75,16 @@ def index_options(wildcards):
         opts += ["--exclude", *cfg["exclude"]]
     if cfg["folds"]:
         opts += ["--folds", cfg["folds"]]
-    if wildcards.dataset == "crema-d":
-        demographics = cfg["demographics"]
-        if demographics is None and cfg["source"] == "synth":
-            demographics = f"{dataset_root('crema-d')}/VideoDemographics.csv"
-        if demographics:
-            opts += ["--demographics", demographics]
-    return opts
+    if cfg["type"]:  # a configured dataset (type: custom): its whole entry
+        opts += [
+            "--custom",
+            json.dumps(cfg, sort_keys=True),
+            "--seed",
+            str(config["seed"]),
+        ]
+    return opts + MODULES[wildcards.dataset].index_options(
+        cfg, dataset_root(wildcards.dataset)
+    )
 
 
 def all_outputs():
@@ -89,35 +116,31 @@ def all_outputs():
 
 def synth_options(dataset):
     """Flags of `vjepa-fer synth` from the dataset's `synth` block (lists comma-separated)."""
-    s = dataset_cfg(dataset)["synth"]
-    join = lambda values: ",".join(map(str, values))
     # results/synth/ belongs to the workflow: videos of other parameters are replaced.
-    opts = [
-        "--actors",
-        str(s["actors"]),
-        "--size",
-        f"{s['width']}x{s['height']}",
-        "--replace",
-    ]
-    if dataset == "ravdess":
-        opts += ["--modalities", join(dataset_cfg(dataset)["modalities"])]
-        opts += ["--statements", join(s["statements"])]
-        opts += ["--repetitions", join(s["repetitions"])]
-    else:
-        opts += ["--sentences", join(s["sentences"]) if s["sentences"] else "all"]
-    return opts
+    return [*MODULES[dataset].synth_options(dataset_cfg(dataset)), "--replace"]
 
 
 PROBE = config["probe"]
 # The paper's own setting: both datasets, ViT-H/16 at 384 px, online probes. Only then do the
 # tables print the paper's numbers and the differences.
 PAPER_SETTING = (
-    set(DATASETS) == {"ravdess", "crema-d"}
+    set(DATASETS) == set(PAPER_DATASETS)
     and ENCODER["name"] == "vit_huge"
     and ENCODER["img_size"] == 384
     and config["probe"]["mode"] == "online"
 )
-GROUPS = ["all"] if PROBE["group"] == "dataset" else [f"fold{k}" for k in range(1, 6)]
+
+
+def groups(dataset):
+    """Training jobs of a dataset: one for all folds, or one per test fold (a fixed split: 1)."""
+    folds = MODULES[dataset].test_folds
+    return ["all"] if PROBE["group"] == "dataset" else [f"fold{k}" for k in folds]
+
+
+def frame_step(dataset):
+    """The dataset's frame step: its config, else its baselines' (module), else the encoder's."""
+    step = dataset_cfg(dataset)["frame_step"] or MODULES[dataset].frame_step
+    return step or ENCODER["frame_step"]
 
 
 def checkpoint_input():
@@ -147,7 +170,7 @@ def encoder_options(wildcards=None):
         "--num-frames",
         str(ENCODER["num_frames"]),
         "--frame-step",
-        str(ENCODER["frame_step"]),
+        str(frame_step(wildcards.dataset) if wildcards else ENCODER["frame_step"]),
         "--batch-size",
         str(f["batch_size"]),
         "--workers",
@@ -192,11 +215,13 @@ def extract_options(wildcards):
     ]
     if f["int8"]:
         opts.append("--int8")
-    return opts + encoder_options()
+    return opts + encoder_options(wildcards)
 
 
-def group_folds(group):
-    return ["1", "2", "3", "4", "5"] if group == "all" else [group.removeprefix("fold")]
+def group_folds(dataset, group):
+    if group == "all":
+        return [str(k) for k in MODULES[dataset].test_folds]
+    return [group.removeprefix("fold")]
 
 
 def train_inputs(wildcards):
@@ -254,9 +279,7 @@ def train_options(wildcards):
 
 
 def all_train_markers():
-    return expand(
-        "results/probes/{dataset}/train-{group}.json", dataset=DATASETS, group=GROUPS
-    )
+    return [f"results/probes/{d}/train-{g}.json" for d in DATASETS for g in groups(d)]
 
 
 def figure_inputs():

@@ -27,6 +27,8 @@ rule index:
     output:
         manifest="results/{dataset}/manifest.csv",
         report="results/{dataset}/index_report.json",
+        card="results/{dataset}/dataset.json",
+        folds="results/{dataset}/folds.csv",
     log:
         "results/logs/index/{dataset}.log",
     conda:
@@ -36,7 +38,8 @@ rule index:
         opts=index_options,
     shell:
         "vjepa-fer index --dataset {wildcards.dataset} --root {params.root:q}"
-        " --out {output.manifest:q} --report {output.report:q} {params.opts:q} > {log:q} 2>&1"
+        " --out {output.manifest:q} --report {output.report:q} --card {output.card:q}"
+        " --folds-out {output.folds:q} {params.opts:q} > {log:q} 2>&1"
 
 
 rule fold_summary:

@@ -20,7 +20,7 @@ rule train_probes:
         mem_mb=32000,
     params:
         root=lambda wc: dataset_root(wc.dataset),
-        folds=lambda wc: group_folds(wc.group),
+        folds=lambda wc: group_folds(wc.dataset, wc.group),
         opts=train_options,
         encoder=encoder_options,
     shell:

@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 
-PACKAGED = {"ravdess": "ravdess/folds.csv", "crema-d": "crema-d/folds.csv"}
-
 
 def packaged_resource(relpath: str) -> str:
     """Text of a data file shipped in ``vjepa_fer/data/resources``."""
@@ -28,10 +26,11 @@ def load_folds(dataset: str, path: str | Path | None = None) -> dict[int, int]:
     integer, or the columns are wrong.
     """
     if path is None:
-        if dataset not in PACKAGED:
+        packaged = _module_folds(dataset)  # the dataset module's packaged table, if any
+        if packaged is None:
             raise ValueError(f"no packaged folds for dataset {dataset!r}; pass a folds CSV")
-        source = f"<package>/resources/{PACKAGED[dataset]}"
-        df = pd.read_csv(io.StringIO(packaged_resource(PACKAGED[dataset])))
+        source = f"<package>/resources/{packaged}"
+        df = pd.read_csv(io.StringIO(packaged_resource(packaged)))
     else:
         source = str(path)
         df = pd.read_csv(path)
@@ -47,6 +46,16 @@ def load_folds(dataset: str, path: str | Path | None = None) -> dict[int, int]:
     if (df["fold"] < 1).any():
         raise ValueError(f"{source}: folds must be numbered from 1")
     return {int(a): int(f) for a, f in zip(df["actor"], df["fold"], strict=True)}
+
+
+def _module_folds(dataset: str) -> str | None:
+    """The packaged fold table a dataset module declares (vjepa_fer.datasets), if any."""
+    from vjepa_fer.datasets import get_dataset
+
+    try:
+        return get_dataset(dataset).packaged_folds
+    except ValueError:
+        return None
 
 
 def assign_folds(actors: pd.Series, folds: dict[int, int], source: str) -> pd.Series:

@@ -1,8 +1,10 @@
 """Index a dataset from its file names: one manifest row per video, with its fold.
 
-Stage ``vjepa-fer index`` (rule ``index`` in workflow/rules/data.smk). No video is decoded here:
-labels, actors and trials come from the published naming schemes (data/naming.py), folds from the
-paper's tables (data/folds.py). Spec: docs/datasets.md.
+Stage ``vjepa-fer index`` (rule ``index`` in workflow/rules/data.smk). No video is decoded here.
+The dataset's module (vjepa_fer.datasets) finds its videos: RAVDESS and CREMA-D from the
+published naming schemes (data/naming.py, the walks below) with the paper's folds
+(data/folds.py), DFEW / FERV39k / MAFW from their split files, custom datasets from a CSV. The
+index also writes the dataset card (classes, folds) later stages read, and the folds it used.
 
     vjepa-fer index --dataset ravdess --root /data/RAVDESS --out results/ravdess/manifest.csv
 """
@@ -15,6 +17,7 @@ import json
 import logging
 import os
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -22,8 +25,8 @@ import pandas as pd
 from vjepa_fer.data import naming
 from vjepa_fer.data.folds import assign_folds, load_folds, packaged_resource
 from vjepa_fer.data.validate import check_folds
+from vjepa_fer.datasets import IndexOptions, resolve
 from vjepa_fer.io import atomic_open, write_csv
-from vjepa_fer.labels import labels_for
 
 logger = logging.getLogger(__name__)
 
@@ -176,10 +179,10 @@ def index_cremad(
 
 def expected_names(dataset: str, modalities: tuple[int, ...] = (1, 2)) -> set[str]:
     """File names (no folders) of the complete published dataset."""
-    if dataset == "ravdess":
-        return {n.filename() for n in naming.ravdess_speech_design(modalities=modalities)}
-    table = pd.read_csv(io.StringIO(packaged_resource("crema-d/videoflash_lfs.tsv")), sep="\t")
-    return set(table["file"])
+    names = resolve(dataset).expected_names(IndexOptions(modalities=modalities))
+    if names is None:
+        raise ValueError(f"{dataset}: no packaged list of the published dataset's files")
+    return names
 
 
 def check_complete(df: pd.DataFrame, dataset: str, root: Path, expected: set[str]) -> None:
@@ -191,14 +194,14 @@ def check_complete(df: pd.DataFrame, dataset: str, root: Path, expected: set[str
         return
     lines = [f"{dataset} at {root}: expected {len(expected)} videos, found {len(have)}"]
     if missing:
-        parse = naming.parse_ravdess if dataset == "ravdess" else naming.parse_cremad
-        by_actor = Counter(parse(name).actor for name in missing)
-        per_actor = Counter(parse(name).actor for name in expected)
+        actor_of = resolve(dataset).actor_of_name
+        by_actor = Counter(actor_of(name) for name in missing)
+        per_actor = Counter(actor_of(name) for name in expected)
         complete_gap = sorted(a for a, k in by_actor.items() if k == per_actor[a])
         if complete_gap:
             lines.append(f"actors missing entirely: {complete_gap}")
         # Whole missing actors are named once; only the files of partly present actors are listed.
-        partial = [m for m in missing if parse(m).actor not in complete_gap]
+        partial = [m for m in missing if actor_of(m) not in complete_gap]
         lines.append(f"missing {len(missing)} files")
         if partial:
             shown = ", ".join(partial[:MAX_LISTED])
@@ -222,41 +225,54 @@ def build_manifest(
     folds: str | Path | None = None,
     demographics: str | Path | None = None,
     on_bad_name: str = "error",
+    options: IndexOptions | None = None,
+    custom: dict | None = None,
     check_fold_coverage: bool = True,
 ) -> tuple[pd.DataFrame, dict]:
     """Manifest of ``dataset`` under ``root`` and a report of what was counted, ignored, dropped.
 
-    ``check_fold_coverage`` stops unless every fold holds every class (data/validate.py).
+    ``check_fold_coverage`` stops unless every test fold holds every class (data/validate.py).
+
+    The dataset's module (vjepa_fer.datasets) finds and parses the videos; ``options`` carries
+    what only some modules read (variant, custom manifest, seed); ``custom`` is the config entry
+    of a dataset that is not built in (``type: custom``).
     """
     root = Path(root)
+    ds = resolve(dataset, custom)  # unknown dataset -> clear error
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: dataset root of {dataset} does not exist")
-    labels_for(dataset)  # unknown dataset -> clear error
-    if dataset == "ravdess":
-        df, ignored = index_ravdess(root, modalities, on_bad_name)
-    else:
-        df, ignored = index_cremad(root, load_demographics(demographics), on_bad_name)
+    opts = replace(
+        options or IndexOptions(),
+        modalities=modalities,
+        on_bad_name=on_bad_name,
+        demographics=None if demographics is None else str(demographics),
+        expect_full=expect_full,
+        folds=None if folds is None else str(folds),
+    )
+    df, ignored = ds.index(root, opts)
     if df.empty:
         raise ValueError(f"{root}: no {dataset} videos found")
-    dupes = df.loc[df["video"].map(lambda v: Path(v).name).duplicated(keep=False), "video"]
+    dupes = df.loc[df["video"].map(ds.video_key).duplicated(keep=False), "video"]
     if len(dupes):
         raise ValueError(f"{root}: the same video name appears twice: {sorted(dupes)[:MAX_LISTED]}")
-    excluded = sorted(set(exclude) & {Path(v).name for v in df["video"]})
-    unknown_excl = sorted(set(exclude) - {Path(v).name for v in df["video"]})
+    excluded = sorted(set(exclude) & set(df["video"].map(ds.video_key)))
+    unknown_excl = sorted(set(exclude) - set(df["video"].map(ds.video_key)))
     if unknown_excl:
         logger.warning("exclude list names videos that are not present: %s", unknown_excl)
-    if expect_full:
-        full = expected_names(dataset, modalities) - set(exclude)
-        check_complete(
-            df[~df["video"].map(lambda v: Path(v).name).isin(excluded)], dataset, root, full
-        )
-    df = df[~df["video"].map(lambda v: Path(v).name).isin(excluded)].copy()
+    published = ds.expected_names(opts) if expect_full else None
+    if published is not None:
+        full = published - set(exclude)
+        check_complete(df[~df["video"].map(ds.video_key).isin(excluded)], dataset, root, full)
+    df = df[~df["video"].map(ds.video_key).isin(excluded)].copy()
     df.insert(1, "dataset", dataset)
-    fold_source = str(folds) if folds else f"packaged {dataset} folds"
-    fold_table = load_folds(dataset, folds)
-    df["fold"] = assign_folds(df["actor"], fold_table, fold_source)
+    test_folds = ds.test_folds
+    if "fold" not in df.columns or (folds and not ds.handles_fold_table):
+        fold_source = str(folds) if folds else f"packaged {dataset} folds"
+        fold_table = load_folds(dataset, folds)
+        df["fold"] = assign_folds(df["actor"], fold_table, fold_source)
+        test_folds = tuple(sorted(set(fold_table.values())))
     if check_fold_coverage:
-        check_folds(df, dataset, fold_table.values())
+        check_folds(df, dataset, test_folds)
     df = df[MANIFEST_COLUMNS].sort_values("video", kind="stable").reset_index(drop=True)
     report = {
         "dataset": dataset,
@@ -275,10 +291,7 @@ def build_manifest(
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--dataset",
-        required=True,
-        choices=["ravdess", "crema-d"],
-        help="which dataset's naming scheme and folds to use",
+        "--dataset", required=True, help="dataset name in the registry (vjepa_fer.datasets)"
     )
     parser.add_argument("--root", required=True, type=Path, help="dataset root folder")
     parser.add_argument("--out", required=True, type=Path, help="manifest CSV to write")
@@ -301,6 +314,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="error",
         help="a file whose name does not parse: stop, or skip it and count it",
     )
+    parser.add_argument("--variant", help="which copy of the videos (DFEW: clip_224x224, ...)")
+    parser.add_argument("--custom", help="JSON config entry of a `type: custom` dataset")
+    parser.add_argument("--seed", type=int, default=0, help="seed of generated folds (custom)")
+    parser.add_argument("--card", type=Path, help="dataset card JSON for later stages")
+    parser.add_argument("--folds-out", type=Path, help="write the folds used (custom datasets)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -313,10 +331,32 @@ def run(args: argparse.Namespace) -> int:
         folds=args.folds,
         demographics=args.demographics,
         on_bad_name=args.on_bad_name,
+        options=_options(args),
+        custom=json.loads(args.custom) if args.custom else None,
     )
     write_csv(df, args.out)
+    ds = resolve(args.dataset, json.loads(args.custom) if args.custom else None)
+    if args.card:
+        with atomic_open(args.card) as fh:
+            json.dump(ds.card(), fh, indent=2)
+    if args.folds_out and not ds.handles_fold_table:
+        # The folds this run used, as an actor,fold table that `folds:` accepts (a custom
+        # dataset's module writes its own subject,actor,fold table).
+        table = df[["actor", "fold"]].drop_duplicates().sort_values("actor", kind="stable")
+        write_csv(table, args.folds_out)
     if args.report:
         with atomic_open(args.report) as fh:
             json.dump(report, fh, indent=2)
     logger.info("%s: %d videos, %d actors -> %s", args.dataset, len(df), report["actors"], args.out)
     return 0
+
+
+def _options(args: argparse.Namespace) -> IndexOptions:
+    custom = json.loads(args.custom) if args.custom else {}
+    return IndexOptions(
+        variant=args.variant,
+        manifest=custom.get("manifest"),
+        n_folds=int(custom.get("n_folds") or 5),
+        seed=args.seed,
+        folds_out=None if args.folds_out is None else str(args.folds_out),
+    )

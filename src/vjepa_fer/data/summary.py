@@ -66,6 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vjepa_fer.datasets import load_cards
+
+    load_cards(Path(args.manifest).parent.parent)  # a custom dataset's classes, beside its manifest
     manifest = pd.read_csv(args.manifest)
     if manifest.empty:
         raise ValueError(f"{args.manifest}: manifest has no rows")

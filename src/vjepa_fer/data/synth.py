@@ -492,12 +492,7 @@ def _size(text: str) -> tuple[int, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add(
-        "--dataset",
-        required=True,
-        choices=DATASETS,
-        help="which dataset's names and container to imitate",
-    )
+    add("--dataset", required=True, help="ravdess, crema-d, or a module with a generator")
     add("--out", required=True, type=Path, help="dataset root to write")
     add("--actors", type=int, default=10, help="how many real actor IDs, round-robin over folds")
     add("--actor-ids", type=_int_list, help="explicit comma-separated actor IDs (over --actors)")
@@ -515,9 +510,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="videos made with other parameters are removed and written anew (default: stop)",
     )
+    add("--variant", help="in-the-wild sets: which copy of the videos (data/synth_wild.py)")
+    add("--clips-per-class", type=int, default=5, help="in-the-wild sets: clips per class")
 
 
 def run(args: argparse.Namespace) -> int:
+    import importlib
+
+    from vjepa_fer.datasets import get_dataset
+
+    generator = get_dataset(args.dataset).synth_module
+    if generator is None:
+        raise ValueError(f"{args.dataset}: no synthetic generator")
+    if generator != __name__:  # another dataset module's generator (e.g. data/synth_wild.py)
+        return int(importlib.import_module(generator).synth_main(args))
     actors = args.actor_ids if args.actor_ids else args.actors
     size = args.size or DEFAULT_SIZE[args.dataset]
     common = dict(actors=actors, seed=args.seed, size=size, short_fraction=args.short_fraction,

@@ -32,9 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vjepa_fer.data import naming
 from vjepa_fer.data.folds import assign_folds, load_folds
-from vjepa_fer.data.index import expected_names
+from vjepa_fer.datasets import get_dataset
 from vjepa_fer.features.plan import usable_videos
 from vjepa_fer.io import atomic_open, write_csv
 from vjepa_fer.video.clips import num_eval_clips, train_clips
@@ -545,20 +544,14 @@ def full_size_tables(
     Frame counts are an assumption here (``num_frames``: one count for every video, or a map
     video -> count); the real path uses the ``lengths`` stage. For the README and tests.
     """
-    parse = {"ravdess": naming.parse_ravdess, "crema-d": naming.parse_cremad}.get(dataset)
-    if parse is None:
-        raise ValueError(f"no packaged name list for dataset {dataset!r} (ravdess, crema-d)")
-    rows = []
-    for name in sorted(expected_names(dataset)):
-        n = parse(name)
-        if dataset == "ravdess":
-            video, trial = f"Actor_{n.actor:02d}/{name}", n.trial
-        else:
-            video, trial = f"VideoFlash/{name}", n.stem
-        rows.append(
-            {"video": video, "dataset": dataset, "actor": n.actor, "label": n.label, "trial": trial}
-        )
-    manifest = pd.DataFrame(rows)
+    try:
+        rows = get_dataset(dataset).published_rows()
+    except ValueError:
+        rows = None  # not a dataset we know
+    if rows is None:
+        raise ValueError(f"no packaged name list for dataset {dataset!r}")
+    manifest = pd.DataFrame([{**r, "dataset": dataset} for r in rows])
+    manifest = manifest[["video", "dataset", "actor", "label", "trial"]]
     manifest["fold"] = assign_folds(manifest["actor"], load_folds(dataset), f"packaged {dataset}")
     if isinstance(num_frames, Mapping):
         unknown = sorted(set(manifest["video"]) - set(num_frames))

@@ -38,7 +38,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from vjepa_fer.evaluate.cross import cross_dataset
+from vjepa_fer.datasets import get_dataset, load_cards
+from vjepa_fer.evaluate.cross import cross_dataset, probe_classes
 from vjepa_fer.evaluate.metrics import (
     average_confusions,
     confusion,
@@ -60,7 +61,8 @@ from vjepa_fer.labels import labels_for
 
 logger = logging.getLogger(__name__)
 
-NAME = re.compile(r"^(?P<train>ravdess|crema-d)-fold(?P<fold>\d+)-(?P<variant>[\w.-]+)$")
+# <train dataset>-fold<k>-<variant>; dataset names may hold "-" (crema-d), so the shortest match.
+NAME = re.compile(r"^(?P<train>[\w.-]+?)-fold(?P<fold>\d+)-(?P<variant>[\w.-]+)$")
 VOTINGS = ("pbv", "mv")
 METRICS = ("uar", "paper_uar", "war")
 
@@ -82,15 +84,20 @@ def evaluate_videos(
     videos: pd.DataFrame, train: str, test: str, *, mv_tie: str, tie_order: list[str] | None = None
 ) -> Iterator[tuple]:
     """Yield (voting, rule, labels, preds, classes, dropped) for one probe's voted videos."""
+    rules = [("strict", {"strict": True})]
+    if train != test:
+        if not set(probe_classes(videos)) & set(labels_for(test)):
+            logger.info("%s -> %s: no shared classes, no cross-dataset numbers", train, test)
+            return
+        # The authors' drop/merge rules exist for the pair they were written for; every pair
+        # gets the strict rule.
+        if get_dataset(train).paper_cross_rules and get_dataset(test).paper_cross_rules:
+            rules = [("drop", {"calm": "drop"}), ("merge", {"calm": "merge"}), *rules]
     for voting in VOTINGS:
         if train == test:
             yield (voting, "same", *same_dataset(videos, test, voting))
             continue
-        for rule, kw in [
-            ("drop", {"calm": "drop"}),
-            ("merge", {"calm": "merge"}),
-            ("strict", {"strict": True}),
-        ]:
+        for rule, kw in rules:
             res = cross_dataset(
                 videos, train, test, voting=voting, mv_tie=mv_tie, tie_order=tie_order, **kw
             )
@@ -102,7 +109,14 @@ KEYS = ["train", "test", "variant", "voting", "rule"]
 
 def posterior_files(posterior_dir: Path) -> list[tuple[str, Path]]:
     """(test dataset, table) for every ``<test>/<train>-fold<k>-<variant>.csv`` of a folder."""
-    files = [f for f in sorted(Path(posterior_dir).glob("*/*.csv")) if NAME.match(f.stem)]
+    # A probe's name starts with its training dataset, which is also evaluated (a folder here);
+    # anything else (the PCA figure's pca-<probe>.csv) is not a posterior table.
+    tested = {p.name for p in Path(posterior_dir).iterdir() if p.is_dir()}
+    files = [
+        f
+        for f in sorted(Path(posterior_dir).glob("*/*.csv"))
+        if (m := NAME.match(f.stem)) and m["train"] in tested
+    ]
     if not files:
         raise FileNotFoundError(f"{posterior_dir}: no posterior tables (<test>/<probe>.csv)")
     return [(f.parent.name, f) for f in files]
@@ -238,7 +252,8 @@ def evaluate_all(
     confidence: float = 0.95,
 ) -> dict:
     """Compute and write every table; returns the Table II / IV frames and the voting tests."""
-    rows, matrices, groups = [], {}, {}
+    load_cards(Path(out).parent)  # custom datasets' classes: results/<name>/dataset.json
+    rows, matrices, groups, written = [], {}, {}, set()
     scored = list(score_posteriors(tables, mv_tie=mv_tie))
     for sub in ("confusion", "videos"):
         _clear(out / sub)
@@ -266,8 +281,10 @@ def evaluate_all(
         matrices.setdefault(key, []).append(cm)
         name = f"{train}-fold{fold}-{variant}_on_{test}_{voting}_{rule}.csv"
         write_confusion(cm, out / "confusion" / name)
-        if voting == "pbv" and rule in ("same", "drop"):  # once per posterior table
-            write_csv(videos, out / "videos" / f"{path.stem}_on_{test}.csv")
+        votes = out / "videos" / f"{path.stem}_on_{test}.csv"
+        if votes not in written:  # once per posterior table (every voting and rule share it)
+            write_csv(videos, votes)
+            written.add(votes)
     for key, cms in matrices.items():
         write_confusion(average_confusions(cms), out / "confusion" / f"{key}_mean.csv")
     per_fold = pd.DataFrame(rows).sort_values(

@@ -39,26 +39,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from vjepa_fer.datasets import get_dataset
+
 logger = logging.getLogger(__name__)
 
 MV_TIE_RULES: tuple[str, ...] = ("authors", "lowest", "posterior")
-
-# The authors' label maps (index order of their probes), which decide their MV ties. RAVDESS:
-# emotion code - 1. CREMA-D: their map came from a Python set() (random per process); the run
-# behind the paper gave SAD 0, FEA 1, HAP 2, DIS 3, NEU 4, ANG 5.
-AUTHORS_LABEL_ORDER: dict[str, tuple[str, ...]] = {
-    "ravdess": (
-        "neutral",
-        "calm",
-        "happy",
-        "sad",
-        "angry",
-        "fearful",
-        "disgust",
-        "surprised",
-    ),
-    "crema-d": ("sad", "fearful", "happy", "disgust", "neutral", "angry"),
-}
 
 
 def authors_tie_order(dataset: str, classes: Sequence[str]) -> list[str]:
@@ -67,8 +52,12 @@ def authors_tie_order(dataset: str, classes: Sequence[str]) -> list[str]:
 
     A dataset without a known authors' map keeps the probe's order (logged).
     """
-    known = AUTHORS_LABEL_ORDER.get(dataset)
-    if known is None:
+    try:
+        module = get_dataset(dataset)
+        known = module.authors_label_order or module.classes
+    except ValueError:  # a custom dataset not registered in this process
+        known = None
+    if not known:
         logger.info("no authors' label map for %r: MV ties follow the probe's order", dataset)
         return list(classes)
     head = [c for c in known if c in classes]

@@ -38,6 +38,7 @@ import pandas as pd
 import torch
 from safetensors.torch import save_file
 
+from vjepa_fer.datasets import load_cards
 from vjepa_fer.features.cpu_fallback import report_cpu_fallback
 from vjepa_fer.features.plan import train_requests, usable_videos
 from vjepa_fer.features.store import FeatureStore
@@ -246,8 +247,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dataset",
         required=True,
-        choices=["ravdess", "crema-d"],
-        help="dataset the probes are trained on",
+        help="dataset the probes are trained on (a name in vjepa_fer.datasets)",
     )
     parser.add_argument(
         "--manifest", required=True, type=Path, help="manifest CSV written by vjepa-fer index"
@@ -342,6 +342,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from vjepa_fer.features.build import build_stream, resolve_device
 
+    load_cards(Path(args.manifest).parent.parent)  # custom datasets' classes, beside the manifest
     videos = usable_videos(pd.read_csv(args.manifest), pd.read_csv(args.lengths))
     if set(videos["dataset"]) != {args.dataset}:
         raise ValueError(f"{args.manifest}: not a {args.dataset} manifest")

@@ -44,10 +44,11 @@ from matplotlib.ticker import MaxNLocator
 from safetensors.numpy import load_file
 from sklearn.decomposition import PCA
 
+from vjepa_fer.datasets import builtin_names, display_name, load_cards
 from vjepa_fer.evaluate.cross import full_confusion
 from vjepa_fer.evaluate.metrics import read_confusion, row_normalise
 from vjepa_fer.io import atomic_path
-from vjepa_fer.labels import DATASET_LABELS
+from vjepa_fer.labels import labels_for
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -55,7 +56,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-NAMES = {"ravdess": "RAVDESS", "crema-d": "CREMA-D"}
 # Large fonts: the figures are read in print at column width.
 STYLE = {
     "font.size": 13,
@@ -80,7 +80,7 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _name(dataset: str) -> str:
-    return NAMES.get(dataset, dataset)
+    return display_name(dataset)
 
 
 # One fixed colour per class in every figure and dataset, from the Okabe-Ito colour-blind-safe set;
@@ -175,10 +175,15 @@ def confusion_figure(
     return fig
 
 
+def known_datasets(results_dir: Path) -> list[str]:
+    """Built-in datasets, then the custom ones whose cards lie in ``results_dir``."""
+    return list(dict.fromkeys([*builtin_names(), *load_cards(results_dir)]))
+
+
 def same_dataset_matrices(metrics_dir: Path, *, variant: str = "main") -> dict[str, pd.DataFrame]:
     """Fold-averaged PBV matrices per dataset, ``{dataset: counts}``, from evaluate's output."""
     out = {}
-    for ds in DATASET_LABELS:
+    for ds in known_datasets(metrics_dir.parent):
         path = metrics_dir / "confusion" / f"{ds}-{variant}_on_{ds}_pbv_same_mean.csv"
         if path.is_file():
             out[ds] = read_confusion(path)
@@ -198,7 +203,8 @@ def cross_matrices(
     Kind ``"full"``: rectangular test label × probe output, nothing dropped (from the per-video
     vote tables); kind ``"drop"``: the calm-dropped rule's matrices (fallback).
     """
-    pairs = [(a, b) for a in DATASET_LABELS for b in DATASET_LABELS if a != b]
+    known = known_datasets(metrics_dir.parent)
+    pairs = [(a, b) for a in known for b in known if a != b]
     full: dict[tuple[str, str], list[pd.DataFrame]] = {}
     for path in sorted((metrics_dir / "videos").glob("*_on_*.csv")):
         m = VIDEO_TABLE.match(path.stem)
@@ -236,7 +242,8 @@ def cross_figure(matrices: Mapping[tuple[str, str], pd.DataFrame], kind: str) ->
     panels, xl, yl, shared = {}, {}, {}, {}
     # One order for the shared classes in every panel (the first dataset's label order), so the
     # panels can be compared cell by cell; each dataset's own order would differ between them.
-    order = [c for ds in DATASET_LABELS for c in DATASET_LABELS[ds]]
+    datasets = dict.fromkeys(ds for pair in matrices for ds in pair)
+    order = [c for ds in datasets for c in labels_for(ds)]
     order = list(dict.fromkeys(order))
     for (train, test), cm in matrices.items():
         title = f"Trained on {_name(train)} → tested on {_name(test)}"
@@ -505,9 +512,9 @@ def write_figures(
             logger.warning("Fig. 5 skipped: %s", exc)
         else:
             title = f"{_name(pca_dataset)}: test clips of fold {pca_fold}, fold-{pca_fold} probe"
-            fig = pca_figure(enc, pooled, clips["label"], DATASET_LABELS[pca_dataset], title=title)
+            fig = pca_figure(enc, pooled, clips["label"], labels_for(pca_dataset), title=title)
             emit(fig, f"fig5_pca_{pca_dataset}_fold{pca_fold}")
-    for ds in [d for d in DATASET_LABELS if datasets is None or d in datasets]:
+    for ds in [d for d in known_datasets(results_dir) if datasets is None or d in datasets]:
         manifest = results_dir / ds / "manifest.csv"
         if manifest.is_file():
             emit(demographics_figure(pd.read_csv(manifest), dataset=ds), f"fig6_demographics_{ds}")
@@ -531,10 +538,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", required=True, type=Path, help="the pipeline's results/")
     parser.add_argument("--out", required=True, type=Path, help="folder for PNG and PDF files")
     parser.add_argument(
-        "--pca-dataset",
-        default="crema-d",
-        choices=sorted(DATASET_LABELS),
-        help="dataset of the PCA figure",
+        "--pca-dataset", default="crema-d", help="dataset of the PCA figure (a run's dataset)"
     )
     parser.add_argument(
         "--pca-fold", type=int, default=1, help="fold of the PCA figure (0 = no PCA figure)"
@@ -543,7 +547,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--datasets",
         nargs="+",
-        choices=sorted(DATASET_LABELS),
         help="the run's datasets (default: every dataset found under --results)",
     )
     parser.add_argument("--dpi", type=int, default=200, help="PNG resolution (>= 150)")

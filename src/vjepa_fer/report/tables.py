@@ -32,6 +32,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
+from vjepa_fer.datasets import PAPER_DATASETS, builtin_names, display_name, load_cards
 from vjepa_fer.io import atomic_open, write_csv
 from vjepa_fer.report import paper
 
@@ -47,8 +48,7 @@ SUMMARY_COLUMNS = [
     "folds",
     *(f"{m}_{s}" for m in (*METRICS, "videos", "dropped") for s in ("mean", "std")),
 ]
-DATASET_ORDER = ("ravdess", "crema-d")
-DATASET_NAMES = {"ravdess": "RAVDESS", "crema-d": "CREMA-D"}
+DATASET_ORDER = tuple(builtin_names())  # others follow alphabetically
 VOTING_ORDER = ("pbv", "mv")
 RULE_ORDER = ("drop", "merge", "strict")
 RULE_NAMES = {
@@ -261,7 +261,7 @@ def _sorted(df: pd.DataFrame, keys: list[tuple[str, tuple[str, ...]]]) -> pd.Dat
 
 
 def _name(dataset: str) -> str:
-    return DATASET_NAMES.get(dataset, dataset)
+    return display_name(dataset)
 
 
 def _metric_cells(r: pd.Series) -> list[PM]:
@@ -469,7 +469,9 @@ def table4(
 ) -> Table:
     """Table IV for one voting: per test dataset, the drop / merge (*) / strict rules."""
     df = summary[(summary["variant"] == "main") & (summary["voting"] == voting)]
-    df = _sorted(df, [("test", ("crema-d", "ravdess")), ("train", ()), ("rule", RULE_ORDER)])
+    # The paper's Table IV lists CREMA-D (as test set) first: the paper's datasets reversed.
+    order = (*reversed(PAPER_DATASETS), *DATASET_ORDER)
+    df = _sorted(df, [("test", order), ("train", ()), ("rule", RULE_ORDER)])
     reasons = dropped_reasons(per_fold)
     compare = compare_paper and voting == "pbv"
     intervals = has_intervals(df)
@@ -606,6 +608,7 @@ def write_table(table: Table, out_dir: Path, *, run_name: str) -> list[Path]:
 def build_tables(metrics_dir: Path, *, run_name: str, compare_paper: bool) -> list[Table]:
     """Every table that the evaluation outputs in ``metrics_dir`` support."""
     metrics_dir = Path(metrics_dir)
+    load_cards(metrics_dir.parent)  # custom datasets' display names (results/<name>/dataset.json)
     summary2 = read_summary(metrics_dir / "table2.csv")
     if summary2.empty:
         raise ValueError(f"{metrics_dir / 'table2.csv'}: no rows (no same-dataset results)")
@@ -616,6 +619,10 @@ def build_tables(metrics_dir: Path, *, run_name: str, compare_paper: bool) -> li
         tables.append(
             table3(summary2, paper.literature(), run_name=run_name, compare_paper=compare_paper)
         )
+    from vjepa_fer.report.wild import wild_table
+
+    wild = wild_table(summary2, run_name=run_name)
+    tables += [wild] if wild is not None else []
     path4 = metrics_dir / "table4.csv"
     summary4 = read_summary(path4) if path4.is_file() else None
     per_fold_path = metrics_dir / "per_fold.csv"

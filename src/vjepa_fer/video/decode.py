@@ -247,6 +247,10 @@ def probe_video(
     Raises :class:`VideoError` naming the file for missing, empty, unreadable or corrupt videos.
     """
     path = Path(path)
+    if path.is_dir():  # a folder of numbered frames (video/frames.py)
+        from vjepa_fer.video.frames import probe_frames
+
+        return probe_frames(path, verify=verify)
     used, vr = _open(path, backend)
     if used == "pyav":
         return _pyav_info(path, verify)
@@ -279,6 +283,10 @@ def decode_frames(
             raise ValueError(f"{path}: no frame indices given")
         if want[0] < 0:
             raise VideoError(path, f"negative frame index {int(want[0])} requested")
+    if path.is_dir():  # a folder of numbered frames (video/frames.py)
+        from vjepa_fer.video.frames import decode_frame_folder
+
+        return decode_frame_folder(path, want)
     used, vr = _open(path, backend)
     if used == "decord":
         n = len(vr)

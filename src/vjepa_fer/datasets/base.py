@@ -1,0 +1,143 @@
+"""The interface every dataset module implements, and the dataset card the index stage writes.
+
+A dataset module is a subclass of :class:`Dataset` registered by name (``datasets/__init__.py``).
+It says what the dataset is (display name, classes in probe order, folds or a fixed train/test
+split, where it comes from and its licence) and how to find its videos (:meth:`Dataset.index`).
+Nothing outside the dataset modules asks which dataset it is looking at: everything else reads
+these attributes.
+
+Folds: the manifest's ``fold`` column holds each video's test fold (1..K). A fixed train/test
+split is one "fold": test videos have fold 1, training videos fold 0 (never a test fold), so the
+probe of fold 1 trains on exactly the training split and is tested on exactly the test split.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:  # pandas is imported lazily: the Snakefile imports this package
+    import pandas as pd
+
+TRAIN_ONLY_FOLD = 0  # fold of the training videos of a fixed train/test split
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    """Everything ``vjepa-fer index`` may pass to a module; each module reads what it needs."""
+
+    modalities: tuple[int, ...] = (1, 2)  # RAVDESS
+    on_bad_name: str = "error"
+    expect_full: bool = False  # split-file datasets: every listed video must be present
+    demographics: str | None = None  # CREMA-D
+    variant: str | None = None  # which copy of the videos (DFEW: clip_224x224, ...)
+    classes: tuple[str, ...] = ()  # custom datasets
+    manifest: str | None = None  # custom datasets: the CSV manifest
+    n_folds: int = 5  # custom datasets without folds
+    seed: int = 0
+    folds: str | None = None  # a user's fold table (custom: subject,fold)
+    folds_out: str | None = None  # where the folds used are written (custom)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Dataset:
+    """One dataset: identity, label space, split, provenance and how to index a local copy."""
+
+    name: ClassVar[str]  # registry key and the `datasets:` key in the config
+    display_name: ClassVar[str]  # in tables and figures
+    classes: tuple[str, ...] = ()  # probe-index order, names from labels.VOCABULARY
+    test_folds: tuple[int, ...] = (1, 2, 3, 4, 5)  # a fixed split: (1,)
+    fixed_split: bool = False  # True: fold 1 = test split, fold 0 = training split
+    citation: ClassVar[str] = ""
+    licence: ClassVar[str] = ""
+    url: ClassVar[str] = ""
+    downloadable: ClassVar[bool] = False  # `source: download` allowed
+    frame_step: ClassVar[int | None] = None  # the published baselines' step (None: the encoder's)
+    variants: ClassVar[tuple[str, ...]] = ()  # choices of `variant`, the first is the default
+    variant_paths: ClassVar[dict[str, str]] = {}  # variant -> video path pattern, "{id}" = clip
+    # Packaged `actor,fold` table under vjepa_fer/data/resources (None: folds come from index()).
+    packaged_folds: ClassVar[str | None] = None
+    # The paper's drop/merge cross-dataset rules (calm dropped / merged) apply between two
+    # datasets that both set this (RAVDESS <-> CREMA-D); every pair gets the strict rule.
+    paper_cross_rules: ClassVar[bool] = False
+    handles_fold_table: ClassVar[bool] = False  # index() applies a user's `folds` table itself
+    # The class order of the authors' label map, when it differs from ``classes``: their MV tie
+    # priority (lowest index of their map wins; docs/protocol.md, "Voting"). None: ``classes``.
+    authors_label_order: ClassVar[tuple[str, ...] | None] = None
+    synth_module: ClassVar[str | None] = None  # module with synth_main(args) for `vjepa-fer synth`
+
+    def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
+        """Rows (video, actor, label[, fold, sex, age, trial, ...]) of a local copy at ``root``.
+
+        ``video`` is relative to root, "/"-separated (a file or a folder of frames). A ``fold``
+        column, when returned, overrides the actor fold table. Files that are not videos of the
+        dataset are counted in the returned Counter, never silently dropped.
+        """
+        raise NotImplementedError
+
+    def video_key(self, video: str) -> str:
+        """What names a video in `exclude` lists and must be unique: its path by default."""
+        return video
+
+    def expected_names(self, opts: IndexOptions) -> set[str] | None:
+        """File names of the complete published dataset (for `expect_full`); None = unknown."""
+        return None
+
+    def published_rows(self) -> list[dict] | None:
+        """video, actor, label, trial of every video of the complete published dataset, from
+        packaged name lists (compute estimates without data); None = no such list."""
+        return None
+
+    def actor_of_name(self, name: str) -> int:
+        """Actor of a file name from :meth:`expected_names` (lists missing actors first)."""
+        raise NotImplementedError
+
+    def index_options(self, cfg: dict, root: str) -> list[str]:
+        """Extra `vjepa-fer index` flags from this dataset's config block (Snakefile)."""
+        return []
+
+    def synth_options(self, cfg: dict) -> list[str]:
+        """`vjepa-fer synth` flags from this dataset's `synth` config block (Snakefile)."""
+        s = cfg.get("synth", {})
+        return ["--actors", str(s["actors"]), "--size", f"{s['width']}x{s['height']}"]
+
+    def card(self) -> dict:
+        """What later stages need to know without the config: written beside the manifest."""
+        return {
+            "name": self.name,
+            "display_name": self.display_name,
+            "classes": list(self.classes),
+            "test_folds": list(self.test_folds),
+            "fixed_split": self.fixed_split,
+            "citation": self.citation,
+            "licence": self.licence,
+        }
+
+
+class CardDataset(Dataset):
+    """A dataset known only from its card (a custom dataset seen by a later stage)."""
+
+    def __init__(self, card: dict) -> None:
+        self.name = card["name"]  # type: ignore[misc]
+        self.display_name = card.get("display_name") or card["name"]  # type: ignore[misc]
+        self.classes = tuple(card["classes"])
+        self.test_folds = tuple(int(f) for f in card["test_folds"])
+        self.fixed_split = bool(card.get("fixed_split", False))
+        self.citation = card.get("citation", "")  # type: ignore[misc]
+        self.licence = card.get("licence", "")  # type: ignore[misc]
+
+
+def read_card(path: str | os.PathLike[str]) -> dict:
+    """A dataset card written by ``vjepa-fer index``; ValueError naming the file if malformed."""
+    try:
+        card = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not a JSON dataset card ({exc})") from None
+    missing = {"name", "classes", "test_folds"} - set(card)
+    if missing:
+        raise ValueError(f"{path}: dataset card lacks {sorted(missing)}")
+    return card

@@ -1,0 +1,79 @@
+"""CREMA-D (Cao et al. 2014): ``VideoFlash/AAAA_SSS_EEE_LL.flv`` plus the actors' demographics.
+
+Name parsing lives in data/naming.py, the walk in data/index.py (``index_cremad``); folds are the
+paper's Table I, packaged. Facts: docs/datasets.md.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vjepa_fer.datasets import register
+from vjepa_fer.datasets.base import Dataset, IndexOptions
+from vjepa_fer.labels import CREMAD_LABELS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class CremaD(Dataset):
+    name = "crema-d"
+    display_name = "CREMA-D"
+    classes = CREMAD_LABELS
+    citation = "Cao et al. 2014, IEEE TAC 5(4)"
+    licence = "ODbL 1.0 / DbCL 1.0"
+    url = "https://github.com/CheyneyComputerScience/CREMA-D"
+    downloadable = True
+    paper_cross_rules = True
+    # The authors' map came from a Python set(); their run's order (docs/protocol.md, "Label maps").
+    authors_label_order = ("sad", "fearful", "happy", "disgust", "neutral", "angry")
+    packaged_folds = "crema-d/folds.csv"
+    synth_module = "vjepa_fer.data.synth"
+
+    def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
+        from vjepa_fer.data.index import index_cremad, load_demographics
+
+        return index_cremad(root, load_demographics(opts.demographics), opts.on_bad_name)
+
+    def video_key(self, video: str) -> str:
+        return video.rsplit("/", 1)[-1]  # file names are unique across the dataset
+
+    def expected_names(self, opts: IndexOptions) -> set[str]:
+        import pandas as pd
+
+        from vjepa_fer.data.folds import packaged_resource
+
+        table = pd.read_csv(io.StringIO(packaged_resource("crema-d/videoflash_lfs.tsv")), sep="\t")
+        return set(table["file"])
+
+    def published_rows(self) -> list[dict]:
+        from vjepa_fer.data.naming import parse_cremad
+
+        rows = []
+        for name in sorted(self.expected_names(IndexOptions())):
+            n = parse_cremad(name)
+            video = f"VideoFlash/{name}"
+            rows.append({"video": video, "actor": n.actor, "label": n.label, "trial": n.stem})
+        return rows
+
+    def actor_of_name(self, name: str) -> int:
+        from vjepa_fer.data.naming import parse_cremad
+
+        return parse_cremad(name).actor
+
+    def index_options(self, cfg: dict, root: str) -> list[str]:
+        demographics = cfg.get("demographics")
+        if demographics is None and cfg["source"] == "synth":
+            demographics = f"{root}/VideoDemographics.csv"  # the generator writes the real rows
+        return ["--demographics", demographics] if demographics else []
+
+    def synth_options(self, cfg: dict) -> list[str]:
+        s = cfg["synth"]
+        sentences = ",".join(map(str, s["sentences"])) if s["sentences"] else "all"
+        return [*super().synth_options(cfg), "--sentences", sentences]
+
+
+register(CremaD())

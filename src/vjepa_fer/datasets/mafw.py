@@ -1,0 +1,119 @@
+"""MAFW (Liu et al., ACM MM 2022): 10,045 clips, 9,172 single-labelled, 11 classes, 5 folds.
+
+Layout of a local copy (never downloaded: the licence forbids redistribution)::
+
+    MAFW/data/frames/<XXXXX>/*.png          the official face frames (default variant)
+    MAFW/data/clips/<XXXXX>.mp4             the uncropped clips
+    MAFW/Train & Test Set/single/no_caption/set_1/train.txt, test.txt ... set_5/
+
+Split files: space-separated, no header, one ``<XXXXX>.mp4 <label>`` per line with lower-case
+names (anger, disgust, fear, happiness, neutral, sadness, surprise, contempt, anxiety,
+helplessness, disappointment: also our probe order, the MAFW paper's Table 5). Use the official
+face frames: frames re-extracted from the clips without alignment are known to collapse accuracy.
+Clip ids are 5-digit and not contiguous; ``actor`` is the clip id. Facts: docs/wild-datasets.md.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vjepa_fer.datasets import register
+from vjepa_fer.datasets.base import Dataset, IndexOptions
+from vjepa_fer.datasets.wild import Entry, base_row, count_unlisted, folds_from_splits, locate
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MAFW_NAMES: dict[str, str] = {
+    "anger": "angry",
+    "disgust": "disgust",
+    "fear": "fearful",
+    "happiness": "happy",
+    "neutral": "neutral",
+    "sadness": "sad",
+    "surprise": "surprised",
+    "contempt": "contempt",
+    "anxiety": "anxiety",
+    "helplessness": "helplessness",
+    "disappointment": "disappointment",
+}
+SPLITS = "Train & Test Set/single/no_caption"
+VARIANT_PATHS = {"frames": "data/frames/{id}", "clips": "data/clips/{id}.mp4"}
+
+
+def read_split(path: Path) -> list[Entry]:
+    """Entries of one ``train.txt`` / ``test.txt``; errors name file, line and column."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: MAFW split file is missing")
+    out = []
+    for line, text in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+        if not text.strip():
+            continue
+        parts = text.split()
+        if len(parts) != 2:
+            raise ValueError(f"{path} line {line}: expected '<XXXXX>.mp4 <label>', got {text!r}")
+        clip, name = parts
+        stem = clip.split(".")[0]
+        if not stem.isdigit():
+            raise ValueError(f"{path} line {line}, column 1: {clip!r} is not a clip id")
+        if name.lower() not in MAFW_NAMES:
+            raise ValueError(
+                f"{path} line {line}, column 2: unknown label {name!r}; "
+                f"known: {', '.join(MAFW_NAMES)}"
+            )
+        out.append(Entry(f"{int(stem):05d}", MAFW_NAMES[name.lower()], str(path), line))
+    return out
+
+
+class Mafw(Dataset):
+    name = "mafw"
+    display_name = "MAFW"
+    classes = tuple(MAFW_NAMES.values())
+    citation = "Liu et al. 2022, MAFW, ACM Multimedia"
+    licence = "non-commercial research only; EULA signed by an academic; no redistribution"
+    url = "https://mafw-database.github.io/MAFW"
+    frame_step = 4  # MAE-DFER / SVFAP / HiCMAE sample 16 frames at stride 4 on MAFW
+    variants = tuple(VARIANT_PATHS)
+    variant_paths = VARIANT_PATHS
+    synth_module = "vjepa_fer.data.synth_wild"
+
+    def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
+        import pandas as pd
+
+        variant = opts.variant or self.variants[0]
+        if variant not in VARIANT_PATHS:
+            raise ValueError(f"mafw: unknown variant {variant!r}; choose one of {self.variants}")
+        base = root / SPLITS
+        tests = {k: read_split(base / f"set_{k}" / "test.txt") for k in range(1, 6)}
+        trains = {k: read_split(base / f"set_{k}" / "train.txt") for k in range(1, 6)}
+        folds = folds_from_splits(tests, trains)
+        pattern = VARIANT_PATHS[variant]
+        found, ignored = locate(
+            root,
+            sorted(folds),
+            lambda v: pattern.format(id=v),
+            expect_full=opts.expect_full,
+            what="MAFW",
+        )
+        unlisted = count_unlisted(
+            root / Path(pattern).parent, set(found), lambda p: p.name.split(".")[0]
+        )
+        if unlisted:
+            ignored["not single-labelled (in no split file)"] = unlisted
+        rows = [
+            base_row(rel, int(v), folds[v][0], folds[v][1], rel) for v, rel in sorted(found.items())
+        ]
+        return pd.DataFrame(rows), ignored
+
+    def index_options(self, cfg: dict, root: str) -> list[str]:
+        return ["--variant", cfg["variant"]] if cfg.get("variant") else []
+
+    def synth_options(self, cfg: dict) -> list[str]:
+        variant = cfg.get("variant") or self.variants[0]
+        per_class = str(cfg["synth"]["clips_per_class"])
+        return [*super().synth_options(cfg), "--variant", variant, "--clips-per-class", per_class]
+
+
+register(Mafw())

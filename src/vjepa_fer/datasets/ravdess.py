@@ -1,0 +1,73 @@
+"""RAVDESS (Livingstone & Russo 2018): speech videos ``Actor_XX/MM-VV-EE-II-SS-RR-AA.mp4``.
+
+Name parsing lives in data/naming.py, the walk in data/index.py (``index_ravdess``); folds are the
+packaged Luna-Jiménez et al. 2021 split. Facts: docs/datasets.md.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from vjepa_fer.datasets import register
+from vjepa_fer.datasets.base import Dataset, IndexOptions
+from vjepa_fer.labels import RAVDESS_LABELS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+class Ravdess(Dataset):
+    name = "ravdess"
+    display_name = "RAVDESS"
+    classes = RAVDESS_LABELS  # index = emotion code - 1, as the authors' label map
+    citation = "Livingstone & Russo 2018, PLoS ONE 13(5): e0196391"
+    licence = "CC BY-NC-SA 4.0"
+    url = "https://zenodo.org/records/1188976"
+    downloadable = True
+    paper_cross_rules = True
+    # The authors' map is the emotion code minus 1: the same order as ``classes``.
+    authors_label_order = RAVDESS_LABELS
+    packaged_folds = "ravdess/folds.csv"
+    synth_module = "vjepa_fer.data.synth"
+
+    def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
+        from vjepa_fer.data.index import index_ravdess
+
+        return index_ravdess(root, opts.modalities, opts.on_bad_name)
+
+    def video_key(self, video: str) -> str:
+        return video.rsplit("/", 1)[-1]  # file names are unique across the dataset
+
+    def expected_names(self, opts: IndexOptions) -> set[str]:
+        from vjepa_fer.data import naming
+
+        return {n.filename() for n in naming.ravdess_speech_design(modalities=opts.modalities)}
+
+    def published_rows(self) -> list[dict]:
+        from vjepa_fer.data.naming import parse_ravdess
+
+        rows = []
+        for name in sorted(self.expected_names(IndexOptions())):
+            n = parse_ravdess(name)
+            video = f"Actor_{n.actor:02d}/{name}"
+            rows.append({"video": video, "actor": n.actor, "label": n.label, "trial": n.trial})
+        return rows
+
+    def actor_of_name(self, name: str) -> int:
+        from vjepa_fer.data.naming import parse_ravdess
+
+        return parse_ravdess(name).actor
+
+    def synth_options(self, cfg: dict) -> list[str]:
+        s, join = cfg["synth"], lambda values: ",".join(map(str, values))
+        return [
+            *super().synth_options(cfg),
+            *["--modalities", join(cfg["modalities"])],
+            *["--statements", join(s["statements"])],
+            *["--repetitions", join(s["repetitions"])],
+        ]
+
+
+register(Ravdess())

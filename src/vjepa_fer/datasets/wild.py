@@ -1,0 +1,134 @@
+"""Shared reading of split files for the datasets that publish them (DFEW, FERV39k, MAFW).
+
+Each entry of a split file becomes an :class:`Entry` that remembers its file and line, so every
+error names both. :func:`folds_from_splits` turns per-fold test lists (and the matching training
+lists, which are cross-checked) into one test fold per video. :func:`locate` finds each listed
+video in the chosen copy of the videos (a file or a folder of frames) and counts the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+MAX_LISTED = 10
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of a split file: a video id and its class name (already in the vocabulary)."""
+
+    video: str  # the dataset's own id, e.g. "00001" or "Action/Sad/0010"
+    label: str
+    source: str  # split file
+    line: int  # 1-based line number in that file
+
+
+def first_existing(root: Path, candidates: Iterable[str], what: str) -> Path:
+    """The first of ``candidates`` (relative to root) that exists; else FileNotFoundError."""
+    tried = list(candidates)
+    for rel in tried:
+        if (root / rel).exists():
+            return root / rel
+    raise FileNotFoundError(f"{root}: {what} not found (looked for {', '.join(tried)})")
+
+
+def folds_from_splits(
+    tests: dict[int, list[Entry]], trains: dict[int, list[Entry]]
+) -> dict[str, tuple[str, int]]:
+    """video -> (label, test fold), checking that the split files agree with each other.
+
+    Every video must be in exactly one test list and carry one label everywhere; a training list
+    must not contain a video of its own fold's test list.
+    """
+    out: dict[str, tuple[str, int]] = {}
+    where: dict[str, Entry] = {}
+    for fold in sorted(tests):
+        for e in tests[fold]:
+            if e.video in out:
+                first = where[e.video]
+                raise ValueError(
+                    f"{e.source} line {e.line}: video {e.video} is already in the test list of "
+                    f"fold {out[e.video][1]} ({first.source} line {first.line})"
+                )
+            out[e.video], where[e.video] = (e.label, fold), e
+    for fold in sorted(trains):
+        for e in trains[fold]:
+            if e.video not in out:
+                raise ValueError(
+                    f"{e.source} line {e.line}: video {e.video} is in no test list of any fold"
+                )
+            label, test_fold = out[e.video]
+            if test_fold == fold:
+                raise ValueError(
+                    f"{e.source} line {e.line}: video {e.video} is in both the training and the "
+                    f"test list of fold {fold}"
+                )
+            if label != e.label:
+                first = where[e.video]
+                raise ValueError(
+                    f"{e.source} line {e.line}: video {e.video} is labelled {e.label!r} here but "
+                    f"{label!r} in {first.source} line {first.line}"
+                )
+    return out
+
+
+def locate(
+    root: Path,
+    videos: Iterable[str],
+    path_of: Callable[[str], str],
+    *,
+    expect_full: bool,
+    what: str,
+) -> tuple[dict[str, str], Counter]:
+    """video -> path relative to root for the listed videos present (file or frame folder).
+
+    A listed video that is absent stops the run with ``expect_full``, else it is logged and
+    counted as ignored.
+    """
+    found, missing = {}, []
+    for v in videos:
+        rel = path_of(v)
+        if (root / rel).exists():
+            found[v] = rel
+        else:
+            missing.append(rel)
+    ignored: Counter = Counter()
+    if missing:
+        shown = ", ".join(missing[:MAX_LISTED]) + (" ..." if len(missing) > MAX_LISTED else "")
+        msg = f"{root}: {len(missing)} videos listed in the {what} split files are missing: {shown}"
+        if expect_full:
+            raise ValueError(f"{msg}\n(set expect_full: false to index a partial copy)")
+        logger.warning("%s", msg)
+        ignored["listed but missing"] = len(missing)
+    return found, ignored
+
+
+def count_unlisted(folder: Path, listed: set[str], name_of: Callable[[Path], str]) -> int:
+    """How many entries directly under ``folder`` are not in ``listed`` (e.g. multi-label clips)."""
+    if not folder.is_dir():
+        return 0
+    return sum(
+        1 for p in folder.iterdir() if not p.name.startswith(".") and name_of(p) not in listed
+    )
+
+
+def base_row(video: str, actor: int, label: str, fold: int, trial: str) -> dict:
+    """A manifest row for a dataset without actor metadata (sex, age and codes left empty)."""
+    return {
+        "video": video,
+        "actor": actor,
+        "label": label,
+        "fold": fold,
+        "sex": None,
+        "age": None,
+        "trial": trial,
+        "modality": "video",
+        "intensity": None,
+        "sentence": None,
+        "repetition": 1,
+    }
