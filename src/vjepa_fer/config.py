@@ -83,7 +83,9 @@ RANDOM_WEIGHT_ENCODERS = frozenset({"tiny"})
 
 def check_weights(config: dict[str, Any], source: str) -> None:
     """A real encoder without a checkpoint needs ``encoder.random_weights: true``."""
-    enc = config.get("encoder", {})
+    enc = config.get("encoder")
+    if enc is None:  # a part of a config (e.g. one dataset entry), validated on its own
+        return
     name = enc.get("name")
     if (
         enc.get("checkpoint") is None

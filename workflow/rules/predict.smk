@@ -3,7 +3,7 @@
 # (vjepa_fer.probe.predict). Runs only when every dataset is synthetic (the demo).
 
 PREDICT_PROBES = DATASETS[0]
-PREDICT_VIDEOS = DATASETS[-1]  # the other dataset when there are two
+PREDICT_VIDEOS = DATASETS[1] if len(DATASETS) > 1 else DATASETS[0]  # another dataset's videos
 # Targets of `rule all`: the predict demo runs only on synthetic data.
 DEMO_PREDICTIONS = (
     ["results/predict/timeline.png"]
@@ -18,7 +18,7 @@ rule predict_demo:
         trained=expand(
             "results/probes/{dataset}/train-{group}.json",
             dataset=PREDICT_PROBES,
-            group=GROUPS,
+            group=groups(PREDICT_PROBES),
         ),
         checkpoint=checkpoint_input(),
     output:
