@@ -94,7 +94,9 @@ def test_dfew_missing_clips(dfew, tmp_path):
     shutil.rmtree(gone)
     with pytest.raises(ValueError, match=f"missing: Clip/clip_224x224/{gone.name}"):
         build_manifest("dfew", root, expect_full=True)
-    df, report = build_manifest("dfew", root)
+    # The tiny tree has one clip of a class per fold: the removed one leaves its fold without
+    # that class, which the fold check refuses (tested in test_index.py); here only the count.
+    df, report = build_manifest("dfew", root, check_fold_coverage=False)
     assert len(df) == 34 and report["ignored"]["listed but missing"] == 1
 
 

@@ -18,7 +18,7 @@ from vjepa_fer.video.decode import decode_frames, probe_video
 
 LABELS = ["neutral", "happy", "sad", "angry"]
 ENCODER = ["--encoder", "tiny", "--img-size", "32", "--dtype", "fp32", "--device", "cpu"]
-ENCODER += ["--seed", "3"]
+ENCODER += ["--seed", "3", "--workers", "0"]
 N = 90  # frames of the new test videos at 30 fps (3 s)
 
 
@@ -221,7 +221,16 @@ def test_hf_videomae_at_its_own_geometry(data: list[str], tmp_path: Path) -> Non
     hf.build_hf_encoder("videomae", img_size=32, num_frames=8, config=cfg).model.save_pretrained(
         model
     )
-    encoder = ["--encoder", "videomae_hf", "--checkpoint", str(model), "--img-size", "32"]
+    encoder = [
+        "--encoder",
+        "videomae_hf",
+        "--checkpoint",
+        str(model),
+        "--img-size",
+        "32",
+        "--workers",
+        "0",
+    ]
     encoder += ["--num-frames", "8", "--frame-step", "8", "--dtype", "fp32", "--device", "cpu"]
     probes = train_probes(data, tmp_path / "probes", encoder)
     spec = json.loads((probes / "fold1" / "main" / "probe.json").read_text())["input"]
