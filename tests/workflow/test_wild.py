@@ -13,8 +13,8 @@ from tests.conftest import REPO, run_snakemake
 def dry_run(tmp_path: Path, cfg: dict, *extra: str):
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     return run_snakemake(
-        "-n", "-p", "--cores", "2", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
-        "--configfile", str(tmp_path / "c.yaml"), *extra, "all",
+        "all", "-n", "-p", "--cores", "2", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+        *extra, "--configfile", str(tmp_path / "c.yaml"),
     )  # fmt: skip
 
 

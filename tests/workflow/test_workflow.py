@@ -302,8 +302,8 @@ def test_evaluate_reads_the_done_files_of_this_configs_inference(tmp_path):
     cfg["evaluation"]["pca_dataset"] = "ravdess"
     (tmp_path / "one.yaml").write_text(yaml.safe_dump(cfg))
     res = snakemake(
-        "-n", "-p", "--cores", "1", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
-        "--configfile", str(tmp_path / "one.yaml"), "all",
+        "all", "-n", "-p", "--cores", "1", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+        "--configfile", str(tmp_path / "one.yaml"),
     )  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
     out = res.stdout + res.stderr
@@ -344,8 +344,8 @@ def test_rerun_without_a_dataset_gives_tables_of_that_config_only(demo_run, tmp_
     cfg["evaluation"]["pca_dataset"] = "ravdess"
     (tmp_path / "one.yaml").write_text(yaml.safe_dump(cfg))
     res = snakemake(
-        "--cores", "2", "-s", str(REPO / "Snakefile"), "-d", str(work),
-        "--configfile", str(tmp_path / "one.yaml"), "all",
+        "all", "--cores", "2", "-s", str(REPO / "Snakefile"), "-d", str(work),
+        "--configfile", str(tmp_path / "one.yaml"),
     )  # fmt: skip
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
     per_fold = pd.read_csv(work / "results/metrics/per_fold.csv")

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vjepa_fer.datasets import register
-from vjepa_fer.datasets.base import Dataset, IndexOptions
-from vjepa_fer.datasets.wild import Entry, base_row, count_unlisted, folds_from_splits, locate
+from vjepa_fer.datasets.base import IndexOptions
+from vjepa_fer.datasets.wild import Entry, SplitFileDataset, fold_rows, folds_from_splits, locate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,7 +85,7 @@ def read_split_csv(path: Path) -> list[Entry]:
     return out
 
 
-class Dfew(Dataset):
+class Dfew(SplitFileDataset):
     name = "dfew"
     display_name = "DFEW"
     classes = tuple(DFEW_CODES.values())
@@ -98,15 +98,10 @@ class Dfew(Dataset):
     synth_module = "vjepa_fer.data.synth_wild"
 
     def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
-        import pandas as pd
-
-        variant = opts.variant or self.variants[0]
-        if variant not in VARIANT_PATHS:
-            raise ValueError(f"dfew: unknown variant {variant!r}; choose one of {self.variants}")
         tests = {k: read_split_csv(split_dir(root, "test") / f"set_{k}.csv") for k in range(1, 6)}
         trains = {k: read_split_csv(split_dir(root, "train") / f"set_{k}.csv") for k in range(1, 6)}
         folds = folds_from_splits(tests, trains)
-        pattern = VARIANT_PATHS[variant]
+        pattern = self.pattern(opts)
         found, ignored = locate(
             root,
             sorted(folds),
@@ -114,22 +109,7 @@ class Dfew(Dataset):
             expect_full=opts.expect_full,
             what="DFEW",
         )
-        clips = root / Path(pattern).parent
-        unlisted = count_unlisted(clips, set(found), lambda p: p.name.split(".")[0])
-        if unlisted:
-            ignored["not single-labelled (in no split file)"] = unlisted
-        rows = [
-            base_row(rel, int(v), folds[v][0], folds[v][1], rel) for v, rel in sorted(found.items())
-        ]
-        return pd.DataFrame(rows), ignored
-
-    def index_options(self, cfg: dict, root: str) -> list[str]:
-        return ["--variant", cfg["variant"]] if cfg.get("variant") else []
-
-    def synth_options(self, cfg: dict) -> list[str]:
-        variant = cfg.get("variant") or self.variants[0]
-        per_class = str(cfg["synth"]["clips_per_class"])
-        return [*super().synth_options(cfg), "--variant", variant, "--clips-per-class", per_class]
+        return fold_rows(root, pattern, found, folds, ignored)
 
 
 register(Dfew())

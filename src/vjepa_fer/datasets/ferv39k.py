@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vjepa_fer.datasets import register
-from vjepa_fer.datasets.base import TRAIN_ONLY_FOLD, Dataset, IndexOptions
-from vjepa_fer.datasets.wild import Entry, base_row, locate
+from vjepa_fer.datasets.base import TRAIN_ONLY_FOLD, IndexOptions
+from vjepa_fer.datasets.wild import Entry, SplitFileDataset, base_row, locate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -74,7 +74,7 @@ def read_split(path: Path) -> list[Entry]:
     return out
 
 
-class Ferv39k(Dataset):
+class Ferv39k(SplitFileDataset):
     name = "ferv39k"
     display_name = "FERV39k"
     classes = tuple(FERV39K_NAMES.values())
@@ -91,9 +91,6 @@ class Ferv39k(Dataset):
     def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
         import pandas as pd
 
-        variant = opts.variant or self.variants[0]
-        if variant not in VARIANT_PATHS:
-            raise ValueError(f"ferv39k: unknown variant {variant!r}; choose one of {self.variants}")
         train = read_split(root / SETUP / "train_All.csv")
         test = read_split(root / SETUP / "test_All.csv")
         split: dict[str, tuple[str, int]] = {}
@@ -107,7 +104,7 @@ class Ferv39k(Dataset):
                         f"line {f.line}"
                     )
                 split[e.video], first[e.video] = (e.label, fold), e
-        pattern = VARIANT_PATHS[variant]
+        pattern = self.pattern(opts)
         found, ignored = locate(
             root,
             sorted(split),
@@ -121,14 +118,6 @@ class Ferv39k(Dataset):
             row["sentence"] = v.split("/")[0]  # the scene
             rows.append(row)
         return pd.DataFrame(rows), ignored
-
-    def index_options(self, cfg: dict, root: str) -> list[str]:
-        return ["--variant", cfg["variant"]] if cfg.get("variant") else []
-
-    def synth_options(self, cfg: dict) -> list[str]:
-        variant = cfg.get("variant") or self.variants[0]
-        per_class = str(cfg["synth"]["clips_per_class"])
-        return [*super().synth_options(cfg), "--variant", variant, "--clips-per-class", per_class]
 
 
 register(Ferv39k())

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vjepa_fer.datasets import register
-from vjepa_fer.datasets.base import Dataset, IndexOptions
-from vjepa_fer.datasets.wild import Entry, base_row, count_unlisted, folds_from_splits, locate
+from vjepa_fer.datasets.base import IndexOptions
+from vjepa_fer.datasets.wild import Entry, SplitFileDataset, fold_rows, folds_from_splits, locate
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,7 +67,7 @@ def read_split(path: Path) -> list[Entry]:
     return out
 
 
-class Mafw(Dataset):
+class Mafw(SplitFileDataset):
     name = "mafw"
     display_name = "MAFW"
     classes = tuple(MAFW_NAMES.values())
@@ -80,16 +80,11 @@ class Mafw(Dataset):
     synth_module = "vjepa_fer.data.synth_wild"
 
     def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
-        import pandas as pd
-
-        variant = opts.variant or self.variants[0]
-        if variant not in VARIANT_PATHS:
-            raise ValueError(f"mafw: unknown variant {variant!r}; choose one of {self.variants}")
         base = root / SPLITS
         tests = {k: read_split(base / f"set_{k}" / "test.txt") for k in range(1, 6)}
         trains = {k: read_split(base / f"set_{k}" / "train.txt") for k in range(1, 6)}
         folds = folds_from_splits(tests, trains)
-        pattern = VARIANT_PATHS[variant]
+        pattern = self.pattern(opts)
         found, ignored = locate(
             root,
             sorted(folds),
@@ -97,23 +92,7 @@ class Mafw(Dataset):
             expect_full=opts.expect_full,
             what="MAFW",
         )
-        unlisted = count_unlisted(
-            root / Path(pattern).parent, set(found), lambda p: p.name.split(".")[0]
-        )
-        if unlisted:
-            ignored["not single-labelled (in no split file)"] = unlisted
-        rows = [
-            base_row(rel, int(v), folds[v][0], folds[v][1], rel) for v, rel in sorted(found.items())
-        ]
-        return pd.DataFrame(rows), ignored
-
-    def index_options(self, cfg: dict, root: str) -> list[str]:
-        return ["--variant", cfg["variant"]] if cfg.get("variant") else []
-
-    def synth_options(self, cfg: dict) -> list[str]:
-        variant = cfg.get("variant") or self.variants[0]
-        per_class = str(cfg["synth"]["clips_per_class"])
-        return [*super().synth_options(cfg), "--variant", variant, "--clips-per-class", per_class]
+        return fold_rows(root, pattern, found, folds, ignored)
 
 
 register(Mafw())

@@ -14,6 +14,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
+from vjepa_fer.datasets.base import Dataset, IndexOptions
+
 logger = logging.getLogger(__name__)
 MAX_LISTED = 10
 
@@ -132,3 +136,43 @@ def base_row(video: str, actor: int, label: str, fold: int, trial: str) -> dict:
         "sentence": None,
         "repetition": 1,
     }
+
+
+class SplitFileDataset(Dataset):
+    """A dataset published with split files and several copies of its videos (``variant``)."""
+
+    def pattern(self, opts: IndexOptions) -> str:
+        """Path pattern (``{id}`` = clip id) of the chosen copy of the videos."""
+        variant = opts.variant or self.variants[0]
+        if variant not in self.variant_paths:
+            raise ValueError(
+                f"{self.name}: unknown variant {variant!r}; choose one of {self.variants}"
+            )
+        return self.variant_paths[variant]
+
+    def index_options(self, cfg: dict, root: str) -> list[str]:
+        return ["--variant", cfg["variant"]] if cfg.get("variant") else []
+
+    def synth_options(self, cfg: dict) -> list[str]:
+        variant = cfg.get("variant") or self.variants[0]
+        per_class = str(cfg["synth"]["clips_per_class"])
+        return [*super().synth_options(cfg), "--variant", variant, "--clips-per-class", per_class]
+
+
+def fold_rows(
+    root: Path,
+    pattern: str,
+    found: dict[str, str],
+    folds: dict[str, tuple[str, int]],
+    ignored: Counter,
+) -> tuple[pd.DataFrame, Counter]:
+    """Manifest rows of the located videos of a 5-fold split; clips in no split file counted."""
+    unlisted = count_unlisted(
+        root / Path(pattern).parent, set(found), lambda p: p.name.split(".")[0]
+    )
+    if unlisted:
+        ignored["not single-labelled (in no split file)"] = unlisted
+    rows = [
+        base_row(rel, int(v), folds[v][0], folds[v][1], rel) for v, rel in sorted(found.items())
+    ]
+    return pd.DataFrame(rows), ignored

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vjepa_fer.features.build import resolve_device
 from vjepa_fer.io import atomic_open, write_csv
 
 logger = logging.getLogger(__name__)
@@ -424,16 +425,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def resolve(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: CUDA is not available on this machine")
-    return device
-
-
 def run(args: argparse.Namespace) -> int:
     if args.stride < 1:
         raise ValueError(f"--stride must be >= 1, got {args.stride}")
@@ -455,7 +446,7 @@ def run(args: argparse.Namespace) -> int:
     missing = [str(v) for v in args.videos if not v.is_file()]
     if missing:
         raise FileNotFoundError(f"video(s) not found: {missing}")
-    args.device_resolved = resolve(args.device)
+    args.device_resolved = resolve_device(args.device)
     folders = find_probe_folders(args.probes, args.variant)
     probes = load_probes(folders, args.device_resolved)
     encoder = build_spec_encoder(probes.spec, args).to(args.device_resolved).eval()
