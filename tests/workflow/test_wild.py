@@ -71,4 +71,5 @@ def test_custom_dataset_plans_its_own_folds(tmp_path):
     cfg["datasets"]["unknown-set"] = {"source": "local", "root": str(data)}
     res = dry_run(tmp_path, cfg)
     out = res.stdout + res.stderr  # not built in, and not declared `type: custom`
-    assert res.returncode != 0 and "['unknown-set']['type']" in out and "'custom'" in out
+    assert res.returncode != 0 and "datasets: 'unknown-set' is not one of" in out
+    assert "`type: custom`" in out

@@ -3,7 +3,9 @@
 # (vjepa_fer.probe.predict). Runs only when every dataset is synthetic (the demo).
 
 PREDICT_PROBES = DATASETS[0]
-PREDICT_VIDEOS = DATASETS[1] if len(DATASETS) > 1 else DATASETS[0]  # another dataset's videos
+PREDICT_VIDEOS = (
+    DATASETS[1] if len(DATASETS) > 1 else DATASETS[0]
+)  # another dataset's videos
 # Targets of `rule all`: the predict demo runs only on synthetic data.
 DEMO_PREDICTIONS = (
     ["results/predict/timeline.png"]
