@@ -174,3 +174,31 @@ def test_eval_pixels_match_per_clip_transform(root):
     for k, r in enumerate(reqs):
         frames = read_video(root / "a.mp4", np.asarray(r.frames))
         assert torch.allclose(pix[k], eval_transform(frames, SIZE), atol=1e-6)
+
+
+def test_frame_folder_streams_like_its_video_on_both_backends(encoder, tmp_path):
+    """A folder of numbered frames goes through the workers' loader (device backend) and the
+    reference path, giving the tokens of the same frames stored losslessly as PNG files."""
+    from PIL import Image
+
+    from vjepa_fer.video.decode import decode_frames
+
+    frames = decode_frames(write_video(tmp_path / "v.mp4", 70)).frames
+    folder = tmp_path / "clips" / "00001"
+    folder.mkdir(parents=True)
+    for i, frame in enumerate(frames, start=1):
+        Image.fromarray(frame).save(folder / f"{i}.png")
+    reqs = eval_requests(pd.DataFrame({"video": ["00001"], "num_frames": [70]}), stride=3)
+    for backend in ("device", "reference"):
+        s = ClipStream(encoder, batch_size=4, workers=1, dtype="fp32")
+        rec = s.register(Recorder())
+        s.run(tmp_path / "clips", reqs, PixelConfig(size=SIZE, augment_backend=backend))
+        assert len(rec.keys) == len(reqs)
+        ref = ClipStream(encoder, batch_size=4, workers=0, dtype="fp32")
+        expected = ref.register(Recorder())
+        moved = tmp_path / f"files-{backend}"
+        moved.mkdir()
+        (moved / "00001").symlink_to(tmp_path / "v.mp4")
+        ref.run(moved, reqs, PixelConfig(size=SIZE, augment_backend=backend))
+        for key, tokens in rec.tokens.items():
+            torch.testing.assert_close(tokens, expected.tokens[key])

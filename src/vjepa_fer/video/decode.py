@@ -283,7 +283,7 @@ def decode_frames(
             raise ValueError(f"{path}: no frame indices given")
         if want[0] < 0:
             raise VideoError(path, f"negative frame index {int(want[0])} requested")
-    if path.is_dir():  # a folder of numbered frames (video/frames.py)
+    if path.is_dir():  # a folder of numbered frames (video/frames.py, which imports this module)
         from vjepa_fer.video.frames import decode_frame_folder
 
         return decode_frame_folder(path, want)
@@ -328,6 +328,13 @@ def iter_decoded(
     if want[0] < 0:
         raise VideoError(path, f"negative frame index {int(want[0])} requested")
     chunk = max(1, int(chunk))
+    if path.is_dir():  # a folder of numbered frames: each chunk reads only its own files
+        from vjepa_fer.video.frames import decode_frame_folder
+
+        for s in range(0, len(want), chunk):
+            part = decode_frame_folder(path, want[s : s + chunk])
+            yield part.indices, part.frames
+        return
     used, vr = _open(path, backend)
     if used == "decord":
         if want[-1] >= len(vr):
