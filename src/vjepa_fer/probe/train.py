@@ -327,7 +327,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=TrainConfig.reshuffle,
         help="a new video order every epoch (--no-reshuffle: the authors' one fixed order)",
     )
-    parser.add_argument("--random-clips", action="store_true", help="the paper's random clips")
+    parser.add_argument(
+        "--random-clips",
+        action=argparse.BooleanOptionalAction,
+        default=TrainConfig.random_clips,
+        help="the paper's random clips (--no-random-clips: the authors' 8 fixed clips)",
+    )
     parser.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,

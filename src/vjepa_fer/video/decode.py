@@ -328,6 +328,13 @@ def iter_decoded(
     if want[0] < 0:
         raise VideoError(path, f"negative frame index {int(want[0])} requested")
     chunk = max(1, int(chunk))
+    if path.is_dir():  # a folder of numbered frames (video/frames.py): read a chunk at a time
+        from vjepa_fer.video.frames import decode_frame_folder
+
+        for s in range(0, len(want), chunk):
+            part = decode_frame_folder(path, want[s : s + chunk])
+            yield part.indices, part.frames
+        return
     used, vr = _open(path, backend)
     if used == "decord":
         if want[-1] >= len(vr):
