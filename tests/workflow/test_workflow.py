@@ -74,6 +74,34 @@ def test_paper_config_dry_run_plans_downloads(tmp_path):
     assert "--expect-full" not in out  # dry runs do not print shell commands
 
 
+def test_encoders_config_plans_every_encoder_and_the_comparison(tmp_path):
+    """config.encoders.yaml as shipped: one protocol per entry in results/<id>/, one download
+    job per V-JEPA checkpoint, the HF directories as inputs, and the comparison of all six."""
+    entries = yaml.safe_load((REPO / "config.encoders.yaml").read_text())["encoders"]
+    for entry in entries:  # HF directories, fetched once by the user (hf download ...)
+        if not entry["url"]:
+            (tmp_path / entry["checkpoint"]).mkdir(parents=True)
+    res = snakemake(
+        "all", "-n", "-p", "--cores", "8", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+        "--configfile", str(REPO / "config.encoders.yaml"),
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    out = res.stdout
+    ids = ["vjepa-vitl16", "vjepa-vith16", "vjepa-vith16-384", "vjepa2-vitl"]
+    ids += ["videomae-b", "videomae-l"]
+    for enc in ids:
+        assert f"results/{enc}/probes/ravdess/train-all.json" in out, enc
+        assert f"--run {enc}=results/{enc}/posteriors" in out, enc
+    downloads = re.findall(r"vjepa-fer download --dataset checkpoint --url (\S+)", out)
+    assert len(downloads) == 3 and {u.split("/")[-2] for u in downloads} == {
+        "vitl16",
+        "vith16",
+        "vith16-384",
+    }
+    assert re.search(r"--checkpoint resources/hf/videomae-base\b", out)
+    assert len(set(re.findall(r"vjepa-fer index --dataset (\S+)", out))) == 2  # datasets: once
+
+
 def test_local_copy_is_not_downloaded(tmp_path):
     data = tmp_path / "my_ravdess"
     (data / "Actor_01").mkdir(parents=True)
