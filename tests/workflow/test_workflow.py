@@ -369,7 +369,7 @@ def test_demo_rerun_has_nothing_to_do(demo_run):
 
 def test_evaluate_reads_the_done_files_of_this_configs_inference(tmp_path):
     cfg = yaml.safe_load((REPO / "config.demo.yaml").read_text())
-    del cfg["datasets"]["crema-d"]
+    del cfg["datasets"]["crema-d"], cfg["datasets"]["dfew"]  # RAVDESS alone
     cfg["evaluation"]["pca_dataset"] = "ravdess"
     (tmp_path / "one.yaml").write_text(yaml.safe_dump(cfg))
     res = snakemake(
@@ -394,10 +394,8 @@ def test_evaluate_reads_the_done_files_of_this_configs_inference(tmp_path):
     assert "--datasets ravdess" in figures and "--data results" in figures
     compare = [ln for ln in out.splitlines() if "vjepa-fer compare-encoders" in ln]
     assert len(compare) == 1
-    assert (
-        "--run tiny=results/tiny/posteriors --run tiny_deep=results/tiny_deep/posteriors"
-        in (compare[0])
-    )
+    runs = "--run tiny=results/tiny/posteriors --run tiny_deep=results/tiny_deep/posteriors"
+    assert f"{runs} --datasets ravdess --out" in compare[0]  # this config's datasets only
 
 
 def test_unknown_encoder_stops_before_any_job(tmp_path):
@@ -420,7 +418,7 @@ def test_rerun_without_a_dataset_gives_tables_of_that_config_only(demo_run, tmp_
     work = tmp_path / "work"
     shutil.copytree(demo_run, work, symlinks=True)
     cfg = yaml.safe_load((REPO / "config.demo.yaml").read_text())
-    del cfg["datasets"]["crema-d"]
+    del cfg["datasets"]["crema-d"], cfg["datasets"]["dfew"]  # RAVDESS alone
     cfg["evaluation"]["pca_dataset"] = "ravdess"
     cfg["encoders"] = cfg["encoders"][:1]  # one encoder is enough here (and half the CPU)
     (tmp_path / "one.yaml").write_text(yaml.safe_dump(cfg))

@@ -93,7 +93,8 @@ def index_options(wildcards):
 
 def all_outputs():
     """Targets of the `all` rule: the datasets' stages, every encoder's tables, figures and
-    forward counts, the comparison of the encoders (two or more) and the run information."""
+    forward counts, the comparison of the encoders (two or more) and the run information.
+    """
     targets = expand(
         [
             "results/{dataset}/manifest.csv",

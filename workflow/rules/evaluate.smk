@@ -109,7 +109,9 @@ if COMPARISON:
             samples=config["evaluation"]["bootstrap"]["samples"],
             confidence=config["evaluation"]["bootstrap"]["confidence"],
             seed=config["seed"],
+            # Only this configuration's datasets: a folder keeps tables of removed ones.
+            datasets=DATASETS,
         shell:
-            "vjepa-fer compare-encoders {params.runs:q} --out results/compare"
-            " --mv-tie {params.mv_tie} --bootstrap-samples {params.samples}"
+            "vjepa-fer compare-encoders {params.runs:q} --datasets {params.datasets:q}"
+            " --out results/compare --mv-tie {params.mv_tie} --bootstrap-samples {params.samples}"
             " --confidence {params.confidence} --seed {params.seed} > {log:q} 2>&1"
