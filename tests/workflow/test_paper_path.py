@@ -45,7 +45,7 @@ from tests.conftest import REPO, run_snakemake
 from tests.loopback import md5, serve, sha256, write_zip, zenodo_record
 
 BIN = Path(sys.executable).parent
-WORKFLOW_FILES = ("Snakefile", "workflow", "envs", "config.yaml", "all")
+WORKFLOW_FILES = ("Snakefile", "workflow", "envs", "config.yaml")
 WINDOW = 64  # 16 frames at step 4: one clip spans 64 frames
 # The `encoder` block's outputs lie in results/<id>/, id = its registry name: vit_huge as shipped,
 # tiny in the miniature below.

@@ -180,6 +180,7 @@ def demo_run(tmp_path_factory) -> Path:
         str(work),
         "--configfile",
         str(REPO / "config.demo.yaml"),
+        timeout=1200,  # two encoders: ~4-5 min on 2 quiet cores, twice that on busy ones
     )
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
     return work
