@@ -37,4 +37,5 @@ lint: install
 	snakefmt --check Snakefile workflow/rules
 
 clean-demo:
-	rm -rf results/synth results/ravdess results/crema-d results/logs results/benchmarks
+	rm -rf results/synth results/ravdess results/crema-d results/dfew results/tiny results/tiny_deep \
+		results/compare results/report results/logs results/benchmarks

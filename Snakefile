@@ -62,11 +62,17 @@ rule all:
 
 
 onsuccess:
-    # Show the run's Table II and Table IV in the terminal (all tables: results/tables/), and
-    # where an in-the-wild run stands against the literature.
+    # Show each encoder's Table II and Table IV in the terminal (all tables:
+    # results/<encoder>/tables/), where an in-the-wild run stands against the literature, and
+    # the encoders side by side.
     from pathlib import Path
 
-    for name in ("table2.md", "table4.md", "table_wild.md"):
-        table = Path("results/tables") / name
+    tables = [
+        Path("results", e, "tables", n)
+        for e in ENCODERS
+        for n in ("table2.md", "table4.md")
+    ]
+    tables += [Path("results", e, "tables", "table_wild.md") for e in ENCODERS]
+    for table in [*tables, Path("results/compare/encoders.md")]:
         if table.exists():
             print(f"\n{table.read_text()}")

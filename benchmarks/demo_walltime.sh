@@ -9,9 +9,11 @@ export PATH="$repo/.venv/bin:$PATH"
 echo "cores: $(nproc); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/time -f "wall %e s, user %U s, sys %S s, max RSS %M KB" \
   snakemake all --cores 2 --configfile "$repo/config.demo.yaml" -s "$repo/Snakefile" -d "$work" --quiet
-for ds in ravdess crema-d; do
-  for f in "$work"/results/benchmarks/*/"$ds"*.tsv; do
-    printf '%-45s %s\n' "${f#"$work"/results/benchmarks/}" "$(tail -n 1 "$f" | cut -f1)"
-  done
+# Per job (rule/[encoder/]dataset...): seconds.
+find "$work/results/benchmarks" -name '*.tsv' | sort | while read -r f; do
+  printf '%-50s %s\n' "${f#"$work"/results/benchmarks/}" "$(tail -n 1 "$f" | cut -f1)"
 done
-grep -h "pbv" "$work/results/metrics/table2.csv" | cut -d, -f1-9
+for enc in tiny tiny_deep; do
+  grep -h "pbv" "$work/results/$enc/metrics/table2.csv" | cut -d, -f1-9 | sed "s/^/$enc: /"
+done
+cat "$work/results/compare/encoders.md"

@@ -55,6 +55,7 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any], source: str)
     there): it is the commonest config mistake, and jsonschema's wording hides the allowed keys.
     """
     config = copy.deepcopy(config)
+    check_encoder_blocks(config, schema, source)
     check_dataset_names(config, source)
     check_pca_dataset(config, source)  # only when set: the default may name an absent dataset
     validator = _with_defaults(jsonschema.Draft202012Validator)(schema)
@@ -63,6 +64,7 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any], source: str)
         lines = [f"  {_describe(e)}" for e in errors]
         raise ValueError(f"{source}: invalid config\n" + "\n".join(lines))
     check_weights(config, source)
+    check_encoder_ids(config, source)
     return config
 
 
@@ -78,24 +80,104 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 # Encoders whose random weights are their purpose (tests, the demo); must equal
 # vjepa_fer.models.registry.RANDOM_BY_DESIGN (kept apart: this module must not import torch).
-RANDOM_WEIGHT_ENCODERS = frozenset({"tiny"})
+RANDOM_WEIGHT_ENCODERS = frozenset({"tiny", "tiny_deep"})
 
 
 def check_weights(config: dict[str, Any], source: str) -> None:
-    """A real encoder without a checkpoint needs ``encoder.random_weights: true``."""
-    enc = config.get("encoder")
-    if enc is None:  # a part of a config (e.g. one dataset entry), validated on its own
+    """A real encoder without a checkpoint needs ``random_weights: true`` (each entry of
+    ``encoders``, or the ``encoder`` block)."""
+    for where, enc in _encoder_blocks(config):
+        name = enc.get("name")
+        if (
+            enc.get("checkpoint") is None
+            and not enc.get("random_weights")
+            and name not in RANDOM_WEIGHT_ENCODERS
+        ):
+            raise ValueError(
+                f"{source}: {where}.checkpoint is null for encoder {name!r}: give a checkpoint "
+                f"file, or set {where}.random_weights: true to run with random weights on purpose"
+            )
+
+
+# Folders of results/ that are not an encoder's: an encoder id must not take one of them (its
+# outputs go to results/<id>/, beside the datasets' results/<dataset>/).
+RESERVED_IDS = frozenset({"synth", "logs", "benchmarks", "report", "compare"})
+
+
+def _encoder_blocks(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(where in the config, block) of every encoder the run uses."""
+    if config.get("encoders") is not None:
+        return [(f"encoders[{i}]", e) for i, e in enumerate(config["encoders"])]
+    if config.get("encoder") is None:  # a part of a config (e.g. one dataset entry) on its own
+        return []
+    return [("encoder", config["encoder"])]
+
+
+def check_encoder_blocks(config: dict[str, Any], schema: dict[str, Any], source: str) -> None:
+    """``encoder`` and ``encoders`` together would leave it open which one runs: refuse (an
+    ``encoder`` block that only holds the schema's defaults, as a filled config has, is none)."""
+    block = config.get("encoder")
+    if config.get("encoders") is None or block is None or block == {}:
         return
-    name = enc.get("name")
-    if (
-        enc.get("checkpoint") is None
-        and not enc.get("random_weights")
-        and name not in RANDOM_WEIGHT_ENCODERS
-    ):
-        raise ValueError(
-            f"{source}: encoder.checkpoint is null for encoder {name!r}: give a checkpoint file, "
-            "or set encoder.random_weights: true to run with random weights on purpose"
-        )
+    if "encoder" in schema.get("$defs", {}):
+        defaults: dict[str, Any] = {}
+        entry_schema = {**schema["$defs"]["encoder"], "$defs": schema["$defs"]}
+        _with_defaults(jsonschema.Draft202012Validator)(entry_schema).validate(defaults)
+        if block == defaults:
+            return
+    raise ValueError(
+        f"{source}: invalid config\n  both 'encoder' and 'encoders' are given: a run uses "
+        "either one 'encoder' block or an 'encoders' list (each entry a full encoder block "
+        "with an id); move the encoder block into the list"
+    )
+
+
+def encoder_id(entry: dict[str, Any]) -> str:
+    """An entry's id: its own, else (the ``encoder`` block) its registry name."""
+    return entry.get("id") or entry["name"]
+
+
+def check_encoder_ids(config: dict[str, Any], source: str) -> None:
+    """Encoder ids are unique, differ from the run's dataset names and results/' own folders
+    (both share results/ with them), and entries sharing a checkpoint file share its URL."""
+    blocks = _encoder_blocks(config)
+    datasets = set(config.get("datasets", {}))
+    seen: dict[str, str] = {}
+    urls: dict[str, tuple[str, str]] = {}
+    for where, enc in blocks:
+        ident = encoder_id(enc)
+        if ident in seen:
+            raise ValueError(
+                f"{source}: invalid config\n  {where}.id: {ident!r} is also the id of "
+                f"{seen[ident]}; encoder ids must be unique (they name results/<id>/)"
+            )
+        if ident in datasets or ident in RESERVED_IDS:
+            what = "a dataset of this run" if ident in datasets else "a folder of results/"
+            raise ValueError(
+                f"{source}: invalid config\n  {where}.id: {ident!r} is {what}; choose another "
+                f"id (taken: {sorted(datasets | RESERVED_IDS)})"
+            )
+        seen[ident] = where
+        ckpt, url = enc.get("checkpoint"), enc.get("url")
+        if ckpt and url:
+            other = urls.setdefault(ckpt, (where, url))
+            if other[1] != url:
+                raise ValueError(
+                    f"{source}: invalid config\n  {where}.url: checkpoint {ckpt!r} is also "
+                    f"{other[0]}'s, downloaded from another URL ({other[1]}); give each set of "
+                    "weights its own checkpoint path"
+                )
+
+
+def encoder_entries(config: dict[str, Any], schema: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The run's encoders by id, in config order, each with the schema's defaults filled: the
+    ``encoders`` entries, else the ``encoder`` block (id: its own, else its registry name)."""
+    entry_schema = {**schema["$defs"]["encoder"], "$defs": schema["$defs"]}
+    out: dict[str, dict[str, Any]] = {}
+    for where, enc in _encoder_blocks(config):
+        entry = validate_config(enc, entry_schema, where)
+        out[encoder_id(entry)] = entry
+    return out
 
 
 def check_dataset_names(config: dict[str, Any], source: str) -> None:

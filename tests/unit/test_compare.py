@@ -98,3 +98,19 @@ def test_cli_writes_tables_and_figure(runs: dict[str, Path], tmp_path: Path) -> 
     assert main(["compare-encoders", "--run", f"x={tmp_path / 'nope'}", "--out", str(out)]) == 1
     with pytest.raises(SystemExit):
         main(["compare-encoders", "--run", "no-equals-sign", "--out", str(out)])
+
+
+def test_datasets_keep_only_this_configurations_tables(
+    runs: dict[str, Path], tmp_path: Path
+) -> None:
+    """A run folder keeps the tables of a dataset an earlier configuration had: --datasets
+    (the workflow passes the run's datasets) leaves out every probe trained or tested on it."""
+    table, tests = compare.compare_runs(
+        {"weak": runs["weak"], "other": runs["other"]}, samples=50, datasets=["ravdess"]
+    )
+    assert set(table["train"]) == set(table["test"]) == {"ravdess"}
+    assert set(tests["train"]) == set(tests["test"]) == {"ravdess"}
+    full, _ = compare.compare_runs({"weak": runs["weak"]}, samples=50)
+    assert {"ravdess", "crema-d"} <= set(full["train"])
+    with pytest.raises(ValueError, match="no posterior tables of the datasets"):
+        compare.load_run(runs["weak"], datasets=["dfew"])

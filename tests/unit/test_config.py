@@ -6,7 +6,13 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate as snakemake_validate
 
 from tests.conftest import REPO
-from vjepa_fer.config import SCHEMA_PATH, load_config, load_schema, validate_config
+from vjepa_fer.config import (
+    SCHEMA_PATH,
+    encoder_entries,
+    load_config,
+    load_schema,
+    validate_config,
+)
 
 
 def minimal() -> dict:
@@ -105,7 +111,7 @@ def test_every_schema_key_is_described():
 def test_schema_encoder_names_equal_the_registry():
     from vjepa_fer.models.registry import available_encoders
 
-    enum = load_schema()["properties"]["encoder"]["properties"]["name"]["enum"]
+    enum = load_schema()["$defs"]["encoder"]["properties"]["name"]["enum"]
     assert sorted(enum) == available_encoders()
 
 
@@ -147,3 +153,77 @@ def test_real_encoder_without_weights_is_refused() -> None:
         validate_config(raw, schema, "c.yaml")
     raw["encoder"]["random_weights"] = True
     assert validate_config(raw, schema, "c.yaml")["encoder"]["random_weights"] is True
+
+
+def two_encoders() -> dict:
+    tiny = {"name": "tiny", "checkpoint": None, "url": None}
+    return {
+        **minimal(),
+        "encoders": [{"id": "a", **tiny}, {"id": "b", **tiny, "img_size": 32}],
+    }
+
+
+def test_encoders_list_gives_each_entry_its_defaults_and_keeps_the_order():
+    schema = load_schema()
+    cfg = validate_config(two_encoders(), schema, "c.yaml")
+    encoders = encoder_entries(cfg, schema)
+    assert list(encoders) == ["a", "b"]
+    assert encoders["a"]["img_size"] == 384 and encoders["b"]["img_size"] == 32
+    assert encoders["b"]["checkpoint_key"] == "target_encoder" and encoders["b"]["url"] is None
+    # A filled config validates again: its encoder block only holds defaults.
+    assert cfg["encoder"]["name"] == "vit_huge"
+    cfg["evaluation"]["pca_dataset"] = "ravdess"  # (the default names an absent dataset)
+    assert validate_config(cfg, schema, "c.yaml")["encoders"] == cfg["encoders"]
+
+
+def test_without_encoders_the_block_is_the_one_encoder_named_by_its_registry_name():
+    schema = load_schema()
+    paper = encoder_entries(load_config(REPO / "config.yaml"), schema)
+    assert list(paper) == ["vit_huge"] and paper["vit_huge"]["img_size"] == 384
+    cfg = {**minimal(), "encoder": {"id": "mine", "name": "tiny", "checkpoint": None}}
+    assert list(encoder_entries(validate_config(cfg, schema, "c.yaml"), schema)) == ["mine"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            lambda c: c["encoders"][1].update(id="a"),
+            "encoders[1].id: 'a' is also the id of encoders[0]; encoder ids must be unique",
+        ),
+        (
+            lambda c: c["encoders"][1].update(id="ravdess"),
+            "encoders[1].id: 'ravdess' is a dataset of this run; choose another id",
+        ),
+        (
+            lambda c: c["encoders"][0].update(id="compare"),
+            "encoders[0].id: 'compare' is a folder of results/",
+        ),
+        (
+            lambda c: c.update(encoder={"name": "tiny"}),
+            "both 'encoder' and 'encoders' are given",
+        ),
+        (lambda c: c["encoders"][0].pop("id"), "'id' is a required property"),
+        # An entry without url would inherit the paper's checkpoint URL: it must say which.
+        (lambda c: c["encoders"][1].pop("url"), "'url' is a required property"),
+        (lambda c: c["encoders"][0].update(id="a b"), "encoders/0/id: 'a b' does not match"),
+        (
+            lambda c: c["encoders"][1].update(name="vit_large"),
+            "encoders[1].checkpoint is null for encoder 'vit_large'",
+        ),
+        (
+            lambda c: [
+                e.update(checkpoint="w.pt", url=f"https://x/{e['id']}") for e in c["encoders"]
+            ],
+            "encoders[1].url: checkpoint 'w.pt' is also encoders[0]'s, downloaded from another",
+        ),
+        (lambda c: c.update(encoders=[]), "encoders: [] should be non-empty"),
+    ],
+)
+def test_bad_encoder_lists_are_refused_naming_the_entry(mutate, message):
+    cfg = two_encoders()
+    mutate(cfg)
+    with pytest.raises(ValueError) as info:
+        validate_config(copy.deepcopy(cfg), load_schema(), "c.yaml")
+    assert message in str(info.value)
+    assert "c.yaml" in str(info.value)

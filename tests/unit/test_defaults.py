@@ -18,14 +18,18 @@ from vjepa_fer.probe.trainer import ProbeSpec, TrainConfig
 def schema_defaults() -> dict[str, object]:
     out: dict[str, object] = {}
 
+    schema = load_schema()
+
     def walk(node: dict, path: tuple[str, ...]) -> None:
         for key, sub in node.get("properties", {}).items():
+            if "$ref" in sub:  # e.g. encoder: #/$defs/encoder
+                sub = {**schema["$defs"][sub["$ref"].rsplit("/", 1)[-1]], **sub}
             if "properties" in sub:
                 walk(sub, (*path, key))
             elif "default" in sub:
                 out[".".join((*path, key))] = sub["default"]
 
-    walk(load_schema(), ())
+    walk(schema, ())
     return out
 
 

@@ -249,3 +249,20 @@ def test_cli(tmp_path: Path) -> None:
         "curves_ravdess.pdf",
         "curves_ravdess.png",
     ]
+
+
+def test_manifests_come_from_the_data_folder(tmp_path: Path) -> None:
+    """An encoder's results (results/<id>/) hold no manifests: --data names the datasets'
+    folder (results/), where Fig. 6 reads them."""
+    data, out = tmp_path / "results", tmp_path / "out"
+    write_csv(fake_manifest(), data / "crema-d" / "manifest.csv")
+    encoder = data / "tiny"
+    for k, c in fake_curves(folds=2).items():
+        write_csv(c, encoder / "probes" / "crema-d" / f"fold{k}" / "main" / "curve.csv")
+    parser = argparse.ArgumentParser()
+    figures.add_arguments(parser)
+    argv = ["--results", str(encoder), "--out", str(out), "--pca-fold", "0", "--dpi", "150"]
+    assert figures.run(parser.parse_args(argv)) == 0
+    assert not (out / "fig6_demographics_crema-d.png").exists()  # no manifest in results/tiny
+    assert figures.run(parser.parse_args([*argv, "--data", str(data)])) == 0
+    assert (out / "fig6_demographics_crema-d.png").is_file()

@@ -6,7 +6,13 @@ from PIL import Image
 
 from tests.videos import frame_image, frame_number, write_video
 from vjepa_fer.video.clips import train_clips
-from vjepa_fer.video.decode import VideoError, decode_frames, iter_clip_frames, probe_video
+from vjepa_fer.video.decode import (
+    VideoError,
+    decode_frames,
+    iter_clip_frames,
+    iter_decoded,
+    probe_video,
+)
 from vjepa_fer.video.frames import list_frames
 from vjepa_fer.video.lengths import video_lengths
 
@@ -80,3 +86,15 @@ def test_bad_frame_folders_name_the_problem(tmp_path):
     Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(folder / "3.png")
     with pytest.raises(VideoError, match="differ in size"):
         decode_frames(folder)
+
+
+def test_loader_decodes_frame_folders_chunk_by_chunk(tmp_path):
+    """The clip stream's loaders read with iter_decoded: a frame folder (DFEW) is a video there
+    too, handed out in chunks equal to decode_frames'."""
+    folder = frame_folder(tmp_path / "clip", 20)
+    want = [0, 3, 4, 9, 15, 19]
+    parts = list(iter_decoded(folder, want, chunk=4))
+    assert [p[0].tolist() for p in parts] == [[0, 3, 4, 9], [15, 19]]
+    frames = np.concatenate([p[1] for p in parts])
+    assert np.array_equal(frames, decode_frames(folder, want).frames)
+    assert [frame_number(f) for f in frames] == want

@@ -112,6 +112,24 @@ def test_resample_frames() -> None:
         predict.resample_frames(5, 0.0, 30.0)
 
 
+def test_frame_folder_probes_record_no_frame_rate_and_predict_keeps_the_source_rate() -> None:
+    """Probes trained on frame folders (DFEW: fps 0 in lengths.csv) record fps None instead of
+    dividing by zero; predict then takes the video's frames as they come."""
+    from vjepa_fer.probe.inputs import input_spec
+
+    common = {"encoder": "tiny", "checkpoint": None, "checkpoint_key": "target_encoder"}
+    common |= {"seed": 0, "img_size": 64, "num_frames": 16, "frame_step": 4, "classes": ["a"]}
+    for fps in (0.0, float("nan")):
+        spec = input_spec(**common, fps=fps)
+        assert spec["fps"] is None and spec["clip_seconds"] is None
+    assert input_spec(**common, fps=30.0)["clip_seconds"] == pytest.approx(64 / 30, abs=1e-4)
+    spec = {"fps": None, "num_frames": 16, "frame_step": 4}
+    starts, indices, length = predict.video_clips(100, 60.0, spec, stride=8)
+    same = predict.video_clips(100, 60.0, {**spec, "fps": 60.0}, stride=8)  # no resampling
+    assert int(length) == 100 and starts.tolist() == same[0].tolist()
+    assert np.array_equal(indices, same[1])
+
+
 def test_other_frame_rates_and_containers(trained: dict[str, Path], tmp_path: Path) -> None:
     """60 fps AVI, 15 fps WebM: a clip spans the same seconds as at 30 fps."""
     base = write(tmp_path / "base.avi", "avi", "ffv1", 30, list(range(N)))

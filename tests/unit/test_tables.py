@@ -313,3 +313,20 @@ def test_cli(metrics: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> No
     assert tables.run(args) == 0
     assert (tmp_path / "table4.tex").is_file()
     assert "table2.csv" in capsys.readouterr().out
+
+
+def test_cards_come_from_the_data_folder(
+    metrics: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An encoder's metrics lie in results/<id>/metrics; custom datasets' cards in
+    results/<name>/dataset.json: --data names that folder (default: the one above --metrics)."""
+    import vjepa_fer.report.tables as tables_module
+
+    seen: list[Path] = []
+    monkeypatch.setattr(tables_module, "load_cards", lambda folder: seen.append(Path(folder)))
+    parser = argparse.ArgumentParser()
+    tables_module.add_arguments(parser)
+    argv = ["--metrics", str(metrics), "--out", str(tmp_path / "t"), "--run-name", "x"]
+    assert tables_module.run(parser.parse_args([*argv, "--data", str(tmp_path)])) == 0
+    assert tables_module.run(parser.parse_args(argv)) == 0
+    assert seen == [tmp_path, metrics.parent]

@@ -47,6 +47,9 @@ from tests.loopback import md5, serve, sha256, write_zip, zenodo_record
 BIN = Path(sys.executable).parent
 WORKFLOW_FILES = ("Snakefile", "workflow", "envs", "config.yaml")
 WINDOW = 64  # 16 frames at step 4: one clip spans 64 frames
+# The `encoder` block's outputs lie in results/<id>/, id = its registry name: vit_huge as shipped,
+# tiny in the miniature below.
+OUT = "results/tiny"
 
 
 def clone(dest: Path) -> Path:
@@ -297,15 +300,13 @@ def test_probes_trained_online_with_augmentation_from_the_checkpoint(paper_run):
     work = paper_run["work"]
     for ds in ("ravdess", "crema-d"):
         for fold in range(1, 6):
-            info = json.loads(
-                (work / f"results/probes/{ds}/fold{fold}/main/probe.json").read_text()
-            )
+            info = json.loads((work / f"{OUT}/probes/{ds}/fold{fold}/main/probe.json").read_text())
             assert info["mode"] == "online" and info["train"]["augment"] is True
             assert info["checkpoint"] == "resources/checkpoints/vith16-384.pth.tar"
             assert info["encoder"] == "tiny" and info["train"]["epochs"] == 2
-        done = json.loads((work / f"results/probes/{ds}/train-all.json").read_text())
+        done = json.loads((work / f"{OUT}/probes/{ds}/train-all.json").read_text())
         assert done["clip_forwards"] > 0
-        log = (work / f"results/logs/train_probes/{ds}-all.log").read_text()
+        log = (work / f"results/logs/train_probes/tiny/{ds}-all.log").read_text()
         # Loaded from the official layout, and progress lines in the rule's log.
         assert "from resources/checkpoints/vith16-384.pth.tar['target_encoder']" in log
         assert re.search(r"train \S+ \(2 epochs\): \d+/\d+ clips \(100\.0%\)", log), log[-2000:]
@@ -317,7 +318,7 @@ def test_inference_used_every_start_frame(paper_run):
     work = paper_run["work"]
     for ds in ("ravdess", "crema-d"):
         lengths = pd.read_csv(work / f"results/{ds}/lengths.csv").set_index("video")
-        post = pd.read_csv(work / f"results/posteriors/{ds}/{ds}-fold1-main.csv")
+        post = pd.read_csv(work / f"{OUT}/posteriors/{ds}/{ds}-fold1-main.csv")
         per_video = post.groupby("video")["start"].agg(["count", "max"])
         assert (
             len(per_video) == (pd.read_csv(work / f"results/{ds}/manifest.csv")["fold"] == 1).sum()
@@ -327,7 +328,7 @@ def test_inference_used_every_start_frame(paper_run):
             frames = int(lengths.loc[video, "num_frames"])
             expected = max(1, frames - WINDOW)
             assert (row["count"], row["max"]) == (expected, expected - 1), video
-        log = (work / f"results/logs/infer/{ds}.log").read_text()
+        log = (work / f"results/logs/infer/tiny/{ds}.log").read_text()
         assert re.search(rf"infer {ds}: \d+/\d+ clips \(100\.0%\)", log), log[-2000:]
 
 
@@ -336,13 +337,13 @@ def test_every_table_and_figure_with_both_datasets(paper_run):
     work = paper_run["work"]
     for name in ("table2", "table3", "table4"):
         for ext in ("csv", "md", "tex"):
-            assert (work / f"results/tables/{name}.{ext}").stat().st_size > 0
-    table2 = pd.read_csv(work / "results/tables/table2.csv")
+            assert (work / f"{OUT}/tables/{name}.{ext}").stat().st_size > 0
+    table2 = pd.read_csv(work / f"{OUT}/tables/table2.csv")
     assert set(table2["dataset"]) == {"ravdess", "crema-d"}
-    table4 = pd.read_csv(work / "results/tables/table4.csv")
+    table4 = pd.read_csv(work / f"{OUT}/tables/table4.csv")
     assert set(table4["test"]) == {"ravdess", "crema-d"}
     assert set(table4["train"]) == {"ravdess", "crema-d"}
-    figures = {p.name for p in (work / "results/figures").iterdir()}
+    figures = {p.name for p in (work / f"{OUT}/figures").iterdir()}
     for stem in (
         "fig3_confusion_same_pbv",
         "fig4_confusion_cross_pbv",
@@ -391,3 +392,6 @@ def test_shipped_config_dry_run_plans_and_every_command_parses(tmp_path):
     assert len(downloads) == 1 and downloads[0].count("--mirror ") == 2
     ravdess = [c for c in commands if c.startswith("vjepa-fer download --dataset ravdess")]
     assert len(ravdess) == 1 and "--mirror" not in ravdess[0]  # RAVDESS has no CREMA-D mirrors
+    # One encoder, named by its registry name: every encoder output under results/vit_huge/.
+    assert "--done results/vit_huge/posteriors/ravdess/done.json" in res.stdout
+    assert "compare_encoders" not in rules

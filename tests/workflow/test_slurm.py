@@ -112,7 +112,13 @@ def demo_config(device: str) -> dict:
     cfg = yaml.safe_load((REPO / "config.demo.yaml").read_text())
     cfg["features"]["device"] = device
     cfg["features"]["store"] = ["eval"]
+    cfg["encoders"] = cfg["encoders"][:1]  # one encoder: a second adds CPU, no SLURM behaviour
     return cfg
+
+
+def encoder_id(cfg: dict) -> str:
+    """The one encoder's id: its outputs lie in results/<id>/."""
+    return cfg["encoders"][0]["id"]
 
 
 def feature_targets(cfg: dict) -> list[str]:
@@ -121,7 +127,10 @@ def feature_targets(cfg: dict) -> list[str]:
     out = []
     for ds in cfg["datasets"]:
         out += [f"results/{ds}/{name}" for name in COMPARED]
-        out += [f"results/features/{ds}/{kind}/index.csv" for kind in cfg["features"]["store"]]
+        out += [
+            f"results/{encoder_id(cfg)}/features/{ds}/{kind}/index.csv"
+            for kind in cfg["features"]["store"]
+        ]
     return out
 
 
@@ -177,7 +186,7 @@ def test_demo_on_slurm_equals_local_run(demo_runs):
             a, b = (t.drop(columns=["identity"], errors="ignore") for t in (a, b))
             pd.testing.assert_frame_equal(a, b, obj=f"{ds}/{name}")
         for kind in cfg["features"]["store"]:
-            rel = Path("results/features") / ds / kind
+            rel = Path("results", encoder_id(cfg), "features", ds, kind)
             stores = [FeatureStore(d / rel, d / rel / "index.csv") for d in (slurm_dir, local_dir)]
             pd.testing.assert_frame_equal(stores[0].index, stores[1].index)
             assert len(stores[0].index) > 0
@@ -197,9 +206,11 @@ def test_one_gpu_job_per_shard(demo_runs, cluster):
     jobs = [j for j in cluster.jobs() if Path(j.get("WorkDir", "")) == slurm_dir]
     extract = [j for j in jobs if j.get("Comment", "").startswith("rule_extract_")]
     assert len(extract) == expected, [j.get("Comment") for j in jobs]
-    # The plugin's comment names the rule and the wildcard values: rule_extract_wildcards_D_K_S.
+    # The plugin's comment names the rule and the wildcard values in the order of the output
+    # path: rule_extract_wildcards_E_D_K_S (encoder, dataset, kind, shard).
     found = sorted(j["Comment"].strip().removeprefix("rule_extract_wildcards_") for j in extract)
-    want = [f"{d}_{k}" for d in cfg["datasets"] for k in cfg["features"]["store"]]
+    enc = encoder_id(cfg)
+    want = [f"{enc}_{d}_{k}" for d in cfg["datasets"] for k in cfg["features"]["store"]]
     assert found == sorted(f"{w}_{shard}" for w in want for shard in range(shards))
     for j in extract:
         assert j["JobState"] == "COMPLETED", j

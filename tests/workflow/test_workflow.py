@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -14,6 +15,8 @@ import yaml
 from tests.conftest import REPO, run_snakemake
 
 BIN = Path(sys.executable).parent
+# The demo's encoders (config.demo.yaml `encoders:`): each one's outputs lie in results/<id>/.
+DEMO_ENCODERS = ("tiny", "tiny_deep")
 
 
 def snakemake(*args: str, cwd: Path = REPO, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -71,6 +74,34 @@ def test_paper_config_dry_run_plans_downloads(tmp_path):
     assert "--expect-full" not in out  # dry runs do not print shell commands
 
 
+def test_encoders_config_plans_every_encoder_and_the_comparison(tmp_path):
+    """config.encoders.yaml as shipped: one protocol per entry in results/<id>/, one download
+    job per V-JEPA checkpoint, the HF directories as inputs, and the comparison of all six."""
+    entries = yaml.safe_load((REPO / "config.encoders.yaml").read_text())["encoders"]
+    for entry in entries:  # HF directories, fetched once by the user (hf download ...)
+        if not entry["url"]:
+            (tmp_path / entry["checkpoint"]).mkdir(parents=True)
+    res = snakemake(
+        "all", "-n", "-p", "--cores", "8", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+        "--configfile", str(REPO / "config.encoders.yaml"),
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    out = res.stdout
+    ids = ["vjepa-vitl16", "vjepa-vith16", "vjepa-vith16-384", "vjepa2-vitl"]
+    ids += ["videomae-b", "videomae-l"]
+    for enc in ids:
+        assert f"results/{enc}/probes/ravdess/train-all.json" in out, enc
+        assert f"--run {enc}=results/{enc}/posteriors" in out, enc
+    downloads = re.findall(r"vjepa-fer download --dataset checkpoint --url (\S+)", out)
+    assert len(downloads) == 3 and {u.split("/")[-2] for u in downloads} == {
+        "vitl16",
+        "vith16",
+        "vith16-384",
+    }
+    assert re.search(r"--checkpoint resources/hf/videomae-base\b", out)
+    assert len(set(re.findall(r"vjepa-fer index --dataset (\S+)", out))) == 2  # datasets: once
+
+
 def test_local_copy_is_not_downloaded(tmp_path):
     data = tmp_path / "my_ravdess"
     (data / "Actor_01").mkdir(parents=True)
@@ -121,13 +152,13 @@ def test_bad_config_stops_the_run_naming_the_key(tmp_path):
 
 def test_real_encoder_without_checkpoint_needs_random_weights(tmp_path):
     cfg = yaml.safe_load((REPO / "config.demo.yaml").read_text())
-    cfg["encoder"]["name"] = "vit_large"
+    cfg["encoders"][1]["name"] = "vit_large"
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     args = ["-n", "--cores", "1", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path)]
     res = snakemake(*args, "--configfile", str(tmp_path / "c.yaml"))
     assert res.returncode != 0
-    assert "encoder.checkpoint is null for encoder 'vit_large'" in res.stdout + res.stderr
-    cfg["encoder"]["random_weights"] = True
+    assert "encoders[1].checkpoint is null for encoder 'vit_large'" in res.stdout + res.stderr
+    cfg["encoders"][1]["random_weights"] = True
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg))
     res = snakemake(*args, "--configfile", str(tmp_path / "c.yaml"))
     assert res.returncode == 0, res.stderr[-2000:]
@@ -149,6 +180,7 @@ def demo_run(tmp_path_factory) -> Path:
         str(work),
         "--configfile",
         str(REPO / "config.demo.yaml"),
+        timeout=1200,  # two encoders: ~4-5 min on 2 quiet cores, twice that on busy ones
     )
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
     return work
@@ -167,23 +199,58 @@ def test_demo_end_to_end(demo_run):
             assert (demo_run / f"results/synth/{ds}" / video).is_file()
         lengths = pd.read_csv(demo_run / f"results/{ds}/lengths.csv")
         assert len(lengths) == len(manifest) and (lengths["status"] == "ok").all()
-        for fold in range(1, 6):
-            assert (demo_run / f"results/probes/{ds}/fold{fold}/main/probe.safetensors").is_file()
     assert (demo_run / "results/synth/crema-d/VideoDemographics.csv").is_file()
-    for name in ("table2", "table3", "table4"):
-        for ext in ("csv", "md", "tex"):
-            assert (demo_run / f"results/tables/{name}.{ext}").stat().st_size > 0
-    figures = {p.name for p in (demo_run / "results/figures").iterdir()}
-    for stem in (
-        "fig3_confusion_same_pbv",
-        "fig4_confusion_cross_pbv",
-        "fig5_pca_crema-d_fold1",
-        "fig6_demographics_crema-d",
-        "curves_ravdess",
-    ):
-        assert {f"{stem}.png", f"{stem}.pdf"} <= figures
-    forwards = pd.read_csv(demo_run / "results/compute/forwards.csv")
-    assert {"authors", "ours-online", "ours-cached"} <= set(forwards["protocol"])
+    for enc in DEMO_ENCODERS:  # the whole protocol once per encoder, each in results/<id>/
+        out = demo_run / "results" / enc
+        for ds in ("ravdess", "crema-d"):
+            for fold in range(1, 6):
+                probe = out / f"probes/{ds}/fold{fold}/main"
+                assert (probe / "probe.safetensors").is_file()
+                assert json.loads((probe / "probe.json").read_text())["encoder"] == enc
+        for name in ("table2", "table3", "table4"):
+            for ext in ("csv", "md", "tex"):
+                assert (out / f"tables/{name}.{ext}").stat().st_size > 0
+        figures = {p.name for p in (out / "figures").iterdir()}
+        for stem in (
+            "fig3_confusion_same_pbv",
+            "fig4_confusion_cross_pbv",
+            "fig5_pca_crema-d_fold1",
+            "fig6_demographics_crema-d",
+            "curves_ravdess",
+        ):
+            assert {f"{stem}.png", f"{stem}.pdf"} <= figures
+        forwards = pd.read_csv(out / "compute/forwards.csv")
+        assert {"authors", "ours-online", "ours-cached"} <= set(forwards["protocol"])
+    # Dataset stages ran once for both encoders; nothing encoder-dependent outside results/<id>/.
+    assert not (demo_run / "results/tables").exists() and not (demo_run / "results/probes").exists()
+
+
+def test_demo_compares_its_encoders(demo_run):
+    """compare_encoders: both encoders × datasets × voting with intervals, and paired tests
+    between them with p-values and the test's name."""
+    import pandas as pd
+
+    compare = demo_run / "results/compare"
+    table = pd.read_csv(compare / "encoders.csv")
+    assert set(table["encoder"]) == set(DEMO_ENCODERS)
+    same = table[table["train"] == table["test"]]
+    assert set(same["test"]) == {"ravdess", "crema-d", "dfew"}
+    assert set(same["voting"]) == {"pbv", "mv"}
+    for metric in ("uar", "paper_uar", "war"):
+        low, mean, high = (table[c] for c in (f"{metric}_ci_low", metric, f"{metric}_ci_high"))
+        assert ((low <= mean) & (mean <= high) & (low < high)).all(), metric
+    # Cross-dataset rows in the comparison too (Table IV is in each encoder's tables).
+    assert {"drop", "merge", "strict"} <= set(table["rule"])
+    tests = pd.read_csv(compare / "encoder_tests.csv")
+    pairs = {frozenset(p) for p in zip(tests["system_a"], tests["system_b"], strict=True)}
+    assert pairs == {frozenset(DEMO_ENCODERS)}
+    assert tests["p_value"].notna().all() and tests["p_value"].between(0, 1).all()
+    names = set(tests["test_name"])
+    assert any(n.startswith("paired bootstrap") for n in names), names
+    assert any(n.startswith("McNemar exact") for n in names), names
+    md = (compare / "encoders.md").read_text()
+    assert all(enc in md for enc in DEMO_ENCODERS)
+    assert (compare / "encoders.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_demo_tables_equal_numbers_recomputed_from_posteriors(demo_run, tmp_path):
@@ -192,8 +259,8 @@ def test_demo_tables_equal_numbers_recomputed_from_posteriors(demo_run, tmp_path
 
     from vjepa_fer.evaluate.results import evaluate_all
 
-    fresh = evaluate_all(demo_run / "results/posteriors", tmp_path)
-    table2 = pd.read_csv(demo_run / "results/tables/table2.csv")
+    fresh = evaluate_all(demo_run / "results/tiny/posteriors", tmp_path)
+    table2 = pd.read_csv(demo_run / "results/tiny/tables/table2.csv")
     for _, row in table2.iterrows():
         ref = fresh["table2"]
         ref = ref[
@@ -205,7 +272,7 @@ def test_demo_tables_equal_numbers_recomputed_from_posteriors(demo_run, tmp_path
         for metric in ("uar", "paper_uar", "war"):
             for stat in ("mean", "std"):
                 assert row[f"{metric}_{stat}"] == pytest.approx(ref[f"{metric}_{stat}"].iloc[0])
-    table4 = pd.read_csv(demo_run / "results/tables/table4.csv")
+    table4 = pd.read_csv(demo_run / "results/tiny/tables/table4.csv")
     assert set(table4["rule"]) == {"drop", "merge", "strict"}
     for _, row in table4.iterrows():
         ref = fresh["table4"]
@@ -229,23 +296,26 @@ def test_demo_intervals_tests_and_predict(demo_run, tmp_path):
 
     from vjepa_fer.cli import main
 
-    table2 = pd.read_csv(demo_run / "results/tables/table2.csv")
+    table2 = pd.read_csv(demo_run / "results/tiny/tables/table2.csv")
     for metric in ("uar", "paper_uar", "war"):
         low, high = table2[f"{metric}_ci_low"], table2[f"{metric}_ci_high"]
         assert (low <= table2[f"{metric}_mean"]).all() and (table2[f"{metric}_mean"] <= high).all()
-    tests = pd.read_csv(demo_run / "results/tables/voting_tests.csv")
-    assert set(tests["dataset"]) == {"ravdess", "crema-d"} and tests["p_value"].between(0, 1).all()
-    assert (demo_run / "results/predict/timeline.png").read_bytes()[:4] == b"\x89PNG"
-    demo = pd.read_csv(demo_run / "results/predict/predictions.csv")
-    assert len(demo) == 2 and {"label", "pbv", "mv"} <= set(demo.columns)
+    tests = pd.read_csv(demo_run / "results/tiny/tables/voting_tests.csv")
+    assert set(tests["dataset"]) == {"ravdess", "crema-d", "dfew"}
+    assert tests["p_value"].between(0, 1).all()
+    for enc in DEMO_ENCODERS:  # predict_demo per encoder, with that encoder's probes
+        predict = demo_run / "results" / enc / "predict"
+        assert (predict / "timeline.png").read_bytes()[:4] == b"\x89PNG"
+        demo = pd.read_csv(predict / "predictions.csv")
+        assert len(demo) == 2 and {"label", "pbv", "mv"} <= set(demo.columns)
 
     video = pd.read_csv(demo_run / "results/ravdess/manifest.csv")["video"].iloc[0]
     out = tmp_path / "clips.csv"
     argv = ["predict", str(demo_run / "results/synth/ravdess" / video), "--probes"]
-    argv += [str(demo_run / "results/probes/crema-d"), "--stride", "4", "--clips", str(out)]
+    argv += [str(demo_run / "results/tiny/probes/crema-d"), "--stride", "4", "--clips", str(out)]
     assert main(argv) == 0
     got = pd.read_csv(out)
-    folds = [pd.read_csv(demo_run / f"results/posteriors/ravdess/crema-d-fold{k}-main.csv")
+    folds = [pd.read_csv(demo_run / f"results/tiny/posteriors/ravdess/crema-d-fold{k}-main.csv")
              for k in range(1, 6)]  # fmt: skip
     folds = [f[f["video"] == video].sort_values("clip") for f in folds]
     assert list(got["start"]) == list(folds[0]["start"])
@@ -257,10 +327,12 @@ def test_demo_intervals_tests_and_predict(demo_run, tmp_path):
 def test_demo_probes_beat_chance(demo_run):
     import pandas as pd
 
-    table2 = pd.read_csv(demo_run / "results/metrics/table2.csv")
     chance = {"ravdess": 100 / 8, "crema-d": 100 / 6, "dfew": 100 / 7}
-    for _, row in table2[(table2["voting"] == "pbv") & (table2["variant"] == "main")].iterrows():
-        assert 1.5 * chance[row["test"]] < row["uar_mean"] < 100, row.to_dict()
+    for enc in DEMO_ENCODERS:
+        table2 = pd.read_csv(demo_run / f"results/{enc}/metrics/table2.csv")
+        main = table2[(table2["voting"] == "pbv") & (table2["variant"] == "main")]
+        for _, row in main.iterrows():
+            assert 1.5 * chance[row["test"]] < row["uar_mean"] < 100, (enc, row.to_dict())
 
 
 def test_report_builds(demo_run):
@@ -277,6 +349,7 @@ def test_report_builds(demo_run):
     assert res.returncode == 0, res.stderr[-3000:]
     html = (demo_run / "report.html").read_text(errors="replace")
     assert "table2" in html and "fig3_confusion_same_pbv" in html
+    assert "encoders.csv" in html and "encoder_tests.csv" in html
 
 
 def test_demo_rerun_has_nothing_to_do(demo_run):
@@ -298,7 +371,7 @@ def test_demo_rerun_has_nothing_to_do(demo_run):
 
 def test_evaluate_reads_the_done_files_of_this_configs_inference(tmp_path):
     cfg = yaml.safe_load((REPO / "config.demo.yaml").read_text())
-    del cfg["datasets"]["crema-d"]
+    del cfg["datasets"]["crema-d"], cfg["datasets"]["dfew"]  # RAVDESS alone
     cfg["evaluation"]["pca_dataset"] = "ravdess"
     (tmp_path / "one.yaml").write_text(yaml.safe_dump(cfg))
     res = snakemake(
@@ -307,22 +380,29 @@ def test_evaluate_reads_the_done_files_of_this_configs_inference(tmp_path):
     )  # fmt: skip
     assert res.returncode == 0, res.stderr[-3000:]
     out = res.stdout + res.stderr
-    evaluate = [ln for ln in out.splitlines() if "vjepa-fer evaluate" in ln]
-    assert len(evaluate) == 1
-    assert "results/posteriors/ravdess/done.json" in evaluate[0]
-    assert "crema-d" not in evaluate[0] and "--posteriors" not in evaluate[0]
-    forwards = [ln for ln in out.splitlines() if "vjepa-fer forwards" in ln][0]
-    flags = "--encoder tiny,--img-size 64,--frames-per-clip 16,--frame-step 4,--clips 8"
+    evaluate = sorted(ln for ln in out.splitlines() if "vjepa-fer evaluate" in ln)
+    assert len(evaluate) == 2  # one per encoder
+    for enc, line in zip(DEMO_ENCODERS, evaluate, strict=True):
+        assert f"--done results/{enc}/posteriors/ravdess/done.json --out results/{enc}/" in line
+        assert "crema-d" not in line and "--posteriors" not in line
+    forwards = [ln for ln in out.splitlines() if "vjepa-fer forwards" in ln]
+    flags = "--img-size 64,--frames-per-clip 16,--frame-step 4,--clips 8"
     flags += ",--epochs 20,--copies 0,--stride 4,--eval-views 1"
-    for flag in flags.split(","):
-        assert flag in forwards, flag
+    for enc in DEMO_ENCODERS:
+        line = next(ln for ln in forwards if f"--encoder {enc} " in ln)
+        for flag in flags.split(","):
+            assert flag in line, flag
     figures = [ln for ln in out.splitlines() if "vjepa-fer figures" in ln][0]
-    assert "--datasets" in figures and "ravdess" in figures and "crema-d" not in figures
+    assert "--datasets ravdess" in figures and "--data results" in figures
+    compare = [ln for ln in out.splitlines() if "vjepa-fer compare-encoders" in ln]
+    assert len(compare) == 1
+    runs = "--run tiny=results/tiny/posteriors --run tiny_deep=results/tiny_deep/posteriors"
+    assert f"{runs} --datasets ravdess --out" in compare[0]  # this config's datasets only
 
 
 def test_unknown_encoder_stops_before_any_job(tmp_path):
     cfg = yaml.safe_load((REPO / "config.demo.yaml").read_text())
-    cfg["encoder"]["name"] = "vit_hgue"
+    cfg["encoders"][0]["name"] = "vit_hgue"
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(cfg))
     res = snakemake(
         "-n", "--cores", "1", "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
@@ -340,21 +420,23 @@ def test_rerun_without_a_dataset_gives_tables_of_that_config_only(demo_run, tmp_
     work = tmp_path / "work"
     shutil.copytree(demo_run, work, symlinks=True)
     cfg = yaml.safe_load((REPO / "config.demo.yaml").read_text())
-    del cfg["datasets"]["crema-d"]
+    del cfg["datasets"]["crema-d"], cfg["datasets"]["dfew"]  # RAVDESS alone
     cfg["evaluation"]["pca_dataset"] = "ravdess"
+    cfg["encoders"] = cfg["encoders"][:1]  # one encoder is enough here (and half the CPU)
     (tmp_path / "one.yaml").write_text(yaml.safe_dump(cfg))
     res = snakemake(
         "all", "--cores", "2", "-s", str(REPO / "Snakefile"), "-d", str(work),
         "--configfile", str(tmp_path / "one.yaml"),
     )  # fmt: skip
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
-    per_fold = pd.read_csv(work / "results/metrics/per_fold.csv")
+    out = work / "results/tiny"
+    per_fold = pd.read_csv(out / "metrics/per_fold.csv")
     assert set(per_fold["train"]) == {"ravdess"} and set(per_fold["test"]) == {"ravdess"}
-    assert set(pd.read_csv(work / "results/tables/table2.csv")["dataset"]) == {"ravdess"}
+    assert set(pd.read_csv(out / "tables/table2.csv")["dataset"]) == {"ravdess"}
     for folder in ("confusion", "videos"):
-        assert not [p for p in (work / "results/metrics" / folder).iterdir() if "crema-d" in p.name]
-    assert not [p for p in (work / "results/posteriors/ravdess").iterdir() if "crema-d" in p.name]
-    assert not [p for p in (work / "results/figures").iterdir() if "crema-d" in p.name]
+        assert not [p for p in (out / "metrics" / folder).iterdir() if "crema-d" in p.name]
+    assert not [p for p in (out / "posteriors/ravdess").iterdir() if "crema-d" in p.name]
+    assert not [p for p in (out / "figures").iterdir() if "crema-d" in p.name]
 
 
 README_TABLE = re.compile(
@@ -379,12 +461,12 @@ def table_numbers(markdown: str) -> dict[tuple[str, ...], list[float]]:
 
 
 def test_readme_demo_table_is_what_the_demo_prints(demo_run):
-    """The README's demo numbers are a verbatim copy of results/tables/table2.md of `make demo`;
-    after a change that moves them, paste the new file between the README's markers."""
+    """The README's demo numbers are a verbatim copy of results/tiny/tables/table2.md of
+    `make demo`; after a change that moves them, paste the new file between the README's markers."""
     block = README_TABLE.search((REPO / "README.md").read_text())
     assert block, "README.md lacks the <!-- demo-table2 begin/end --> block"
     readme = table_numbers(block["table"])
-    produced = table_numbers((demo_run / "results/tables/table2.md").read_text())
+    produced = table_numbers((demo_run / "results/tiny/tables/table2.md").read_text())
     assert readme, "no table rows between the README markers"
     assert readme.keys() == produced.keys()
     for key, values in produced.items():

@@ -6,7 +6,7 @@ import sys
 # The driver reads dataset modules and the schema helpers from this checkout's package, like the
 # rules do (an installed vjepa-fer of another version must not answer for it).
 sys.path.insert(0, f"{workflow.basedir}/src")
-from vjepa_fer.config import load_schema, validate_config
+from vjepa_fer.config import encoder_entries, load_schema, validate_config
 from vjepa_fer.datasets import PAPER_DATASETS, resolve
 
 # Snakemake fills defaults only for the dataset names the schema lists; a custom dataset's entry
@@ -27,7 +27,10 @@ for _name, _cfg in config["datasets"].items():
             f"datasets.{_name}: {MODULES[_name].display_name} cannot be downloaded (licence: "
             f"{MODULES[_name].licence}); set source: local and root: <your copy>"
         )
-ENCODER = config["encoder"]
+# The run's encoders by id: the `encoders` list, else the `encoder` block (id: its own, else its
+# registry name). Everything that depends on the encoder lies under results/{encoder}/; the
+# datasets' own stages (synth, index, fold summary, lengths) stay shared under results/{dataset}/.
+ENCODERS = encoder_entries(config, _SCHEMA)
 FEATURES = config["features"]
 # A GPU job asks for one card, so two encoder jobs never share one (profiles map `gpu`).
 GPU_JOBS = 0 if FEATURES["device"] == "cpu" else 1
@@ -38,6 +41,7 @@ wildcard_constraints:
     kind="eval|train",
     shard=r"\d+",
     group=r"all|fold\d+",
+    encoder="|".join(re.escape(e) for e in ENCODERS),
 
 
 def dataset_cfg(dataset):
@@ -88,7 +92,9 @@ def index_options(wildcards):
 
 
 def all_outputs():
-    """Targets of `rule all`; each later stage adds its own."""
+    """Targets of the `all` rule: the datasets' stages, every encoder's tables, figures and
+    forward counts, the comparison of the encoders (two or more) and the run information.
+    """
     targets = expand(
         [
             "results/{dataset}/manifest.csv",
@@ -99,19 +105,23 @@ def all_outputs():
         dataset=DATASETS,
     )
     targets += expand(
-        "results/features/{dataset}/{kind}/index.csv",
+        "results/{encoder}/features/{dataset}/{kind}/index.csv",
+        encoder=ENCODERS,
         dataset=DATASETS,
         kind=FEATURES["store"],
     )
-    targets += [
-        "results/metrics/table2.csv",
-        "results/metrics/table4.csv",
-        "results/compute/forwards.csv",
-        "results/tables",
-        "results/figures",
-        "results/report/outputs.csv",
-    ]
-    return targets
+    targets += expand(
+        [
+            "results/{encoder}/metrics/table2.csv",
+            "results/{encoder}/metrics/table4.csv",
+            "results/{encoder}/compute/forwards.csv",
+            "results/{encoder}/tables",
+            "results/{encoder}/figures",
+        ],
+        encoder=ENCODERS,
+    )
+    targets += COMPARISON
+    return targets + ["results/report/outputs.csv"]
 
 
 def synth_options(dataset):
@@ -121,14 +131,32 @@ def synth_options(dataset):
 
 
 PROBE = config["probe"]
-# The paper's own setting: both datasets, ViT-H/16 at 384 px, online probes. Only then do the
-# tables print the paper's numbers and the differences.
-PAPER_SETTING = (
-    set(DATASETS) == set(PAPER_DATASETS)
-    and ENCODER["name"] == "vit_huge"
-    and ENCODER["img_size"] == 384
-    and config["probe"]["mode"] == "online"
+# The comparison of the encoders (vjepa-fer compare-encoders), with two or more.
+COMPARISON = (
+    expand(
+        "results/compare/{name}",
+        name=["encoders.csv", "encoders.md", "encoder_tests.csv", "encoder_tests.md"],
+    )
+    if len(ENCODERS) > 1
+    else []
 )
+
+
+def paper_setting(encoder):
+    """The paper's own setting: both datasets, ViT-H/16 at 384 px, online probes. Only then do
+    the tables print the paper's numbers and the differences."""
+    enc = ENCODERS[encoder]
+    return (
+        set(DATASETS) == set(PAPER_DATASETS)
+        and enc["name"] == "vit_huge"
+        and enc["img_size"] == 384
+        and PROBE["mode"] == "online"
+    )
+
+
+def run_label(encoder):
+    """The name tables print for an encoder's run: run_name, plus the id when several run."""
+    return config["run_name"] + (f"-{encoder}" if len(ENCODERS) > 1 else "")
 
 
 def groups(dataset):
@@ -137,15 +165,24 @@ def groups(dataset):
     return ["all"] if PROBE["group"] == "dataset" else [f"fold{k}" for k in folds]
 
 
-def frame_step(dataset):
+def frame_step(dataset, encoder):
     """The dataset's frame step: its config, else its baselines' (module), else the encoder's."""
     step = dataset_cfg(dataset)["frame_step"] or MODULES[dataset].frame_step
-    return step or ENCODER["frame_step"]
+    return step or ENCODERS[encoder]["frame_step"]
 
 
-def checkpoint_input():
-    """The encoder checkpoint as an input (downloaded first when a URL is configured)."""
-    return [ENCODER["checkpoint"]] if ENCODER["checkpoint"] else []
+# Checkpoint files downloaded from their entry's URL (entries sharing a file share its URL,
+# checked at start-up): path -> entry. A Hugging Face directory (no URL) is a plain input.
+DOWNLOADS = {
+    e["checkpoint"]: e for e in ENCODERS.values() if e["checkpoint"] and e["url"]
+}
+
+
+def checkpoint_input(encoder):
+    """An encoder's checkpoint file or HF directory as an input (downloaded first when its
+    entry has a URL)."""
+    ckpt = ENCODERS[encoder]["checkpoint"]
+    return [ckpt] if ckpt else []
 
 
 def extract_inputs(wildcards):
@@ -153,24 +190,24 @@ def extract_inputs(wildcards):
     return {
         "manifest": f"results/{wildcards.dataset}/manifest.csv",
         "lengths": f"results/{wildcards.dataset}/lengths.csv",
-        "checkpoint": checkpoint_input(),
+        "checkpoint": checkpoint_input(wildcards.encoder),
     }
 
 
-def encoder_options(wildcards=None):
+def encoder_options(wildcards):
     """Encoder and clip-stream flags shared by extract, train and infer."""
-    f = FEATURES
+    f, enc = FEATURES, ENCODERS[wildcards.encoder]
     opts = [
         "--encoder",
-        ENCODER["name"],
+        enc["name"],
         "--checkpoint-key",
-        ENCODER["checkpoint_key"],
+        enc["checkpoint_key"],
         "--img-size",
-        str(ENCODER["img_size"]),
+        str(enc["img_size"]),
         "--num-frames",
-        str(ENCODER["num_frames"]),
+        str(enc["num_frames"]),
         "--frame-step",
-        str(frame_step(wildcards.dataset) if wildcards else ENCODER["frame_step"]),
+        str(frame_step(wildcards.dataset, wildcards.encoder)),
         "--batch-size",
         str(f["batch_size"]),
         "--workers",
@@ -189,9 +226,9 @@ def encoder_options(wildcards=None):
         "--augment-backend",
         f["augment_backend"],
     ]
-    if ENCODER["checkpoint"]:
-        opts += ["--checkpoint", ENCODER["checkpoint"]]
-    if ENCODER["random_weights"]:
+    if enc["checkpoint"]:
+        opts += ["--checkpoint", enc["checkpoint"]]
+    if enc["random_weights"]:
         opts.append("--random-weights")
     if f["compile"]:
         opts.append("--compile")
@@ -231,10 +268,15 @@ def train_inputs(wildcards):
         "lengths": f"results/{wildcards.dataset}/lengths.csv",
     }
     if PROBE["mode"] == "cached":
-        inputs["store"] = f"results/features/{wildcards.dataset}/train/index.csv"
+        inputs["store"] = f"{features_dir(wildcards)}/train/index.csv"
     else:
-        inputs["checkpoint"] = checkpoint_input()
+        inputs["checkpoint"] = checkpoint_input(wildcards.encoder)
     return inputs
+
+
+def features_dir(wildcards):
+    """An encoder's feature store of a dataset (one folder per kind: train, eval)."""
+    return f"results/{wildcards.encoder}/features/{wildcards.dataset}"
 
 
 def train_options(wildcards):
@@ -272,24 +314,31 @@ def train_options(wildcards):
         values = ",".join(f"{k}={v}" for k, v in extra.items() if k != "name")
         opts += ["--extra", f"{extra['name']}:{values}"]
     if p["mode"] == "cached":
-        store = f"results/features/{wildcards.dataset}/train"
+        store = f"{features_dir(wildcards)}/train"
         opts += ["--store", store, "--store-index", f"{store}/index.csv"]
         opts += ["--copies", str(FEATURES["train_copies"])]
     return opts
 
 
-def all_train_markers():
-    return [f"results/probes/{d}/train-{g}.json" for d in DATASETS for g in groups(d)]
+def all_train_markers(encoder):
+    """Every training job of an encoder (all datasets, all groups)."""
+    return [
+        f"results/{encoder}/probes/{d}/train-{g}.json"
+        for d in DATASETS
+        for g in groups(d)
+    ]
 
 
-def figure_inputs():
-    """What `vjepa-fer figures` reads: metrics, manifests, probe curves (via the training
-    markers) and the inference job that keeps the PCA tokens."""
+def figure_inputs(wildcards):
+    """What `vjepa-fer figures` reads besides the metrics: manifests, probe curves (via the
+    training markers) and the inference job that keeps the PCA tokens."""
     ev = config["evaluation"]
     files = expand("results/{dataset}/manifest.csv", dataset=DATASETS)
-    files += all_train_markers()
+    files += all_train_markers(wildcards.encoder)
     if ev["pca_fold"] and ev["pca_dataset"] in DATASETS:
-        files.append(f"results/posteriors/{ev['pca_dataset']}/done.json")
+        files.append(
+            f"results/{wildcards.encoder}/posteriors/{ev['pca_dataset']}/done.json"
+        )
     return files
 
 
@@ -298,18 +347,19 @@ def pca_fold(dataset):
     return ev["pca_fold"] if dataset == ev["pca_dataset"] else 0
 
 
-def forwards_options():
+def forwards_options(wildcards):
     """Every setting that changes the clip-forward count or its FLOPs (`vjepa-fer forwards`);
     the encoder's dimensions come from the registry by name."""
+    enc = ENCODERS[wildcards.encoder]
     return [
         "--encoder",
-        ENCODER["name"],
+        enc["name"],
         "--img-size",
-        str(ENCODER["img_size"]),
+        str(enc["img_size"]),
         "--frames-per-clip",
-        str(ENCODER["num_frames"]),
+        str(enc["num_frames"]),
         "--frame-step",
-        str(ENCODER["frame_step"]),
+        str(enc["frame_step"]),
         "--clips",
         str(PROBE["clips"]),
         "--epochs",
@@ -325,12 +375,17 @@ def forwards_options():
     ]
 
 
-def measured_forwards():
-    """Every job's clip-forward count: training, inference and stored features."""
-    files = all_train_markers()
-    files += expand("results/posteriors/{dataset}/done.json", dataset=DATASETS)
+def measured_forwards(wildcards):
+    """Every job's clip-forward count of an encoder: training, inference and stored features."""
+    files = all_train_markers(wildcards.encoder)
     files += expand(
-        "results/features/{dataset}/{kind}/forwards.json",
+        "results/{encoder}/posteriors/{dataset}/done.json",
+        encoder=wildcards.encoder,
+        dataset=DATASETS,
+    )
+    files += expand(
+        "results/{encoder}/features/{dataset}/{kind}/forwards.json",
+        encoder=wildcards.encoder,
         dataset=DATASETS,
         kind=FEATURES["store"],
     )

@@ -20,21 +20,29 @@ rule download_dataset:
         " {params.opts:q} --marker {output:q} > {log:q} 2>&1"
 
 
-if ENCODER["checkpoint"] and ENCODER["url"]:
+if DOWNLOADS:
 
+    # One job per checkpoint file that an encoder entry downloads from its URL (the file's path
+    # is the wildcard, limited to those files); an existing file is used as is.
     rule download_checkpoint:
         output:
-            ENCODER["checkpoint"],
+            "{checkpoint}",
         log:
-            "results/logs/download/checkpoint.log",
+            "results/logs/download/checkpoint/{checkpoint}.log",
+        wildcard_constraints:
+            checkpoint="|".join(re.escape(path) for path in DOWNLOADS),
         localrule: True
         conda:
             # The checkpoint is loaded (torch, weights_only) before it is accepted.
             "../../envs/torch.yaml"
         params:
-            url=ENCODER["url"],
-            key=ENCODER["checkpoint_key"],
-            sha=["--sha256", ENCODER["sha256"]] if ENCODER["sha256"] else [],
+            url=lambda wc: DOWNLOADS[wc.checkpoint]["url"],
+            key=lambda wc: DOWNLOADS[wc.checkpoint]["checkpoint_key"],
+            sha=lambda wc: (
+                ["--sha256", DOWNLOADS[wc.checkpoint]["sha256"]]
+                if DOWNLOADS[wc.checkpoint]["sha256"]
+                else []
+            ),
             retries=config["download"]["retries"],
             timeout=config["download"]["timeout"],
         shell:

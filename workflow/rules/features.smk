@@ -1,5 +1,6 @@
-# Stage: frame counts of every video, then the frozen encoder: each clip encoded once into the
-# sharded feature store (vjepa_fer.video.lengths, vjepa_fer.features.extract / .merge).
+# Stage: frame counts of every video (shared by the encoders), then each frozen encoder: each clip
+# encoded once into its sharded feature store (vjepa_fer.video.lengths,
+# vjepa_fer.features.extract / .merge).
 
 
 rule lengths:
@@ -34,11 +35,11 @@ rule extract:
     input:
         unpack(extract_inputs),
     output:
-        "results/features/{dataset}/{kind}/shard-{shard}.json",
+        "results/{encoder}/features/{dataset}/{kind}/shard-{shard}.json",
     log:
-        "results/logs/extract/{dataset}-{kind}-{shard}.log",
+        "results/logs/extract/{encoder}/{dataset}-{kind}-{shard}.log",
     benchmark:
-        "results/benchmarks/extract/{dataset}-{kind}-{shard}.tsv"
+        "results/benchmarks/extract/{encoder}/{dataset}-{kind}-{shard}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: max(1, FEATURES["workers"])
@@ -47,7 +48,7 @@ rule extract:
         mem_mb=16000,
     params:
         root=lambda wc: dataset_root(wc.dataset),
-        store=lambda wc: f"results/features/{wc.dataset}/{wc.kind}",
+        store=lambda wc: f"{features_dir(wc)}/{wc.kind}",
         opts=extract_options,
     shell:
         "vjepa-fer extract --manifest {input.manifest:q} --lengths {input.lengths:q}"
@@ -60,18 +61,18 @@ rule merge_features:
         manifest="results/{dataset}/manifest.csv",
         lengths="results/{dataset}/lengths.csv",
         shards=lambda wc: expand(
-            "results/features/{{dataset}}/{{kind}}/shard-{shard}.json",
+            "results/{{encoder}}/features/{{dataset}}/{{kind}}/shard-{shard}.json",
             shard=range(FEATURES["shards"]),
         ),
     output:
-        index="results/features/{dataset}/{kind}/index.csv",
-        counts="results/features/{dataset}/{kind}/forwards.json",
+        index="results/{encoder}/features/{dataset}/{kind}/index.csv",
+        counts="results/{encoder}/features/{dataset}/{kind}/forwards.json",
     log:
-        "results/logs/merge_features/{dataset}-{kind}.log",
+        "results/logs/merge_features/{encoder}/{dataset}-{kind}.log",
     conda:
         "../../envs/torch.yaml"
     params:
-        store=lambda wc: f"results/features/{wc.dataset}/{wc.kind}",
+        store=lambda wc: f"{features_dir(wc)}/{wc.kind}",
         shards=FEATURES["shards"],
     shell:
         "vjepa-fer merge-features --store {params.store:q} --kind {wildcards.kind}"

@@ -1,14 +1,13 @@
-# Stage: the offline demo applies the first dataset's fold probes to videos of the other dataset,
-# as a user would to their own videos, and plots their per-clip posteriors over time
-# (vjepa_fer.probe.predict). Runs only when every dataset is synthetic (the demo).
+# Stage: the offline demo applies each encoder's fold probes of the first dataset to videos of the
+# other dataset, as a user would to their own videos, and plots their per-clip posteriors over
+# time (vjepa_fer.probe.predict). Runs only when every dataset is synthetic (the demo).
 
 PREDICT_PROBES = DATASETS[0]
-PREDICT_VIDEOS = (
-    DATASETS[1] if len(DATASETS) > 1 else DATASETS[0]
-)  # another dataset's videos
+# Another dataset's videos (the probes' own when the run has one dataset).
+PREDICT_VIDEOS = DATASETS[1] if len(DATASETS) > 1 else DATASETS[0]
 # Targets of `rule all`: the predict demo runs only on synthetic data.
 DEMO_PREDICTIONS = (
-    ["results/predict/timeline.png"]
+    expand("results/{encoder}/predict/timeline.png", encoder=ENCODERS)
     if all(dataset_cfg(d)["source"] == "synth" for d in DATASETS)
     else []
 )
@@ -18,22 +17,23 @@ rule predict_demo:
     input:
         manifest=f"results/{PREDICT_VIDEOS}/manifest.csv",
         trained=expand(
-            "results/probes/{dataset}/train-{group}.json",
+            "results/{{encoder}}/probes/{dataset}/train-{group}.json",
             dataset=PREDICT_PROBES,
             group=groups(PREDICT_PROBES),
         ),
-        checkpoint=checkpoint_input(),
+        checkpoint=lambda wc: checkpoint_input(wc.encoder),
     output:
         timeline=report(
-            "results/predict/timeline.png",
+            "results/{encoder}/predict/timeline.png",
             caption="../report/predict.rst",
             category="Predict",
+            subcategory="{encoder}",
         ),
-        csv="results/predict/predictions.csv",
+        csv="results/{encoder}/predict/predictions.csv",
     log:
-        "results/logs/predict/predict_demo.log",
+        "results/logs/predict/{encoder}.log",
     benchmark:
-        "results/benchmarks/predict/predict_demo.tsv"
+        "results/benchmarks/predict/{encoder}.tsv"
     conda:
         "../../envs/torch.yaml"
     resources:

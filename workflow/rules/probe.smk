@@ -7,11 +7,11 @@ rule train_probes:
     input:
         unpack(train_inputs),
     output:
-        "results/probes/{dataset}/train-{group}.json",
+        "results/{encoder}/probes/{dataset}/train-{group}.json",
     log:
-        "results/logs/train_probes/{dataset}-{group}.log",
+        "results/logs/train_probes/{encoder}/{dataset}-{group}.log",
     benchmark:
-        "results/benchmarks/train_probes/{dataset}-{group}.tsv"
+        "results/benchmarks/train_probes/{encoder}/{dataset}-{group}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: max(1, FEATURES["workers"])
@@ -20,12 +20,13 @@ rule train_probes:
         mem_mb=32000,
     params:
         root=lambda wc: dataset_root(wc.dataset),
+        out=lambda wc: f"results/{wc.encoder}/probes/{wc.dataset}",
         folds=lambda wc: group_folds(wc.dataset, wc.group),
         opts=train_options,
         encoder=encoder_options,
     shell:
         "vjepa-fer train --dataset {wildcards.dataset} --manifest {input.manifest:q}"
-        " --lengths {input.lengths:q} --root {params.root:q} --out results/probes/{wildcards.dataset}"
+        " --lengths {input.lengths:q} --root {params.root:q} --out {params.out:q}"
         " --group {wildcards.group} --folds {params.folds} --done {output:q}"
         " {params.opts:q} {params.encoder:q} > {log:q} 2>&1"
 
@@ -34,14 +35,14 @@ rule infer:
     input:
         manifest="results/{dataset}/manifest.csv",
         lengths="results/{dataset}/lengths.csv",
-        trained=all_train_markers(),
-        checkpoint=checkpoint_input(),
+        trained=lambda wc: all_train_markers(wc.encoder),
+        checkpoint=lambda wc: checkpoint_input(wc.encoder),
     output:
-        "results/posteriors/{dataset}/done.json",
+        "results/{encoder}/posteriors/{dataset}/done.json",
     log:
-        "results/logs/infer/{dataset}.log",
+        "results/logs/infer/{encoder}/{dataset}.log",
     benchmark:
-        "results/benchmarks/infer/{dataset}.tsv"
+        "results/benchmarks/infer/{encoder}/{dataset}.tsv"
     conda:
         "../../envs/torch.yaml"
     threads: max(1, FEATURES["workers"])
@@ -50,7 +51,7 @@ rule infer:
         mem_mb=32000,
     params:
         root=lambda wc: dataset_root(wc.dataset),
-        out=lambda wc: f"results/posteriors/{wc.dataset}",
+        out=lambda wc: f"results/{wc.encoder}/posteriors/{wc.dataset}",
         stride=FEATURES["eval_stride"],
         views=FEATURES["eval_views"],
         pca=lambda wc: pca_fold(wc.dataset),

@@ -1,5 +1,6 @@
-# Stage: the paper's Tables II-IV, Figures 3-6, training curves and the run information shown in
-# `snakemake --report report.html` (vjepa_fer.report.tables, .figures, .runinfo).
+# Stage: the paper's Tables II-IV, Figures 3-6 and training curves of each encoder, and the run
+# information shown in `snakemake --report report.html` (vjepa_fer.report.tables, .figures,
+# .runinfo).
 
 
 rule tables:
@@ -7,54 +8,60 @@ rule tables:
         rules.evaluate.output,
     output:
         report(
-            directory("results/tables"),
+            directory("results/{encoder}/tables"),
             patterns=["{name}.csv"],
             caption="../report/tables.rst",
             category="Tables",
+            subcategory="{encoder}",
         ),
     log:
-        "results/logs/report/tables.log",
+        "results/logs/report/tables-{encoder}.log",
     localrule: True
     conda:
         "../../envs/analysis.yaml"
     params:
-        run_name=config["run_name"],
-        compare=["--compare-paper"] if PAPER_SETTING else [],
+        metrics=lambda wc: f"results/{wc.encoder}/metrics",
+        run_name=lambda wc: run_label(wc.encoder),
+        compare=lambda wc: ["--compare-paper"] if paper_setting(wc.encoder) else [],
     shell:
-        "vjepa-fer tables --metrics results/metrics --out {output:q} --run-name {params.run_name}"
-        " {params.compare} > {log:q} 2>&1"
+        "vjepa-fer tables --metrics {params.metrics:q} --data results --out {output:q}"
+        " --run-name {params.run_name:q} {params.compare} > {log:q} 2>&1"
 
 
 rule figures:
     input:
         rules.evaluate.output,
-        figure_inputs(),
+        figure_inputs,
     output:
         report(
-            directory("results/figures"),
+            directory("results/{encoder}/figures"),
             patterns=["{name}.png"],
             caption="../report/figures.rst",
             category="Figures",
+            subcategory="{encoder}",
         ),
     log:
-        "results/logs/report/figures.log",
+        "results/logs/report/figures-{encoder}.log",
     localrule: True
     conda:
         "../../envs/analysis.yaml"
     params:
+        results=lambda wc: f"results/{wc.encoder}",
         pca_dataset=config["evaluation"]["pca_dataset"],
         pca_fold=config["evaluation"]["pca_fold"],
         datasets=DATASETS,
     shell:
-        "vjepa-fer figures --results results --out {output:q} --datasets {params.datasets:q}"
-        " --pca-dataset {params.pca_dataset} --pca-fold {params.pca_fold} > {log:q} 2>&1"
+        "vjepa-fer figures --results {params.results:q} --data results --out {output:q}"
+        " --datasets {params.datasets:q} --pca-dataset {params.pca_dataset}"
+        " --pca-fold {params.pca_fold} > {log:q} 2>&1"
 
 
 rule run_info:
     input:
-        rules.tables.output,
-        rules.figures.output,
-        rules.forwards.output,
+        expand(rules.tables.output, encoder=ENCODERS),
+        expand(rules.figures.output, encoder=ENCODERS),
+        expand(rules.forwards.output, encoder=ENCODERS),
+        COMPARISON,
     output:
         config=report(
             "results/report/config.csv",

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vjepa_fer.evaluate.results import KEYS, paired_tests, score_posteriors
+from vjepa_fer.evaluate.results import KEYS, NAME, paired_tests, posterior_files, score_posteriors
 from vjepa_fer.evaluate.stats import METRICS, Decisions, interval, replicates
 from vjepa_fer.io import atomic_open, write_csv
 
@@ -45,10 +45,21 @@ def posterior_dir(path: Path) -> Path:
     return path / "posteriors" if (path / "posteriors").is_dir() else path
 
 
-def load_run(path: Path, *, mv_tie: str = "authors") -> dict[tuple, list[Decisions]]:
-    """Per (train, test, variant, voting, rule): the fold probes' decisions, sorted by fold."""
+def load_run(
+    path: Path, *, mv_tie: str = "authors", datasets: list[str] | None = None
+) -> dict[tuple, list[Decisions]]:
+    """Per (train, test, variant, voting, rule): the fold probes' decisions, sorted by fold.
+
+    ``datasets`` keeps only probes trained and tested on those datasets: a folder also holds the
+    tables of datasets an earlier configuration of the run had (None: every table)."""
+    tables = posterior_files(posterior_dir(path))
+    if datasets is not None:
+        keep = set(datasets)
+        tables = [(t, p) for t, p in tables if t in keep and NAME.match(p.stem)["train"] in keep]
+        if not tables:
+            raise ValueError(f"{path}: no posterior tables of the datasets {sorted(keep)}")
     groups: dict[tuple, list[tuple[int, Decisions]]] = {}
-    for _, _, row, _, _, _, dec in score_posteriors(posterior_dir(path), mv_tie=mv_tie):
+    for _, _, row, _, _, _, dec in score_posteriors(tables, mv_tie=mv_tie):
         key = tuple(row[k] for k in KEYS)
         groups.setdefault(key, []).append((row["fold"], dec))
     return {k: [d for _, d in sorted(v, key=lambda t: t[0])] for k, v in groups.items()}
@@ -73,11 +84,13 @@ def compare_runs(
     confidence: float = 0.95,
     mv_tie: str = "authors",
     variant: str = "main",
+    datasets: list[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The comparison table and the paired tests of every pair of runs (see module docstring)."""
+    """The comparison table and the paired tests of every pair of runs (see module docstring);
+    ``datasets``: only probes trained and tested on these (None: all found)."""
     if len(runs) < 1:
         raise ValueError("compare-encoders needs at least one --run NAME=DIR")
-    loaded = {name: load_run(path, mv_tie=mv_tie) for name, path in runs.items()}
+    loaded = {name: load_run(path, mv_tie=mv_tie, datasets=datasets) for name, path in runs.items()}
     rows = []
     for name, groups in loaded.items():
         mine = {k: v for k, v in groups.items() if k[2] == variant}
@@ -245,6 +258,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="folder for tables and figure")
     parser.add_argument("--variant", default="main", help="probe variant to compare")
     parser.add_argument(
+        "--datasets",
+        nargs="+",
+        help="only probes trained and tested on these datasets (default: every table found; "
+        "the workflow passes the run's datasets)",
+    )
+    parser.add_argument(
         "--mv-tie",
         choices=["authors", "lowest", "posterior"],
         default="authors",
@@ -273,6 +292,7 @@ def run(args: argparse.Namespace) -> int:
         confidence=args.confidence,
         mv_tie=args.mv_tie,
         variant=args.variant,
+        datasets=args.datasets,
     )
     for p in write_comparison(table, tests, args.out):
         print(p)

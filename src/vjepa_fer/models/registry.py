@@ -2,10 +2,11 @@
 
 Implements the encoder choice of docs/protocol.md, section "Encoder" (the authors use
 ``vit_huge`` with ``vith16-384.pth.tar``). Built-in entries: ``vit_large``, ``vit_huge``,
-``vit_giant`` (official V-JEPA 1 architectures, loaded by :func:`load_vjepa`) and ``tiny``
-(64-d, 2 layers, for tests and demos). Optional encoders register themselves with the
-``@register_encoder(name)`` decorator; ``vjepa_fer.models.hf`` (Hugging Face V-JEPA 2 / VideoMAE)
-is imported on the first lookup of an unknown name, so it may keep its heavy imports lazy.
+``vit_giant`` (official V-JEPA 1 architectures, loaded by :func:`load_vjepa`), ``tiny`` (64-d,
+2 layers, for tests and demos) and ``tiny_deep`` (64-d, 4 layers: the demo's second encoder).
+Optional encoders register themselves with the ``@register_encoder(name)`` decorator;
+``vjepa_fer.models.hf`` (Hugging Face V-JEPA 2 / VideoMAE) is imported on the first lookup of an
+unknown name, so it may keep its heavy imports lazy.
 
 Contract of every factory::
 
@@ -93,7 +94,7 @@ def build_encoder(
 
 
 # Encoders that exist only for tests and the offline demo: random weights are their normal state.
-RANDOM_BY_DESIGN = frozenset({"tiny"})
+RANDOM_BY_DESIGN = frozenset({"tiny", "tiny_deep"})
 
 
 def require_weights(name: str, checkpoint: object, random_weights: bool) -> None:
@@ -133,5 +134,5 @@ def _vit_factory(preset: str) -> EncoderFactory:
     return factory
 
 
-for _preset in ("vit_large", "vit_huge", "vit_giant", "tiny"):
+for _preset in ("vit_large", "vit_huge", "vit_giant", "tiny", "tiny_deep"):
     register_encoder(_preset)(_vit_factory(_preset))

@@ -59,12 +59,14 @@ class ViTConfig:
     in_chans: int = 3
 
 
-# Presets of the official V-JEPA 1 encoders; "tiny" is ours, for tests and demos.
+# Presets of the official V-JEPA 1 encoders; "tiny" and "tiny_deep" are ours, for tests and the
+# demo (tiny_deep: the demo's second encoder in its encoder comparison, twice tiny's depth).
 VIT_PRESETS: dict[str, ViTConfig] = {
     "vit_large": ViTConfig(embed_dim=1024, depth=24, num_heads=16),
     "vit_huge": ViTConfig(embed_dim=1280, depth=32, num_heads=16),
     "vit_giant": ViTConfig(embed_dim=1408, depth=40, num_heads=16, mlp_ratio=48 / 11),
     "tiny": ViTConfig(embed_dim=64, depth=2, num_heads=4),
+    "tiny_deep": ViTConfig(embed_dim=64, depth=4, num_heads=4),
 }
 
 

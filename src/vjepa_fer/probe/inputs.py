@@ -14,6 +14,7 @@ identified by its seed instead.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -64,7 +65,9 @@ def input_spec(
     fps: float,
     classes: list[str],
 ) -> dict[str, Any]:
-    """The ``input`` block of probe.json (see the module docstring)."""
+    """The ``input`` block of probe.json (see the module docstring). ``fps`` 0 or NaN (frame
+    folders have no frame rate) is recorded as unknown (None)."""
+    known = float(fps) > 0 and math.isfinite(float(fps))
     return {
         "encoder": encoder,
         "checkpoint": checkpoint,
@@ -75,8 +78,8 @@ def input_spec(
         "img_size": img_size,
         "num_frames": num_frames,
         "frame_step": frame_step,
-        "fps": round(float(fps), 5),
-        "clip_seconds": round(num_frames * frame_step / float(fps), 4),
+        "fps": round(float(fps), 5) if known else None,
+        "clip_seconds": round(num_frames * frame_step / float(fps), 4) if known else None,
         "normalisation": {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)},
         "eval_view": EVAL_VIEW,
         "eval_short_side": eval_short_side(img_size),

@@ -166,10 +166,13 @@ def resample_frames(num_frames: int, fps_source: float, fps_target: float) -> np
 def video_clips(
     num_frames: int, fps_source: float, spec: dict[str, Any], stride: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(starts (K,) in resampled frames, source frame numbers (K, T), resampled length)."""
+    """(starts (K,) in resampled frames, source frame numbers (K, T), resampled length).
+
+    Probes trained on frame folders know no frame rate (``fps`` None): frames are then taken as
+    they come, at the source's rate."""
     from vjepa_fer.video.clips import eval_clips
 
-    src = resample_frames(num_frames, fps_source, float(spec["fps"]))
+    src = resample_frames(num_frames, fps_source, float(spec["fps"] or fps_source))
     starts, indices = eval_clips(
         len(src),
         frames_per_clip=int(spec["num_frames"]),
@@ -257,7 +260,7 @@ def clip_posteriors(
                 ]
             posts.append(torch.stack(per_probe).mean(dim=0).cpu().numpy())  # (B, C)
     probs = np.concatenate(posts)  # (K, C)
-    fps = float(spec["fps"])
+    fps = float(spec["fps"] or info.fps)
     window = int(spec["num_frames"]) * int(spec["frame_step"])
     table = pd.DataFrame(
         {
@@ -451,7 +454,7 @@ def run(args: argparse.Namespace) -> int:
     probes = load_probes(folders, args.device_resolved)
     encoder = build_spec_encoder(probes.spec, args).to(args.device_resolved).eval()
     logger.info(
-        "%d probes (%s), encoder %s, %d px, %d frames at step %d, %.3f fps",
+        "%d probes (%s), encoder %s, %d px, %d frames at step %d, %s fps",
         len(folders),
         args.probes,
         probes.spec["encoder"],

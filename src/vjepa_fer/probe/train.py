@@ -331,7 +331,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--random-clips",
         action=argparse.BooleanOptionalAction,
         default=TrainConfig.random_clips,
-        help="the paper's 8 random clips per epoch (default: the authors' fixed clips)",
+        help="the paper's random clips (--no-random-clips: the authors' 8 fixed clips)",
     )
     parser.add_argument(
         "--augment",

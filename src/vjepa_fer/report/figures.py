@@ -20,7 +20,8 @@ Implements docs/protocol.md, "Figures". Every figure is written as PNG (``--dpi`
 Each figure has a function that takes DataFrames/arrays and returns a ``matplotlib.figure.Figure``
 (no pyplot, no global backend or rcParams change: styles are applied in ``rc_context``).
 
-    vjepa-fer figures --results results --out results/figures --pca-dataset crema-d --pca-fold 1
+    vjepa-fer figures --results results/vit_huge --data results --out results/vit_huge/figures \\
+        --pca-dataset crema-d --pca-fold 1
 """
 
 from __future__ import annotations
@@ -482,13 +483,18 @@ def write_figures(
     variant: str = "main",
     dpi: int = 200,
     datasets: list[str] | None = None,
+    data_dir: Path | None = None,
 ) -> list[Path]:
     """Draw every figure the results support; returns the written paths (PNG and PDF).
 
-    ``datasets`` limits the per-dataset figures (demographics, curves) to this run's datasets,
-    so files an earlier configuration left under ``results/`` are not drawn (None: all known).
+    ``results_dir`` holds one encoder's metrics, posteriors and probes; ``data_dir`` the
+    datasets' manifests and cards (``<dataset>/manifest.csv``; None: ``results_dir``, a layout
+    with both in one folder). ``datasets`` limits the per-dataset figures (demographics, curves)
+    to this run's datasets, so files an earlier configuration left under ``results/`` are not
+    drawn (None: all known).
     """
     results_dir, out_dir = Path(results_dir), Path(out_dir)
+    data_dir = results_dir if data_dir is None else Path(data_dir)
     metrics = results_dir / "metrics"
     paths: list[Path] = []
 
@@ -514,8 +520,8 @@ def write_figures(
             title = f"{_name(pca_dataset)}: test clips of fold {pca_fold}, fold-{pca_fold} probe"
             fig = pca_figure(enc, pooled, clips["label"], labels_for(pca_dataset), title=title)
             emit(fig, f"fig5_pca_{pca_dataset}_fold{pca_fold}")
-    for ds in [d for d in known_datasets(results_dir) if datasets is None or d in datasets]:
-        manifest = results_dir / ds / "manifest.csv"
+    for ds in [d for d in known_datasets(data_dir) if datasets is None or d in datasets]:
+        manifest = data_dir / ds / "manifest.csv"
         if manifest.is_file():
             emit(demographics_figure(pd.read_csv(manifest), dataset=ds), f"fig6_demographics_{ds}")
         curves = read_curves(results_dir / "probes" / ds, variant=variant)
@@ -528,14 +534,26 @@ def write_figures(
     if not paths:
         raise FileNotFoundError(
             f"{results_dir}: nothing to draw (looked for metrics/confusion, metrics/videos, "
-            "posteriors/<ds>/pca-*, <ds>/manifest.csv, probes/<ds>/fold*/<variant>/curve.csv)"
+            f"posteriors/<ds>/pca-*, probes/<ds>/fold*/<variant>/curve.csv, and {data_dir}/"
+            "<ds>/manifest.csv)"
         )
     logger.info("wrote %d figure files to %s", len(paths), out_dir)
     return paths
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--results", required=True, type=Path, help="the pipeline's results/")
+    parser.add_argument(
+        "--results",
+        required=True,
+        type=Path,
+        help="an encoder's results (results/<encoder>: metrics/, posteriors/, probes/)",
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="the datasets' folder (results: <dataset>/manifest.csv, dataset.json; "
+        "default: --results)",
+    )
     parser.add_argument("--out", required=True, type=Path, help="folder for PNG and PDF files")
     parser.add_argument(
         "--pca-dataset", default="crema-d", help="dataset of the PCA figure (a run's dataset)"
@@ -557,7 +575,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--dpi {args.dpi}: use at least 150 for print")
     paths = write_figures(
         args.results, args.out, pca_dataset=args.pca_dataset, pca_fold=args.pca_fold,
-        variant=args.variant, dpi=args.dpi, datasets=args.datasets,
+        variant=args.variant, dpi=args.dpi, datasets=args.datasets, data_dir=args.data,
     )  # fmt: skip
     for p in paths:
         print(p)

@@ -76,11 +76,19 @@ def versions() -> pd.DataFrame:
 def output_index(
     results: Path, skip: tuple[str, ...] = ("synth", "features", "report")
 ) -> pd.DataFrame:
-    """Every file under results/ (bulk folders of videos and tokens summarised, not hashed)."""
+    """Every file under results/; bulk folders of videos and tokens (``skip``: at the top, as
+    results/synth/, or one level down, as an encoder's results/<encoder>/features/) summarised,
+    not hashed."""
     rows = []
+    bulk: dict[str, list[Path]] = {}
     for path in sorted(p for p in results.rglob("*") if p.is_file()):
         rel = path.relative_to(results)
-        if rel.parts[0] in skip or path.name.startswith("."):
+        folders = rel.parts[:-1][:2]
+        depth = next((i for i, part in enumerate(folders) if part in skip), None)
+        if depth is not None:
+            bulk.setdefault("/".join(rel.parts[: depth + 1]), []).append(path)
+            continue
+        if path.name.startswith("."):
             continue
         rows.append(
             {
@@ -89,16 +97,14 @@ def output_index(
                 "sha256": file_digest(path),
             }
         )
-    for folder in skip:
-        files = [p for p in (results / folder).rglob("*") if p.is_file()]
-        if files:
-            rows.append(
-                {
-                    "file": f"results/{folder}/ ({len(files)} files)",
-                    "bytes": sum(p.stat().st_size for p in files),
-                    "sha256": "",
-                }
-            )
+    for folder, files in sorted(bulk.items()):
+        rows.append(
+            {
+                "file": f"results/{folder}/ ({len(files)} files)",
+                "bytes": sum(p.stat().st_size for p in files),
+                "sha256": "",
+            }
+        )
     return pd.DataFrame(rows, columns=["file", "bytes", "sha256"])
 
 

@@ -17,8 +17,8 @@ With ``--compare-paper`` (runs in the paper's setting) Tables II and IV get the 
 the differences, like for like: the paper's "UAR" against OUR paper-compatible UAR, the paper's WAR
 against our WAR (see :mod:`vjepa_fer.report.paper`).
 
-    vjepa-fer tables --metrics results/metrics --out results/tables --run-name vith16-384 \\
-        --compare-paper
+    vjepa-fer tables --metrics results/vit_huge/metrics --data results \\
+        --out results/vit_huge/tables --run-name paper --compare-paper
 """
 
 from __future__ import annotations
@@ -605,10 +605,14 @@ def write_table(table: Table, out_dir: Path, *, run_name: str) -> list[Path]:
     return paths
 
 
-def build_tables(metrics_dir: Path, *, run_name: str, compare_paper: bool) -> list[Table]:
-    """Every table that the evaluation outputs in ``metrics_dir`` support."""
+def build_tables(
+    metrics_dir: Path, *, run_name: str, compare_paper: bool, data_dir: Path | None = None
+) -> list[Table]:
+    """Every table that the evaluation outputs in ``metrics_dir`` support; custom datasets'
+    display names come from their cards in ``data_dir`` (``<name>/dataset.json``; None: the
+    folder above ``metrics_dir``)."""
     metrics_dir = Path(metrics_dir)
-    load_cards(metrics_dir.parent)  # custom datasets' display names (results/<name>/dataset.json)
+    load_cards(metrics_dir.parent if data_dir is None else Path(data_dir))
     summary2 = read_summary(metrics_dir / "table2.csv")
     if summary2.empty:
         raise ValueError(f"{metrics_dir / 'table2.csv'}: no rows (no same-dataset results)")
@@ -650,11 +654,18 @@ def build_tables(metrics_dir: Path, *, run_name: str, compare_paper: bool) -> li
 
 
 def write_tables(
-    metrics_dir: Path, out_dir: Path, *, run_name: str, compare_paper: bool
+    metrics_dir: Path,
+    out_dir: Path,
+    *,
+    run_name: str,
+    compare_paper: bool,
+    data_dir: Path | None = None,
 ) -> list[Path]:
     """Write every table as CSV, Markdown and LaTeX, plus ``tables.md``; returns the paths."""
     out_dir = Path(out_dir)
-    tables = build_tables(Path(metrics_dir), run_name=run_name, compare_paper=compare_paper)
+    tables = build_tables(
+        Path(metrics_dir), run_name=run_name, compare_paper=compare_paper, data_dir=data_dir
+    )
     paths: list[Path] = []
     for t in tables:
         paths += write_table(t, out_dir, run_name=run_name)
@@ -673,6 +684,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, type=Path, help="folder for the tables")
     parser.add_argument(
+        "--data",
+        type=Path,
+        help="the datasets' folder (results: custom datasets' <name>/dataset.json; default: the "
+        "folder above --metrics)",
+    )
+    parser.add_argument(
         "--run-name", required=True, help="name of this run, printed in titles and Table III"
     )
     parser.add_argument(
@@ -684,7 +701,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     paths = write_tables(
-        args.metrics, args.out, run_name=args.run_name, compare_paper=args.compare_paper
+        args.metrics,
+        args.out,
+        run_name=args.run_name,
+        compare_paper=args.compare_paper,
+        data_dir=args.data,
     )
     for p in paths:
         print(p)

@@ -328,7 +328,7 @@ def iter_decoded(
     if want[0] < 0:
         raise VideoError(path, f"negative frame index {int(want[0])} requested")
     chunk = max(1, int(chunk))
-    if path.is_dir():  # a folder of numbered frames: each chunk reads only its own files
+    if path.is_dir():  # a folder of numbered frames (video/frames.py): read a chunk at a time
         from vjepa_fer.video.frames import decode_frame_folder
 
         for s in range(0, len(want), chunk):

@@ -1,0 +1,31 @@
+"""Run information (report/runinfo.py): the output index hashes results, summarises bulk folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vjepa_fer.report.runinfo import output_index
+
+
+def write(path: Path, text: str = "x") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_bulk_folders_are_summarised_at_the_top_and_per_encoder(tmp_path):
+    results = tmp_path / "results"
+    write(results / "ravdess/manifest.csv")
+    write(results / "synth/ravdess/Actor_01/a.mp4")
+    write(results / "tiny/metrics/table2.csv")
+    write(results / "tiny/features/ravdess/train/part-0.safetensors", "tokens")
+    write(results / "tiny/features/ravdess/train/index.csv")
+    write(results / "tiny_deep/features/ravdess/eval/index.csv")
+    index = output_index(results).set_index("file")
+    hashed = {f for f in index.index if index.loc[f, "sha256"]}
+    assert hashed == {"results/ravdess/manifest.csv", "results/tiny/metrics/table2.csv"}
+    assert index.loc["results/tiny/features/ (2 files)", "bytes"] == len("tokens") + 1
+    assert "results/tiny_deep/features/ (1 files)" in index.index
+    assert "results/synth/ (1 files)" in index.index
+    # Only folders are bulk: a file of that name is indexed like any other.
+    write(results / "tiny/report")
+    assert "results/tiny/report" in set(output_index(results)["file"])
