@@ -100,7 +100,8 @@ def test_slurm_profile_shards_ask_for_gpus_unless_on_cpu(tmp_path):
         (tmp_path / f"{device}.yaml").write_text(yaml.safe_dump(cfg))
         jobs = dry_run("profiles/slurm", str(tmp_path / f"{device}.yaml"), tmp_path / device)
         extract = [r for rule, r in jobs if rule == "extract"]
-        assert len(extract) == len(cfg["datasets"]) * 2 * shards
+        encoders = len(cfg.get("encoders") or [cfg["encoder"]])  # the demo compares two
+        assert len(extract) == encoders * len(cfg["datasets"]) * 2 * shards
         for r in extract:
             assert r.get("gpu", "0") == gpu and int(r["mem_mb"]) == 32000, r
 
