@@ -678,3 +678,19 @@ def test_ravdess_checksum_table_replaces_the_pinned_one(server, tmp_path):
     )  # fmt: skip
     assert dl.run(args) == 0
     assert (tmp_path / "r" / "Actor_03" / "01-01-01-01-01-01-03.mp4").is_file()
+
+
+def test_download_dispatches_through_the_dataset_modules(tmp_path):
+    """`vjepa-fer download` asks the dataset's module; a licence-gated one says why it cannot."""
+    from vjepa_fer.cli import main
+    from vjepa_fer.datasets import get_dataset
+
+    assert main(["download", "--dataset", "dfew", "--root", str(tmp_path)]) == 1
+    assert get_dataset("crema-d").download_options({"cremad_mirrors": ["a/{name}", "b"]}, {}) == [
+        "--mirror",
+        "a/{name}",
+        "--mirror",
+        "b",
+    ]
+    with pytest.raises(ValueError, match="DFEW cannot be downloaded"):
+        get_dataset("dfew").download(None, {})

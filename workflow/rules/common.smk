@@ -397,18 +397,7 @@ def download_options(wildcards):
     d, cfg = config["download"], dataset_cfg(wildcards.dataset)
     opts = ["--jobs", str(d["jobs"]), "--retries", str(d["retries"])]
     opts += ["--timeout", str(d["timeout"])]
-    if wildcards.dataset == "ravdess":
-        opts += [
-            "--base-url",
-            d["ravdess_base_url"],
-            "--record-api",
-            d["ravdess_record_api"],
-        ]
-        opts += ["--keep-archives"] if d["keep_archives"] else []
-    else:
-        # --mirror takes one template: repeat the option, in the order they are tried.
-        for template in d["cremad_mirrors"]:
-            opts += ["--mirror", template]
+    opts += MODULES[wildcards.dataset].download_options(d, cfg)
     if cfg["actors"]:
         opts += ["--actors", *map(str, cfg["actors"])]
     if cfg["checksums"]:

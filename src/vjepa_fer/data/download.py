@@ -60,6 +60,7 @@ from vjepa_fer.data.fetch import (
     verify_file,
     write_json,
 )
+from vjepa_fer.datasets import get_dataset
 from vjepa_fer.io import atomic_open, file_digest
 from vjepa_fer.progress import Progress
 
@@ -434,10 +435,10 @@ def download_cremad(
             f"{len(failures)} of {len(selected)} CREMA-D video(s) failed; rerun to retry only "
             "these (verified files are skipped):\n" + "\n".join(lines) + more
         )
-    return _write_cremad_marker(root, marker, selected, lfs, templates, table)
+    return write_cremad_marker(root, marker, selected, lfs, templates, table)
 
 
-def _write_cremad_marker(root, marker, selected, lfs, templates, table) -> Path:
+def write_cremad_marker(root, marker, selected, lfs, templates, table) -> Path:
     marker_path = Path(marker) if marker is not None else Path(root) / MARKER_NAME
     write_json(
         marker_path,
@@ -606,8 +607,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--dataset",
         required=True,
-        choices=("ravdess", "crema-d", "checkpoint"),
-        help="what to fetch: a dataset, or the encoder checkpoint",
+        help="what to fetch: a downloadable dataset (ravdess, crema-d) or `checkpoint`",
     )
     parser.add_argument("--root", type=Path, help="dataset folder (ravdess, crema-d)")
     parser.add_argument("--dest", type=Path, help="checkpoint file to write (checkpoint)")
@@ -661,7 +661,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _read_names(path: Path) -> list[str]:
+def read_names(path: Path) -> list[str]:
     if not path.is_file():
         raise FileNotFoundError(f"--names-file {path} does not exist")
     lines = (
@@ -694,41 +694,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.root is None:
         raise ValueError(f"--dataset {args.dataset} needs --root DIR")
-    if args.verify_only and args.dataset != "crema-d":
-        raise ValueError("--verify-only applies to --dataset crema-d only")
-    if args.dataset == "ravdess":
-        download_ravdess(
-            args.root,
-            actors=args.actors or range(1, 25),
-            pinned=args.checksums,
-            base_url=args.base_url,
-            record_api=args.record_api or None,
-            keep_archives=args.keep_archives,
-            marker=args.marker,
-            **common,
-        )
-        return 0
-    names = _read_names(args.names_file) if args.names_file else None
-    templates = args.mirrors or CREMAD_URL_TEMPLATES
-    if args.verify_only:
-        report = verify_cremad(
-            args.root, table=args.checksums, names=names, actors=args.actors, jobs=args.jobs
-        )
-        if not report.clean:
-            raise DownloadError(
-                f"CREMA-D copy under {args.root} is incomplete:\n{report.describe()}"
-            )
-        lfs = load_cremad_table(args.checksums)
-        _write_cremad_marker(args.root, args.marker, report.ok, lfs, templates, args.checksums)
-        return 0
-    download_cremad(
-        args.root,
-        url_templates=templates,
-        table=args.checksums,
-        names=names,
-        actors=args.actors,
-        jobs=args.jobs,
-        marker=args.marker,
-        **common,
-    )
+    # Each dataset module knows how it is published (vjepa_fer.datasets).
+    get_dataset(args.dataset).download(args, common)
     return 0

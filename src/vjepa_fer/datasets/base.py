@@ -13,6 +13,7 @@ probe of fold 1 trains on exactly the training split and is tested on exactly th
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from collections import Counter
@@ -104,6 +105,18 @@ class Dataset:
         """`vjepa-fer synth` flags from this dataset's `synth` config block (Snakefile)."""
         s = cfg.get("synth", {})
         return ["--actors", str(s["actors"]), "--size", f"{s['width']}x{s['height']}"]
+
+    def download_options(self, download: dict, cfg: dict) -> list[str]:
+        """Dataset-specific `vjepa-fer download` flags from the `download:` block (Snakefile)."""
+        return []
+
+    def download(self, args: argparse.Namespace, common: dict[str, Any]) -> None:
+        """Fetch and verify this dataset under ``args.root`` (``vjepa-fer download``);
+        ``common`` holds retries, timeout and progress. Only for ``downloadable`` datasets."""
+        raise ValueError(
+            f"{self.name}: {self.display_name} cannot be downloaded (licence: {self.licence}); "
+            "use a local copy (source: local, root: ...)"
+        )
 
     def card(self) -> dict:
         """What later stages need to know without the config: written beside the manifest."""

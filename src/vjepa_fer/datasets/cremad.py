@@ -6,11 +6,21 @@ paper's Table I, packaged. Facts: docs/datasets.md.
 
 from __future__ import annotations
 
+import argparse
 import io
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from vjepa_fer.data.download import (
+    CREMAD_URL_TEMPLATES,
+    DownloadError,
+    download_cremad,
+    load_cremad_table,
+    read_names,
+    verify_cremad,
+    write_cremad_marker,
+)
 from vjepa_fer.datasets import register
 from vjepa_fer.datasets.base import Dataset, IndexOptions
 from vjepa_fer.labels import CREMAD_LABELS
@@ -74,6 +84,35 @@ class CremaD(Dataset):
         s = cfg["synth"]
         sentences = ",".join(map(str, s["sentences"])) if s["sentences"] else "all"
         return [*super().synth_options(cfg), "--sentences", sentences]
+
+    def download_options(self, download: dict, cfg: dict) -> list[str]:
+        # --mirror takes one template: repeat the option, in the order they are tried.
+        return [flag for t in download["cremad_mirrors"] for flag in ("--mirror", t)]
+
+    def download(self, args: argparse.Namespace, common: dict[str, Any]) -> None:
+        names = read_names(args.names_file) if args.names_file else None
+        templates = args.mirrors or CREMAD_URL_TEMPLATES
+        if args.verify_only:
+            report = verify_cremad(
+                args.root, table=args.checksums, names=names, actors=args.actors, jobs=args.jobs
+            )
+            if not report.clean:
+                raise DownloadError(
+                    f"CREMA-D copy under {args.root} is incomplete:\n{report.describe()}"
+                )
+            table = load_cremad_table(args.checksums)
+            write_cremad_marker(args.root, args.marker, report.ok, table, templates, args.checksums)
+            return
+        download_cremad(
+            args.root,
+            url_templates=templates,
+            table=args.checksums,
+            names=names,
+            actors=args.actors,
+            jobs=args.jobs,
+            marker=args.marker,
+            **common,
+        )
 
 
 register(CremaD())

@@ -6,10 +6,12 @@ packaged Luna-Jiménez et al. 2021 split. Facts: docs/datasets.md.
 
 from __future__ import annotations
 
+import argparse
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from vjepa_fer.data.download import download_ravdess
 from vjepa_fer.datasets import register
 from vjepa_fer.datasets.base import Dataset, IndexOptions
 from vjepa_fer.labels import RAVDESS_LABELS
@@ -68,6 +70,25 @@ class Ravdess(Dataset):
             *["--statements", join(s["statements"])],
             *["--repetitions", join(s["repetitions"])],
         ]
+
+    def download_options(self, download: dict, cfg: dict) -> list[str]:
+        opts = ["--base-url", download["ravdess_base_url"]]
+        opts += ["--record-api", download["ravdess_record_api"]]
+        return opts + (["--keep-archives"] if download["keep_archives"] else [])
+
+    def download(self, args: argparse.Namespace, common: dict[str, Any]) -> None:
+        if args.verify_only:
+            raise ValueError("--verify-only applies to --dataset crema-d only")
+        download_ravdess(
+            args.root,
+            actors=args.actors or range(1, 25),
+            pinned=args.checksums,
+            base_url=args.base_url,
+            record_api=args.record_api or None,
+            keep_archives=args.keep_archives,
+            marker=args.marker,
+            **common,
+        )
 
 
 register(Ravdess())
