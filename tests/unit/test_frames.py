@@ -98,3 +98,35 @@ def test_loader_decodes_frame_folders_chunk_by_chunk(tmp_path):
     frames = np.concatenate([p[1] for p in parts])
     assert np.array_equal(frames, decode_frames(folder, want).frames)
     assert [frame_number(f) for f in frames] == want
+
+
+def test_lengths_verify_every_frame_of_a_folder(tmp_path):
+    """A middle frame of another size, a truncated middle JPEG and a gap in the frame numbers
+    are each listed as a bad video (naming the frame) instead of passing to the encoder job."""
+    frame_folder(tmp_path / "good", 6, lambda i: f"{i}.jpg")
+    sizes = frame_folder(tmp_path / "sizes", 6)
+    Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(sizes / "3.png")
+    trunc = frame_folder(tmp_path / "trunc", 6, lambda i: f"{i}.jpg")
+    data = (trunc / "3.jpg").read_bytes()
+    (trunc / "3.jpg").write_bytes(data[: len(data) // 2])
+    gap = frame_folder(tmp_path / "gap", 6)
+    (gap / "4.png").unlink()
+    df = video_lengths(["good", "sizes", "trunc", "gap"], tmp_path, verify=True)
+    assert df["status"].tolist() == ["ok", "corrupt", "corrupt", "corrupt"]
+    errors = df["error"].tolist()
+    assert "3.png is 10x10 px" in errors[1]
+    assert "3.jpg" in errors[2]
+    assert "missing: 4" in errors[3]
+
+
+def test_sixteen_bit_frames_are_scaled_not_clipped(tmp_path):
+    folder = tmp_path / "deep"
+    folder.mkdir()
+    ramp = (np.arange(48 * 64).reshape(48, 64) * 21).astype(np.uint16)  # 0 .. 64491
+    for i in range(1, 3):
+        Image.fromarray(ramp).save(folder / f"{i}.png")
+    frames = decode_frames(folder).frames
+    assert frames.shape == (2, 48, 64, 3)
+    want = np.rint(ramp / 257.0).astype(np.uint8)
+    assert np.abs(frames[0, ..., 0].astype(int) - want).max() <= 1
+    assert len(np.unique(frames[0])) > 200  # clipping would leave 0 and 255 and a few values
