@@ -66,3 +66,47 @@ def file_digest(
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+# A digest sidecar ``<file>.sha256`` is ``sha256sum`` format (``sha256sum -c`` checks it and skips
+# the comment line) plus the file's size and mtime when it was hashed: the digest is trusted only
+# while the file still has that size and mtime, so a checkpoint swapped after its sidecar was
+# written (even an older file copied in with its mtime kept) is hashed again.
+_SIDECAR_STAT = "# size:mtime_ns "
+
+
+def _stat_key(path: Path) -> str:
+    st = path.stat()
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def write_digest_sidecar(path: str | os.PathLike[str], digest: str) -> Path:
+    """Write ``<path>.sha256`` for ``digest`` of ``path`` (atomic), recording size and mtime."""
+    path = Path(path)
+    sidecar = path.with_name(path.name + ".sha256")
+    with atomic_open(sidecar, "w", encoding="utf-8") as fh:
+        fh.write(f"{digest}  {path.name}\n{_SIDECAR_STAT}{_stat_key(path)}\n")
+    return sidecar
+
+
+def recorded_digest(path: str | os.PathLike[str]) -> str | None:
+    """The digest ``<path>.sha256`` records (64 hex digits), or None (no sidecar, malformed)."""
+    path = Path(path)
+    sidecar = path.with_name(path.name + ".sha256")
+    if not sidecar.is_file():
+        return None
+    words = sidecar.read_text(encoding="utf-8").split()
+    if not words or len(words[0]) != 64:
+        return None
+    return words[0].lower()
+
+
+def trusted_digest(path: str | os.PathLike[str]) -> str | None:
+    """The sidecar's digest if it still describes ``path`` (same size and mtime), else None."""
+    path = Path(path)
+    digest = recorded_digest(path)
+    if digest is None:
+        return None
+    lines = path.with_name(path.name + ".sha256").read_text(encoding="utf-8").splitlines()
+    stats = [ln[len(_SIDECAR_STAT) :].strip() for ln in lines if ln.startswith(_SIDECAR_STAT)]
+    return digest if stats and stats[0] == _stat_key(path) else None

@@ -192,3 +192,33 @@ def test_random_init_when_no_checkpoint() -> None:
     sa, sb = a.state_dict(), b.state_dict()
     assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
     assert not a.training and not any(p.requires_grad for p in a.parameters())
+
+
+def test_a_swapped_checkpoint_is_hashed_again_despite_a_newer_sidecar(tmp_path):
+    """The sidecar's digest is trusted only while the file has the size and mtime the sidecar
+    recorded: a file swapped afterwards (its mtime older than the sidecar's, as `cp -p` keeps
+    it) is hashed again instead of inheriting the old digest."""
+    import hashlib
+    import os
+
+    from vjepa_fer.io import write_digest_sidecar
+    from vjepa_fer.probe.inputs import checkpoint_sha256
+
+    ckpt = tmp_path / "w.pth.tar"
+    ckpt.write_bytes(b"original weights")
+    digest = hashlib.sha256(b"original weights").hexdigest()
+    sidecar = write_digest_sidecar(ckpt, digest)
+    assert checkpoint_sha256(ckpt) == digest
+    # Trusted without hashing: a sidecar with a made-up digest is believed while stats match.
+    sidecar.write_text(sidecar.read_text().replace(digest, "f" * 64))
+    assert checkpoint_sha256(ckpt) == "f" * 64
+    old = ckpt.stat()
+    ckpt.write_bytes(b"swapped in weights")
+    os.utime(ckpt, ns=(old.st_atime_ns, old.st_mtime_ns - 10**9))  # older than the sidecar
+    assert sidecar.stat().st_mtime > ckpt.stat().st_mtime
+    assert checkpoint_sha256(ckpt) == hashlib.sha256(b"swapped in weights").hexdigest()
+    # Same size, mtime restored: only the digest would tell (not trusted without a record).
+    legacy = tmp_path / "legacy.pth.tar"
+    legacy.write_bytes(b"abc")
+    (tmp_path / "legacy.pth.tar.sha256").write_text("0" * 64 + "  legacy.pth.tar\n")
+    assert checkpoint_sha256(legacy) == hashlib.sha256(b"abc").hexdigest()

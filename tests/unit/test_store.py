@@ -156,3 +156,73 @@ def test_stored_clips_are_reused_only_for_the_same_file_and_settings(tmp_path, c
     writer(tmp_path, "s0", meta={"encoder": "vit_huge"})
     assert not list(tmp_path.glob("part-s0-*"))
     assert list(tmp_path.glob("part-s1-*.csv"))
+
+
+def _frames(folder, n, value=0):  # noqa: ANN001
+    import numpy as np
+    from PIL import Image
+
+    folder.mkdir(exist_ok=True)
+    for i in range(1, n + 1):
+        Image.fromarray(np.full((8, 8, 3), value + i, np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+def _restore(path, st):  # noqa: ANN001
+    import os
+
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_a_frame_folder_is_identified_by_its_frames_not_the_folder(tmp_path):
+    """Frames overwritten in place leave the folder's own size and mtime alone (mtime restored
+    here as a copy tool would): the identity still changes, so the store re-encodes."""
+    import time
+
+    from vjepa_fer.features.extract import video_identities
+    from vjepa_fer.features.store import file_identity
+
+    folder = _frames(tmp_path / "clip", 4)
+    folder_st = folder.stat()
+    before = file_identity(folder)
+    assert before.startswith("frames:4:")
+    time.sleep(0.01)
+    _frames(folder, 4, value=100)  # same names, new pixels (PNG sizes may even be equal)
+    _restore(folder, folder_st)
+    after = file_identity(folder)
+    assert after != before
+    # extract refuses tokens planned from the old frames, naming the video.
+    videos = pd.DataFrame({"video": ["clip"], "identity": [before]})
+    with pytest.raises(ValueError, match="changed since the lengths step"):
+        video_identities(videos, tmp_path)
+    assert video_identities(videos.assign(identity=after), tmp_path) == {"clip": after}
+
+
+def test_content_identity_catches_same_size_edits_with_restored_mtime(tmp_path):
+    from vjepa_fer.features.extract import video_identities
+    from vjepa_fer.features.store import file_identity
+    from vjepa_fer.video.lengths import video_lengths
+
+    video = tmp_path / "v.mp4"
+    video.write_bytes(b"A" * 1000)
+    st = video.stat()
+    stat_id, content_id = file_identity(video), file_identity(video, "content")
+    assert content_id.startswith("sha256:")
+    video.write_bytes(b"B" * 1000)  # same size
+    _restore(video, st)
+    assert file_identity(video) == stat_id  # stat identity is fooled (documented)
+    assert file_identity(video, "content") != content_id
+    folder = _frames(tmp_path / "clip", 3)
+    content_folder = file_identity(folder, "content")
+    f = folder / "2.png"
+    f_st, data = f.stat(), bytearray(f.read_bytes())
+    data[-20] ^= 0xFF  # same size, another byte
+    f.write_bytes(bytes(data))
+    _restore(f, f_st)
+    assert file_identity(folder, "content") != content_folder
+    # lengths records content identities on request; extract recomputes them the same way.
+    table = video_lengths(["clip"], tmp_path, verify=False, identity="content")
+    assert table["identity"][0] == file_identity(folder, "content")
+    assert video_identities(table, tmp_path) == {"clip": table["identity"][0]}
+    with pytest.raises(ValueError, match="must be one of"):
+        file_identity(video, "mtime")

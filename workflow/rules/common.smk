@@ -69,6 +69,14 @@ def dataset_ready(wildcards):
     return []
 
 
+def index_declared_inputs(wildcards):
+    """Files the index reads besides the dataset itself: a custom dataset's manifest CSV and a
+    configured fold table, so an edit of either re-runs `index` (the class list and other
+    settings reach it as params, which Snakemake's default rerun triggers also watch)."""
+    cfg = dataset_cfg(wildcards.dataset)
+    return [cfg[key] for key in ("manifest", "folds") if cfg.get(key)]
+
+
 def index_options(wildcards):
     """Config-driven flags of `vjepa-fer index` (quoted with :q where used)."""
     cfg = dataset_cfg(wildcards.dataset)

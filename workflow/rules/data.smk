@@ -24,6 +24,7 @@ rule synth:
 rule index:
     input:
         dataset_ready,
+        declared=index_declared_inputs,
     output:
         manifest="results/{dataset}/manifest.csv",
         report="results/{dataset}/index_report.json",

@@ -25,9 +25,11 @@ rule lengths:
     params:
         root=lambda wc: dataset_root(wc.dataset),
         verify=[] if FEATURES["decode_verify"] else ["--no-verify"],
+        identity=FEATURES["identity"],
     shell:
         "vjepa-fer lengths --manifest {input.manifest:q} --root {params.root:q}"
         " --out {output.lengths:q} --report {output.bad:q} --jobs {threads} {params.verify}"
+        " --identity {params.identity}"
         " > {log:q} 2>&1"
 
 

@@ -61,7 +61,7 @@ from vjepa_fer.data.fetch import (
     write_json,
 )
 from vjepa_fer.datasets import get_dataset
-from vjepa_fer.io import atomic_open, file_digest
+from vjepa_fer.io import file_digest, recorded_digest, write_digest_sidecar
 from vjepa_fer.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -565,9 +565,7 @@ def download_checkpoint(
     expected = sha256.lower() if sha256 else None
     if expected is not None and not re.fullmatch(r"[0-9a-f]{64}", expected):
         raise ValueError(f"--sha256 must be 64 hex digits, got {sha256!r}")
-    recorded = None
-    if sidecar.is_file():
-        recorded = (sidecar.read_text(encoding="utf-8").split() or [""])[0].lower()
+    recorded = recorded_digest(dest)
     if expected is None and recorded:
         expected = recorded
         logger.info("verifying %s against the sha256 recorded in %s", dest.name, sidecar)
@@ -593,8 +591,7 @@ def download_checkpoint(
             ) from exc
         raise
     digest = expected or file_digest(dest, "sha256")
-    with atomic_open(sidecar, "w", encoding="utf-8") as fh:
-        fh.write(f"{digest}  {dest.name}\n")
+    write_digest_sidecar(dest, digest)
     logger.info("sha256 %s  %s", digest, dest)
     return digest
 

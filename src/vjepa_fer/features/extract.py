@@ -30,7 +30,7 @@ import pandas as pd
 from vjepa_fer.features.build import add_encoder_arguments, build_stream
 from vjepa_fer.features.cpu_fallback import report_cpu_fallback
 from vjepa_fer.features.plan import eval_requests, shard_of, train_requests, usable_videos
-from vjepa_fer.features.store import StoreConfig, StoreWriter, file_identity
+from vjepa_fer.features.store import StoreConfig, StoreWriter, file_identity, identity_mode
 from vjepa_fer.features.stream import PixelConfig
 from vjepa_fer.io import atomic_open
 from vjepa_fer.progress import ClipCounter, Progress
@@ -62,7 +62,12 @@ class StoreSink:
 def video_identities(videos: pd.DataFrame, root: Path) -> dict[str, str]:
     """video -> file identity now; ValueError if a file changed since ``lengths`` measured it
     (its frame count, hence its clips, may be wrong), when the lengths table records identities."""
-    out = {v: file_identity(root / v) for v in videos["video"]}
+    recorded = videos["identity"] if "identity" in videos.columns else [None] * len(videos)
+    # Recomputed the way lengths computed it (stat or content: features.identity).
+    out = {
+        v: file_identity(root / v, identity_mode(rec))
+        for v, rec in zip(videos["video"], recorded, strict=True)
+    }
     if "identity" in videos.columns:
         stale = [
             v
@@ -72,7 +77,7 @@ def video_identities(videos: pd.DataFrame, root: Path) -> dict[str, str]:
         if stale:
             raise ValueError(
                 f"{len(stale)} videos under {root} changed since the lengths step measured them "
-                f"(size:mtime differ), e.g. {stale[:5]}; run the lengths step again "
+                f"(their identities differ), e.g. {stale[:5]}; run the lengths step again "
                 "(snakemake -R lengths)"
             )
     return out

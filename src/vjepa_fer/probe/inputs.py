@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from vjepa_fer.io import file_digest
+from vjepa_fer.io import file_digest, trusted_digest
 
 # The pipeline's clips are normalised with ImageNet's mean/std (video/transforms.py), the
 # statistics every supported encoder (V-JEPA 1 and 2, VideoMAE) was pre-trained with.
@@ -31,19 +31,16 @@ EVAL_VIEW = "short side floor(S*256/224), centre crop S x S"
 def checkpoint_sha256(path: str | os.PathLike[str] | None) -> str | None:
     """sha256 of a checkpoint file or of a model directory's files; None without checkpoint.
 
-    A ``<file>.sha256`` written beside a download (``vjepa-fer download``) is trusted when it is
-    newer than the file, so multi-GB checkpoints are not hashed on every run.
+    A ``<file>.sha256`` written beside a download (``vjepa-fer download``) is trusted while the
+    file has the size and mtime the sidecar recorded, so multi-GB checkpoints are not hashed on
+    every run; a checkpoint swapped after the sidecar was written is hashed again (a sidecar newer
+    than the file proves nothing: ``cp -p`` keeps an old mtime).
     """
     if path is None:
         return None
     path = Path(path)
     if path.is_file():
-        side = path.with_name(path.name + ".sha256")
-        if side.is_file() and side.stat().st_mtime >= path.stat().st_mtime:
-            text = side.read_text().split()
-            if text and len(text[0]) == 64:
-                return text[0].lower()
-        return file_digest(path)
+        return trusted_digest(path) or file_digest(path)
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
         if not files:

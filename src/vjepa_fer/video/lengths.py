@@ -16,7 +16,9 @@ later stage) instead of stopping an encoder job.
 lengths.csv: video, num_frames, fps, width, height, backend, status (ok|missing|empty|unreadable|
 corrupt), error, identity — one row per manifest row, in manifest order. ``identity`` is
 ``<bytes>:<mtime_ns>`` of the file when measured (symbolic links followed; a string, so no
-precision is lost): the feature store reuses tokens only for an unchanged file. The report holds
+precision is lost), a digest of every frame's name, size and mtime for a frame folder, or with
+``--identity content`` a SHA-256 of the bytes (:func:`vjepa_fer.features.store.file_identity`):
+the feature store reuses tokens only for an unchanged video. The report holds
 the rows whose status is not ok, with the full path.
 """
 
@@ -50,14 +52,14 @@ LENGTH_COLUMNS = [
 REPORT_COLUMNS = ["video", "path", "status", "error"]
 
 
-def probe_row(task: tuple[str, str, str, bool]) -> dict:
+def probe_row(task: tuple[str, str, str, bool, str]) -> dict:
     """Probe one video; never raises for a bad video (the row records the problem)."""
     from vjepa_fer.features.store import file_identity
 
-    video, path, backend, verify = task
+    video, path, backend, verify, identity = task
     row: dict = {"video": video, "num_frames": None, "fps": None, "width": None, "height": None}
     try:
-        row["identity"] = file_identity(path)  # follows links: the file actually read
+        row["identity"] = file_identity(path, identity)  # follows links: the file actually read
     except OSError:
         row["identity"] = ""
     try:
@@ -90,10 +92,14 @@ def video_lengths(
     jobs: int = 1,
     backend: str = "auto",
     verify: bool = True,
+    identity: str = "stat",
 ) -> pd.DataFrame:
-    """One row per entry of ``videos`` (paths relative to ``root``), in the same order."""
+    """One row per entry of ``videos`` (paths relative to ``root``), in the same order.
+
+    ``identity`` is how each video's identity is recorded (``stat`` or ``content``,
+    :func:`vjepa_fer.features.store.file_identity`)."""
     root = Path(root)
-    tasks = [(v, str(root / v), backend, verify) for v in videos]
+    tasks = [(v, str(root / v), backend, verify, identity) for v in videos]
     if jobs <= 1 or len(tasks) <= 1:
         rows = [probe_row(t) for t in tasks]
     else:
@@ -124,6 +130,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_false",
         help="trust the header's frame count instead of decoding every frame",
     )
+    parser.add_argument(
+        "--identity",
+        choices=["stat", "content"],
+        default="stat",
+        help="how a video is identified for the feature store: stat (size and mtime of the file "
+        "or of every frame of a folder) or content (SHA-256 of the bytes; reads every byte)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -144,7 +157,14 @@ def run(args: argparse.Namespace) -> int:
 
     videos = table["video"].tolist()
     logger.info("probing %d videos under %s with %d worker(s)", len(videos), root, args.jobs)
-    df = video_lengths(videos, root, jobs=args.jobs, backend=args.backend, verify=args.verify)
+    df = video_lengths(
+        videos,
+        root,
+        jobs=args.jobs,
+        backend=args.backend,
+        verify=args.verify,
+        identity=args.identity,
+    )
     bad = df[df["status"] != "ok"]
     report = pd.DataFrame(
         {
