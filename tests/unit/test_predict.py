@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fractions
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -262,3 +263,161 @@ def test_hf_videomae_at_its_own_geometry(data: list[str], tmp_path: Path) -> Non
     (model / "config.json").write_text((model / "config.json").read_text() + " ")
     with pytest.raises(ValueError, match="has sha256"):
         predict.run(predict_args(argv))
+
+
+def test_mv_ties_follow_the_evaluation_rule() -> None:
+    """CREMA-D: one clip votes angry, one sad; the authors' label map puts SAD first, so MV says
+    sad, as `vjepa-fer evaluate` with evaluation.mv_tie: authors (before: angry)."""
+    from vjepa_fer.evaluate.voting import vote
+
+    outputs = ["angry", "disgust", "fearful", "happy", "neutral", "sad"]
+    clips = pd.DataFrame([[0.9, 0.02, 0.02, 0.02, 0.02, 0.02], [0.3, 0.0, 0.0, 0.0, 0.0, 0.7]])
+    clips.columns = [f"p_{c}" for c in outputs]
+    got = predict.decide(clips, outputs, "authors", "crema-d")
+    assert got["mv"] == "sad" and got["mv_tied"] and got["pbv"] == "angry"
+    table = clips.assign(video="v", label="sad", clip=[0, 1])
+    from vjepa_fer.evaluate.voting import authors_tie_order
+
+    evaluated = vote(
+        table, outputs, mv_tie="authors", tie_order=authors_tie_order("crema-d", outputs)
+    )
+    assert evaluated["mv"].tolist() == [got["mv"]]
+    assert predict.decide(clips, outputs, "lowest", "crema-d")["mv"] == "angry"
+    parser = predict.argparse.ArgumentParser()
+    predict.add_arguments(parser)
+    assert parser.parse_args(["v.mp4", "--probes", "p"]).mv_tie == "authors"
+
+
+def test_folders_errors_short_videos_and_one_line_each(
+    trained: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture, caplog
+) -> None:
+    """A frame folder is predicted like the video it was cut from; a missing and a corrupt
+    video get status error while the rest are predicted; a video shorter than one clip is
+    flagged; the encoder's random weights are stated; one line per video, '1 clip'."""
+    from PIL import Image
+
+    video = trained["data"] / "Actor_03/v1.mp4"
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for k, frame in enumerate(decode_frames(video).frames, start=1):
+        Image.fromarray(frame).save(folder / f"{k:05d}.png")
+    short = write(tmp_path / "short.avi", "avi", "ffv1", 30, list(range(20)))
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100)
+    missing = tmp_path / "missing.mp4"
+    out = tmp_path / "p.csv"
+    argv = ["predict", str(video), str(folder), str(missing), str(broken), str(short)]
+    argv += ["--probes", str(trained["probes"]), "--csv", str(out), "--device", "cpu"]
+    argv += ["--clips", str(tmp_path / "clips.csv"), "--stride", "4"]
+    caplog.set_level("INFO")
+    assert main(argv) == 1  # some videos failed; the table is written all the same
+    table = pd.read_csv(out, keep_default_na=False).set_index("video")
+    assert table["status"].tolist() == ["ok", "ok", "error", "error", "ok"]
+    assert "no such video file or frame folder" in table.loc[str(missing), "error"]
+    assert table.loc[str(broken), "error"]
+    cols = [c for c in table.columns if c.startswith("prob_")]
+    np.testing.assert_allclose(
+        table.loc[str(folder), cols].astype(float), table.loc[str(video), cols].astype(float),
+        atol=1e-5,
+    )  # fmt: skip
+    assert "shorter than one clip" in table.loc[str(short), "warning"]
+    assert (
+        table.loc[str(video), "warning"] == ""
+        or "low confidence" in table.loc[str(video), "warning"]
+    )
+    assert (
+        table["encoder"].eq("tiny").all() and table["random_weights"].astype(str).eq("True").all()
+    )
+    captured = capsys.readouterr()
+    printed = captured.out.splitlines()
+    assert len(printed) == 5 and sum(str(short) in line for line in printed) == 1
+    assert any("(1 clip)" in line and "shorter than one clip" in line for line in printed)
+    assert not any(re.search(r"\(1 clips", line) for line in printed)
+    assert "RANDOM weights" in captured.err + caplog.text
+
+
+def test_low_confidence_is_flagged() -> None:
+    facts = {"resampled_frames": 90, "seconds": 3.0, "clip_seconds": 2.13}
+    flat = {"confidence": 1 - predict.normalised_entropy(np.full(6, 1 / 6))}
+    sure = {"confidence": 1 - predict.normalised_entropy(np.array([0.95] + [0.01] * 5))}
+    assert any("low confidence" in w for w in predict.video_warnings(flat, facts, 64))
+    assert predict.video_warnings(sure, facts, 64) == []
+
+
+def test_timeline_marks_decisions_and_is_legible_at_1600_px(tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from PIL import Image
+
+    outputs = ["neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised", "calm"]
+    rng = np.random.default_rng(0)
+    rows = []
+    for v in ("a_rather_long_video_name_from_a_phone.mp4", "b.mp4"):
+        p = rng.dirichlet(np.ones(len(outputs)), size=20)
+        for k in range(20):
+            rows.append({"video": v, "start_s": k / 10, "end_s": k / 10 + 2.13})
+            rows[-1].update({f"p_{c}": p[k, j] for j, c in enumerate(outputs)})
+    clips = pd.DataFrame(rows)
+    decisions = {
+        v: predict.decide(clips[clips["video"] == v], outputs) for v in clips["video"].unique()
+    }
+    fig = predict.timeline_figure(clips, outputs, "8 probes of results/x/probes/y", decisions)
+    width, height = fig.get_size_inches() * fig.dpi
+    assert round(width) == 1600
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text()]
+    for t in texts:
+        assert t.get_fontsize() * fig.dpi / 72 >= 16, (t.get_text(), t.get_fontsize())
+        box = t.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.y0 >= 0, t.get_text()
+        assert box.x1 <= width + 0.5 and box.y1 <= height + 0.5, t.get_text()
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    for v, d in decisions.items():
+        assert any(f"PBV {d['pbv']}" in t and f"MV {d['mv']}" in t and v in t for t in titles)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    path = tmp_path / "t.png"
+    predict.plot_timeline(clips, outputs, path, "title", decisions)
+    assert Image.open(path).size[0] == 1600
+
+
+def test_variable_frame_rate_is_resampled_by_timestamps(
+    trained: dict[str, Path], tmp_path: Path
+) -> None:
+    """60 frames: 30 at 50 fps, then 30 at 16.7 fps (a phone's VFR). The average rate (25 fps
+    over 2.4 s; the container says 30) would misplace them; timestamps put each resampled frame
+    on the source frame on screen at that time."""
+    import av
+
+    path = tmp_path / "vfr.mkv"
+    stamps = [20 * i if i < 30 else 600 + 60 * (i - 30) for i in range(60)]  # ms
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = fractions.Fraction(1, 1000)
+        for i, ms in enumerate(stamps):
+            frame = av.VideoFrame.from_ndarray(frame_image(i), format="rgb24")
+            frame.pts, frame.time_base = ms, fractions.Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    times = predict.frame_times(path, 60)
+    assert times is not None and predict.is_variable_rate(times)
+    fps = 29.97003
+    src = predict.resample_by_time(times, fps)
+    want = [
+        max(k for k, ms in enumerate(stamps) if ms / 1000 <= i / fps + 1e-9)
+        for i in range(len(src))
+    ]
+    assert src.tolist() == want and len(src) == int((2.34 + 0.06) * fps)
+    assert not predict.is_variable_rate(np.arange(90) / 29.97)  # constant rate: unchanged path
+    probes = predict.load_probes(predict.find_probe_folders(trained["probes"]), "cpu")
+    args = predict.argparse.Namespace(encoder=None, checkpoint=None, probes=trained["probes"])
+    encoder = predict.build_spec_encoder(probes.spec, args)
+    clips, facts = predict.clip_posteriors(path, encoder, probes, stride=8, device="cpu")
+    assert facts["variable_rate"] and facts["resampled_frames"] == len(src)
+    assert clips["start"].tolist() == list(range(0, len(src) - 64, 8))

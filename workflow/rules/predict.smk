@@ -44,8 +44,10 @@ rule predict_demo:
         stride=FEATURES["eval_stride"],
         device=FEATURES["device"],
         dtype=FEATURES["dtype"],
+        mv_tie=config["evaluation"]["mv_tie"],
     shell:
         "vjepa-fer predict --manifest {input.manifest:q} --root {params.root:q} --limit 2"
         " --probes {params.probes:q} --stride {params.stride} --device {params.device}"
-        " --dtype {params.dtype} --csv {output.csv:q} --timeline {output.timeline:q}"
+        " --dtype {params.dtype} --mv-tie {params.mv_tie} --csv {output.csv:q}"
+        " --timeline {output.timeline:q}"
         " > {log:q} 2>&1"

@@ -16,15 +16,26 @@ size and frame rate) this
    checkpoint's sha256 equal those recorded by ``vjepa-fer train``);
 4. averages the fold probes' softmax posteriors per clip (an ensemble of the 5 fold probes) and
    votes over the clips: **PBV** (argmax of the summed posteriors) and **MV** (most per-clip
-   argmax votes, ties to the lowest class index), as the evaluation does.
+   argmax votes, ties by ``--mv-tie``: the evaluation's rule, by default the authors' label map of
+   the probes' dataset, so a CREMA-D angry/sad tie says sad in both).
 
-Outputs: ``--csv`` one row per video (PBV, MV, per-class probabilities = mean clip posterior,
-votes); ``--json`` the same plus every clip's posteriors and times; ``--clips`` per-clip CSV;
-``--timeline`` a PNG of per-clip posteriors over time (one panel per video). Without any output
-option the per-video CSV goes to stdout.
+Videos are files or frame folders (numbered images, as the datasets ship them; a folder has no
+frame rate, so its frames are taken at the probes' training rate). A video that cannot be used
+(missing, unreadable, corrupt) gets ``status`` ``error`` and the reason in ``error`` while the
+others are predicted; the exit status is then 1. ``warning`` flags a video shorter than one
+clip (its one clip is padded with the last frame) and a low-confidence answer (the mean clip
+posterior's entropy above ``LOW_CONFIDENCE`` of its maximum: the probes cannot tell, e.g. when
+no face is visible; see docs/predict.md for why this is not a face detector). The first line
+states the encoder and whether its weights are random (the demo's: predictions mean nothing).
 
-    vjepa-fer predict my_video.webm --probes results/probes/ravdess --timeline timeline.png \\
-        --csv predictions.csv
+Outputs: ``--csv`` one row per video (status, PBV, MV, per-class probabilities = mean clip
+posterior, votes); ``--json`` the same plus every clip's posteriors and times; ``--clips``
+per-clip CSV; ``--timeline`` a PNG of per-clip posteriors over time with the PBV and MV decisions
+(one panel per video, 1,600 px wide). Without any output option the per-video CSV goes to
+stdout; with one, one line per video.
+
+    vjepa-fer predict my_video.webm --probes results/vit_huge/probes/ravdess \\
+        --timeline timeline.png --csv predictions.csv
 """
 
 from __future__ import annotations
@@ -47,6 +58,12 @@ from vjepa_fer.io import atomic_open, write_csv
 logger = logging.getLogger(__name__)
 
 FPS_TOLERANCE = 0.01  # relative: 29.97 and 30 fps count as the same rate
+FOLDER_FPS = 30.0  # a frame folder when the probes know no rate either (times are then nominal)
+# Normalised entropy (H / log C) of a video's mean clip posterior above which the answer is
+# flagged as low confidence: 0.9 of the maximum is close to "no idea" for 6-8 classes.
+LOW_CONFIDENCE = 0.9
+TIMELINE_WIDTH_PX = 1600
+TIMELINE_DPI = 100
 MAX_DECODED_FRAMES = 256  # frames decoded at once (memory stays flat for long videos)
 TRANSFORM_CHUNK = 16  # frames resized at once (a 1080p float frame is 25 MB)
 
@@ -62,6 +79,7 @@ class Probes:
     modules: list[Any]  # AttentiveProbe
     spec: dict[str, Any]
     outputs: list[str]  # class names, then "unused<k>" for extra outputs of an 8-output head
+    dataset: str = ""  # the dataset the probes were trained on (its authors' MV tie order)
 
 
 def find_probe_folders(root: Path, variant: str = "main") -> list[Path]:
@@ -74,7 +92,8 @@ def find_probe_folders(root: Path, variant: str = "main") -> list[Path]:
     folders = sorted(p.parent for p in root.glob(f"fold*/{variant}/probe.json"))
     if not folders:
         raise FileNotFoundError(
-            f"{root}: no fold*/{variant}/probe.json (expected e.g. results/probes/ravdess)"
+            f"{root}: no fold*/{variant}/probe.json (expected a dataset's probe folder, "
+            "results/<encoder>/probes/<dataset>, e.g. results/vit_huge/probes/ravdess)"
         )
     return folders
 
@@ -107,16 +126,31 @@ def load_probes(folders: list[Path], device: Any) -> Probes:
     from vjepa_fer.probe.infer import load_probe
 
     spec = shared_spec(folders)
-    modules, outputs = [], None
+    modules, outputs, dataset = [], None, ""
     for folder in folders:
         probe, info = load_probe(folder, device)
+        dataset = str(info.get("spec", {}).get("dataset", "")) or dataset
         names = list(info["classes"])
         names += [f"unused{k}" for k in range(len(names), info["num_outputs"])]
         if outputs is not None and names != outputs:
             raise ValueError(f"{folder}: outputs {names} differ from {outputs}")
         outputs = names
         modules.append(probe)
-    return Probes(folders, modules, spec, outputs or [])
+    return Probes(folders, modules, spec, outputs or [], dataset)
+
+
+def encoder_statement(spec: dict[str, Any]) -> tuple[str, bool]:
+    """One line naming the probes' encoder and whether its weights are random, and that flag."""
+    random = spec.get("checkpoint") is None
+    if random:
+        seed = spec.get("encoder_seed")
+        return (
+            f"encoder {spec['encoder']} with RANDOM weights (seed {seed}), as in the offline "
+            "demo: these predictions test the pipeline and say nothing about expressions",
+            True,
+        )
+    digest = str(spec.get("checkpoint_sha256") or "")[:12]
+    return f"encoder {spec['encoder']}, pre-trained weights {spec['checkpoint']} ({digest})", False
 
 
 def build_spec_encoder(spec: dict[str, Any], args: argparse.Namespace) -> Any:
@@ -173,6 +207,57 @@ def video_clips(
     from vjepa_fer.video.clips import eval_clips
 
     src = resample_frames(num_frames, fps_source, float(spec["fps"] or fps_source))
+    starts, indices = eval_clips(
+        len(src),
+        frames_per_clip=int(spec["num_frames"]),
+        frame_step=int(spec["frame_step"]),
+        stride=stride,
+    )
+    return starts, src[indices], np.asarray(len(src))
+
+
+def frame_times(path: Path, num_frames: int) -> np.ndarray | None:
+    """Each frame's presentation time in seconds (sorted), or None where the container's
+    timestamps do not give one time per frame (then the average rate is used)."""
+    from vjepa_fer.video.decode import VideoError, frame_timestamps
+
+    try:
+        times = frame_timestamps(path)
+    except VideoError:
+        return None
+    return times if len(times) == num_frames and num_frames > 1 else None
+
+
+def is_variable_rate(times: np.ndarray) -> bool:
+    """True when frame intervals differ by more than a quarter of the median interval (a
+    variable-frame-rate recording, e.g. a phone's), where the average rate misplaces frames."""
+    steps = np.diff(times)
+    if len(steps) < 2:
+        return False
+    median = float(np.median(steps))
+    return median > 0 and float(np.max(np.abs(steps - median))) > 0.25 * median
+
+
+def resample_by_time(times: np.ndarray, fps_target: float) -> np.ndarray:
+    """Source frame on screen at ``t0 + i / fps_target`` for every resampled frame ``i``: the
+    last frame whose timestamp is not later (a variable-rate video keeps its real timing)."""
+    rel = np.asarray(times, dtype=np.float64) - float(times[0])
+    last = rel[-1] + float(
+        rel[-1] - rel[-2]
+    )  # the last frame stays on screen as long as the one before
+    count = max(1, math.floor(last * fps_target + 1e-6))
+    wanted = np.arange(count) / fps_target
+    return np.searchsorted(rel, wanted + 1e-9, side="right").astype(np.int64) - 1
+
+
+def video_clips_by_time(
+    times: np.ndarray, spec: dict[str, Any], stride: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`video_clips` for a variable-rate video: resampled by its frames' timestamps."""
+    from vjepa_fer.video.clips import eval_clips
+
+    rate = float(spec["fps"] or 1.0 / float(np.median(np.diff(times))))
+    src = resample_by_time(times, rate)
     starts, indices = eval_clips(
         len(src),
         frames_per_clip=int(spec["num_frames"]),
@@ -243,7 +328,13 @@ def clip_posteriors(
 
     info = probe_video(path, backend=backend)
     spec = probes.spec
-    starts, indices, length = video_clips(info.num_frames, info.fps, spec, stride)
+    # A frame folder has no rate: its frames are taken at the probes' rate (no resampling).
+    source_fps = info.fps if info.fps > 0 else float(spec["fps"] or FOLDER_FPS)
+    times = None if Path(path).is_dir() else frame_times(path, info.num_frames)
+    if times is not None and is_variable_rate(times):
+        starts, indices, length = video_clips_by_time(times, spec, stride)
+    else:
+        starts, indices, length = video_clips(info.num_frames, source_fps, spec, stride)
     device = torch.device(device)
     amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(dtype)
     use_amp = device.type == "cuda" and amp is not None  # float32 on CPU (as the pipeline)
@@ -260,7 +351,7 @@ def clip_posteriors(
                 ]
             posts.append(torch.stack(per_probe).mean(dim=0).cpu().numpy())  # (B, C)
     probs = np.concatenate(posts)  # (K, C)
-    fps = float(spec["fps"] or info.fps)
+    fps = float(spec["fps"] or source_fps)
     window = int(spec["num_frames"]) * int(spec["frame_step"])
     table = pd.DataFrame(
         {
@@ -274,96 +365,219 @@ def clip_posteriors(
     )
     for k, name in enumerate(probes.outputs):
         table[f"p_{name}"] = probs[:, k]
+    variable = times is not None and is_variable_rate(times)
+    seconds = float(times[-1] - times[0]) + 1 / source_fps if variable else None
     facts = {
         "frames": info.num_frames,
-        "fps": round(info.fps, 5),
+        "fps": round(info.fps, 5) if info.fps > 0 else None,  # None: a frame folder
         "fps_used": fps,
+        "variable_rate": bool(variable),
         "resampled_frames": int(length),
-        "seconds": round(info.num_frames / info.fps, 3),
+        "seconds": round(seconds or info.num_frames / source_fps, 3),
         "size": f"{info.width}x{info.height}",
         "decoder": info.backend,
+        "clip_seconds": round(window / fps, 3),
     }
     return table, facts
 
 
-def decide(clips: pd.DataFrame, outputs: list[str]) -> dict[str, Any]:
-    """PBV and MV of one video's averaged clip posteriors (the evaluation's tie rules)."""
-    from vjepa_fer.evaluate.voting import mv_decision, pbv_decision
+def decide(
+    clips: pd.DataFrame, outputs: list[str], mv_tie: str = "lowest", dataset: str = ""
+) -> dict[str, Any]:
+    """PBV and MV of one video's averaged clip posteriors, with the evaluation's tie rules
+    (``mv_tie`` authors: the authors' label map of ``dataset``, as ``vjepa-fer evaluate``)."""
+    from vjepa_fer.evaluate.voting import authors_tie_order, mv_decision, pbv_decision, tie_ranks
 
     probs = clips[[f"p_{c}" for c in outputs]].to_numpy(dtype=float)  # (K, C)
     sums = probs.sum(axis=0, keepdims=True)  # (1, C)
     votes = np.bincount(probs.argmax(axis=1), minlength=len(outputs))[None, :]  # (1, C)
     pbv = int(pbv_decision(sums)[0])
-    mv = int(mv_decision(votes, sums, "lowest")[0])
+    rank = tie_ranks(outputs, authors_tie_order(dataset, outputs)) if mv_tie == "authors" else None
+    mv = int(mv_decision(votes, sums, mv_tie, rank)[0])
     tied = int((votes[0] == votes[0].max()).sum()) > 1
+    mean = sums[0] / len(probs)
     return {
+        "confidence": round(float(1.0 - normalised_entropy(mean)), 4),
         "pbv": outputs[pbv],
         "mv": outputs[mv],
         "mv_tied": tied,
         "n_clips": len(probs),
-        "probabilities": dict(zip(outputs, (sums[0] / len(probs)).tolist(), strict=True)),
+        "probabilities": dict(zip(outputs, mean.tolist(), strict=True)),
         "votes": dict(zip(outputs, votes[0].astype(int).tolist(), strict=True)),
     }
+
+
+def normalised_entropy(p: np.ndarray) -> float:
+    """Entropy of a distribution divided by its maximum log(C): 0 = certain, 1 = uniform."""
+    p = np.clip(np.asarray(p, dtype=float), 1e-12, 1.0)
+    p = p / p.sum()
+    return float(-(p * np.log(p)).sum() / math.log(len(p))) if len(p) > 1 else 0.0
+
+
+def video_warnings(result: dict[str, Any], facts: dict[str, Any], window_frames: int) -> list[str]:
+    """Why a prediction deserves less trust: shorter than one clip, low confidence."""
+    out = []
+    if facts["resampled_frames"] < window_frames:
+        out.append(
+            f"shorter than one clip ({facts['seconds']:g} s < {facts['clip_seconds']:g} s): its "
+            "one clip repeats the last frame"
+        )
+    if 1.0 - result["confidence"] > LOW_CONFIDENCE:
+        out.append(
+            f"low confidence (posterior entropy {1 - result['confidence']:.2f} of its maximum): "
+            "the probes cannot tell; is a face visible?"
+        )
+    return out
+
+
+# Errors one video can raise without saying anything about the others (decoder, file system,
+# clip planning); anything else is a bug and stops the run with a traceback.
+VIDEO_ERRORS = (ValueError, OSError, RuntimeError, KeyError, EOFError)
 
 
 def predict_videos(
     videos: list[Path], probes: Probes, encoder: Any, args: argparse.Namespace
 ) -> tuple[pd.DataFrame, pd.DataFrame, list[dict[str, Any]]]:
-    """Per-video predictions, per-clip posteriors and the JSON records of every video."""
+    """Per-video predictions, per-clip posteriors and the JSON records of every video.
+
+    A video that fails gets a row with ``status`` error and the reason; the rest go on."""
     rows, tables, records = [], [], []
+    window = int(probes.spec["num_frames"]) * int(probes.spec["frame_step"])
+    mv_tie = getattr(args, "mv_tie", "authors")
     for path in videos:
-        clips, facts = clip_posteriors(
-            path,
-            encoder,
-            probes,
-            stride=args.stride,
-            batch_size=args.batch_size,
-            device=args.device_resolved,
-            dtype=args.dtype,
-            backend=args.backend,
-        )
-        result = decide(clips, probes.outputs)
-        logger.info("%s: PBV %s, MV %s (%d clips)", path, result["pbv"], result["mv"], len(clips))
-        row = {"video": str(path), "pbv": result["pbv"], "mv": result["mv"]}
-        row.update(mv_tied=result["mv_tied"], n_clips=result["n_clips"], **facts)
+        try:
+            if not Path(path).exists():
+                raise FileNotFoundError(f"{path}: no such video file or frame folder")
+            clips, facts = clip_posteriors(
+                path,
+                encoder,
+                probes,
+                stride=args.stride,
+                batch_size=args.batch_size,
+                device=args.device_resolved,
+                dtype=args.dtype,
+                backend=args.backend,
+            )
+        except VIDEO_ERRORS as exc:
+            message = str(exc).strip() or type(exc).__name__
+            logger.error("%s: %s", path, message)
+            rows.append({"video": str(path), "status": "error", "error": message, "warning": ""})
+            records.append({"video": str(path), "status": "error", "error": message})
+            continue
+        result = decide(clips, probes.outputs, mv_tie, probes.dataset)
+        warnings = video_warnings(result, facts, window)
+        for text in warnings:
+            logger.warning("%s: %s", path, text)
+        row = {"video": str(path), "status": "ok", "error": "", "warning": "; ".join(warnings)}
+        row.update(pbv=result["pbv"], mv=result["mv"], mv_tied=result["mv_tied"])
+        row.update(n_clips=result["n_clips"], confidence=result["confidence"], **facts)
         row.update({f"prob_{c}": v for c, v in result["probabilities"].items()})
         row.update({f"votes_{c}": v for c, v in result["votes"].items()})
         rows.append(row)
         tables.append(clips)
         clip_list = clips.drop(columns="video").to_dict(orient="records")
-        records.append({"video": str(path), **facts, **result, "clips": clip_list})
-    return pd.DataFrame(rows), pd.concat(tables, ignore_index=True), records
+        records.append(
+            {"video": str(path), "status": "ok", "warnings": warnings, **facts, **result,
+             "clips": clip_list}
+        )  # fmt: skip
+    clip_table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
+    return pd.DataFrame(rows), clip_table, records
 
 
-def plot_timeline(clips: pd.DataFrame, outputs: list[str], path: Path, title: str) -> None:
-    """Per-clip posteriors (averaged over fold probes) against the clip's centre time."""
+def timeline_figure(
+    clips: pd.DataFrame,
+    outputs: list[str],
+    title: str,
+    decisions: dict[str, dict[str, Any]] | None = None,
+) -> Any:
+    """Per-clip posteriors (averaged over fold probes) against the clip's centre time, one panel
+    per video, with the video's decisions marked: the PBV class's curve drawn thick and named,
+    and a strip under the curves coloured by each clip's vote (its argmax), whose most frequent
+    colour is the MV decision. 1,600 px wide at 100 dpi with fonts of 13 px and more, so it reads
+    at full width in the report. Returns the matplotlib figure (:func:`plot_timeline` saves it)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
+    decisions = decisions or {}
     videos = list(dict.fromkeys(clips["video"]))
+    width = TIMELINE_WIDTH_PX / TIMELINE_DPI
     fig, axes = plt.subplots(
-        len(videos), 1, figsize=(8.5, 2.4 * len(videos) + 0.6), squeeze=False, sharey=True
+        len(videos), 1, figsize=(width, 3.4 * len(videos) + 1.2), squeeze=False, sharey=True
     )
     cmap = plt.get_cmap("tab10")
+    colour = {name: cmap(k % 10) for k, name in enumerate(outputs)}
     for ax, video in zip(axes[:, 0], videos, strict=True):
         part = clips[clips["video"] == video]
         centre = (part["start_s"] + part["end_s"]) / 2
-        for k, name in enumerate(outputs):
+        decided = decisions.get(video, {})
+        pbv, mv = decided.get("pbv"), decided.get("mv")
+        for name in outputs:
             marker = "o" if len(part) < 3 else None
-            ax.plot(centre, part[f"p_{name}"], label=name, color=cmap(k % 10), marker=marker)
-        ax.set_xlim(0, float(part["end_s"].max()))  # the whole video's clip span
-        ax.set_title(Path(video).name, fontsize="small")
+            thick = name == pbv
+            ax.plot(
+                centre,
+                part[f"p_{name}"],
+                color=colour[name],
+                marker=marker,
+                linewidth=3.5 if thick else 1.2,
+                alpha=1.0 if thick else 0.75,
+                zorder=3 if thick else 2,
+            )
+        # Vote strip: each clip's argmax as a coloured band below the curves (MV = the mode).
+        probs = part[[f"p_{c}" for c in outputs]].to_numpy(dtype=float)
+        votes = probs.argmax(axis=1)
+        span = float(part["end_s"].max())
+        step = float(centre.iloc[1] - centre.iloc[0]) if len(part) > 1 else span
+        for at, vote in zip(centre.to_numpy(), votes, strict=True):
+            left = at - step / 2 if len(part) > 1 else 0.0
+            ax.axvspan(left, left + step, ymin=0.0, ymax=0.06, color=colour[outputs[vote]], lw=0)
+        ax.set_xlim(0, span)  # the whole video's clip span
+        name = Path(video).name
+        if pbv is not None:
+            tie = " (tie rule)" if decided.get("mv_tied") else ""
+            n_votes = int(decided.get("votes", {}).get(mv, 0))
+            ax.set_title(
+                f"{name}:  PBV {pbv} (mean posterior {decided['probabilities'][pbv]:.2f}),  "
+                f"MV {mv} ({n_votes} of {decided['n_clips']} clip votes{tie})",
+                fontsize=15,
+                loc="left",
+            )
+        else:
+            ax.set_title(name, fontsize=15, loc="left")
         ax.set_ylim(0, 1)
-        ax.set_ylabel("posterior")
+        ax.set_ylabel("posterior", fontsize=14)
+        ax.tick_params(labelsize=13)
         ax.grid(alpha=0.3)
-    axes[-1, 0].set_xlabel("clip centre (s); each clip spans its centre ± half a window")
-    axes[0, 0].legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    fig.suptitle(title, fontsize="small")
-    fig.tight_layout()
+    axes[-1, 0].set_xlabel(
+        "clip centre (s); each clip spans its centre ± half a window; "
+        "bottom strip: each clip's vote",
+        fontsize=14,
+    )
+    handles = [Line2D([], [], color=colour[c], lw=3, label=c) for c in outputs]
+    fig.legend(
+        handles=handles, loc="upper right", fontsize=13, frameon=False, bbox_to_anchor=(0.995, 0.97)
+    )
+    fig.suptitle(title, fontsize=15, x=0.01, ha="left")
+    fig.tight_layout(rect=(0, 0, 0.86, 0.97))  # the legend keeps the right 14 %
+    return fig
+
+
+def plot_timeline(
+    clips: pd.DataFrame,
+    outputs: list[str],
+    path: Path,
+    title: str,
+    decisions: dict[str, dict[str, Any]] | None = None,
+) -> None:
+    """Save :func:`timeline_figure` as ``path`` (PNG: 1,600 px wide)."""
+    import matplotlib.pyplot as plt
+
+    fig = timeline_figure(clips, outputs, title, decisions)
     with atomic_open(path, mode="wb") as fh:
-        fig.savefig(fh, format=path.suffix.lstrip(".") or "png", dpi=120)
+        fig.savefig(fh, format=path.suffix.lstrip(".") or "png", dpi=TIMELINE_DPI)
     plt.close(fig)
 
 
@@ -379,10 +593,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "multiple or fraction of it are resampled by that integer (60 fps: every 2nd frame). "
         "Clips: every --stride-th start, each the evaluation view (short side S*256/224, centre "
         "crop). The fold probes' posteriors are averaged per clip; PBV = argmax of the summed "
-        "clip posteriors, MV = most clip votes (ties: lowest class index)."
+        "clip posteriors, MV = most clip votes (ties: --mv-tie, the evaluation's rule). Videos "
+        "are files or frame folders; one that fails gets status 'error' in the table while the "
+        "rest are predicted (exit status 1)."
     )
     parser.add_argument(
-        "videos", nargs="*", type=Path, metavar="VIDEO", help="video files to classify"
+        "videos",
+        nargs="*",
+        type=Path,
+        metavar="VIDEO",
+        help="video files or frame folders (numbered images) to classify",
     )
     parser.add_argument(
         "--manifest",
@@ -410,6 +630,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="encoder checkpoint if it moved; its sha256 must equal the recorded one",
     )
     parser.add_argument("--stride", type=int, default=1, help="step between clip starts")
+    parser.add_argument(
+        "--mv-tie",
+        choices=["authors", "lowest", "posterior"],
+        default="authors",
+        help="MV tie rule, as evaluation.mv_tie (authors: the authors' label map of the probes' "
+        "dataset, e.g. CREMA-D angry/sad -> sad)",
+    )
     parser.add_argument("--batch-size", type=int, default=16, help="clips per encoder forward")
     parser.add_argument(
         "--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N"
@@ -446,13 +673,12 @@ def run(args: argparse.Namespace) -> int:
     if not videos:
         raise ValueError("no videos given (VIDEO arguments or --manifest)")
     args.videos = videos
-    missing = [str(v) for v in args.videos if not v.is_file()]
-    if missing:
-        raise FileNotFoundError(f"video(s) not found: {missing}")
     args.device_resolved = resolve_device(args.device)
     folders = find_probe_folders(args.probes, args.variant)
     probes = load_probes(folders, args.device_resolved)
     encoder = build_spec_encoder(probes.spec, args).to(args.device_resolved).eval()
+    statement, random_weights = encoder_statement(probes.spec)
+    (logger.warning if random_weights else logger.info)("%s", statement)
     logger.info(
         "%d probes (%s), encoder %s, %d px, %d frames at step %d, %s fps",
         len(folders),
@@ -464,6 +690,8 @@ def run(args: argparse.Namespace) -> int:
         probes.spec["fps"],
     )
     table, clips, records = predict_videos(list(args.videos), probes, encoder, args)
+    table.insert(1, "encoder", probes.spec["encoder"])
+    table.insert(2, "random_weights", random_weights)
     if labels:  # the manifest's true labels beside the predictions
         table.insert(1, "label", table["video"].map(labels))
         for record in records:
@@ -474,14 +702,34 @@ def run(args: argparse.Namespace) -> int:
         write_csv(clips, args.clips)
     if args.json:
         with atomic_open(args.json, encoding="utf-8") as fh:
-            json.dump({"probes": [str(f) for f in folders], "videos": records}, fh, indent=2)
-    if args.timeline:
-        title = f"{len(folders)} fold probes of {args.probes}, averaged"
-        plot_timeline(clips, probes.outputs, args.timeline, title)
+            meta = {"probes": [str(f) for f in folders], "encoder": probes.spec["encoder"]}
+            meta["random_weights"] = random_weights
+            json.dump({**meta, "videos": records}, fh, indent=2)
+    if args.timeline and len(clips):
+        title = f"{len(folders)} fold probes of {args.probes}, averaged; {statement}"
+        decided = {r["video"]: r for r in records if r.get("status") == "ok"}
+        plot_timeline(clips, probes.outputs, args.timeline, title, decided)
     if not (args.csv or args.json or args.clips or args.timeline):
         table.to_csv(sys.stdout, index=False)
-    else:
+    else:  # one line per video (the log lines above carry warnings and errors only)
         for _, r in table.iterrows():
-            clips = f"{r['n_clips']} clip" + ("s" if r["n_clips"] != 1 else "")
-            print(f"{r['video']}: PBV {r['pbv']}, MV {r['mv']} ({clips})")
-    return 0
+            print(result_line(r))
+    failed = int((table["status"] != "ok").sum())
+    if failed:
+        logger.error("%d of %d videos could not be predicted (status 'error')", failed, len(table))
+    return 1 if failed else 0
+
+
+def plural(n: int, word: str) -> str:
+    """``1 clip``, ``2 clips``."""
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def result_line(row: pd.Series) -> str:
+    """The one terminal line of a video's result."""
+    if row["status"] != "ok":
+        return f"{row['video']}: ERROR {row['error']}"
+    line = (
+        f"{row['video']}: PBV {row['pbv']}, MV {row['mv']} ({plural(int(row['n_clips']), 'clip')})"
+    )
+    return line + (f"; warning: {row['warning']}" if row["warning"] else "")

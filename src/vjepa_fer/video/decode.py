@@ -214,6 +214,33 @@ def count_decodable_frames(path: str | os.PathLike[str]) -> int:
     return seen
 
 
+def frame_timestamps(path: str | os.PathLike[str]) -> np.ndarray:
+    """Presentation time (s) of every frame of the first video stream, sorted, read from the
+    packets (demuxed, not decoded: cheap). :class:`VideoError` where packets carry no time.
+
+    Variable-frame-rate recordings (phones) space their frames unevenly; the average rate that
+    decord and the container report then misplaces frames in time (``vjepa-fer predict``)."""
+    path = Path(path)
+    container, stream = _pyav_open(path)
+    times = []
+    try:
+        with container:
+            base = stream.time_base
+            for packet in container.demux(stream):
+                if packet.size == 0:  # the flush packet at the end
+                    continue
+                if packet.pts is None or base is None:
+                    raise VideoError(path, "a packet carries no timestamp")
+                times.append(float(packet.pts * base))
+    except VideoError:
+        raise
+    except Exception as exc:
+        raise VideoError(path, f"reading timestamps failed: {_short(exc)}") from exc
+    if not times:
+        raise VideoError(path, "no video packets", "empty")
+    return np.sort(np.asarray(times, dtype=np.float64))
+
+
 def _pyav_info(path: Path, verify: bool) -> VideoInfo:
     container, stream = _pyav_open(path)
     with container:
