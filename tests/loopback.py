@@ -3,8 +3,10 @@
 It listens on 127.0.0.1 only (port 0: the system picks a free one), serves bytes the test
 registers under a path, honours ``Range`` requests, logs every request, and injects faults per
 path: a fixed status, a body cut short after N bytes (with the full Content-Length announced), a
-body cut short with no Content-Length at all (the client can only see the connection close), or
-ignoring ``Range``. Nothing here ever contacts another host.
+body cut short with no Content-Length at all (the client can only see the connection close),
+ignoring ``Range``, or trickling the body (``trickle``: one byte every that many seconds, the full
+Content-Length announced; the server gives up when the client hangs up). Nothing here ever
+contacts another host.
 
     with serve() as server:
         server.files["/a.bin"] = b"..."
@@ -78,6 +80,17 @@ class _Handler(BaseHTTPRequestHandler):
         if not fault.get("no_length"):
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if fault.get("trickle"):
+            import time
+
+            try:
+                for k in range(len(body)):
+                    self.wfile.write(body[k : k + 1])
+                    self.wfile.flush()
+                    time.sleep(fault["trickle"])
+            except OSError:  # the client hung up
+                pass
+            return
         # A cut transfer ends early; with a Content-Length the client can tell, without one
         # (HTTP/1.0, the connection closes) the cut body looks complete.
         self.wfile.write(body if cut is None else body[:cut])

@@ -61,6 +61,8 @@ CLI = {
     "features.train_copies": [("train", "copies"), ("extract", "copies"), ("forwards", "copies")],
     "features.pool": [("extract", "pool")],
     "features.identity": [("lengths", "identity")],
+    "download.min_speed": [("download", "min_speed")],
+    "download.deadline": [("download", "deadline")],
     "features.int8": [("extract", "int8")],
     "probe.mode": [("train", "mode")],
     "probe.epochs": [("train", "epochs"), ("forwards", "epochs")],

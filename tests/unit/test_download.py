@@ -694,3 +694,53 @@ def test_download_dispatches_through_the_dataset_modules(tmp_path):
     ]
     with pytest.raises(ValueError, match="DFEW cannot be downloaded"):
         get_dataset("dfew").download(None, {})
+
+
+# ----------------------------------------------------------------------------- slow servers
+
+
+def test_a_trickling_server_fails_within_the_deadline(server, tmp_path):
+    """One byte every 0.2 s never trips the 5 s read timeout; the minimum speed cuts each
+    transfer (resumed as a retry, keeping what arrived) and the per-file deadline ends the
+    download, in bounded time, with a message naming the file and the setting."""
+    data = _blob(10_000)
+    server.files["/slow.bin"] = data
+    server.faults["/slow.bin"] = {"trickle": 0.2}
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match=r"slow\.bin was not downloaded within the deadline"):
+        fetch(
+            f"{server.url}/slow.bin",
+            tmp_path / "slow.bin",
+            size=len(data),
+            **{**FAST, "retries": 50},
+            min_speed=100,
+            speed_window=1.0,
+            deadline=4.0,
+        )
+    assert time.monotonic() - start < 10
+    assert len(_paths(server, "/slow.bin")) >= 2  # slow transfers were cut and resumed
+    assert not (tmp_path / "slow.bin").exists()
+    part = tmp_path / "slow.bin.part"
+    assert part.exists() and 0 < part.stat().st_size < len(data)
+    assert part.read_bytes() == data[: part.stat().st_size]
+
+
+def test_minimum_speed_alone_gives_up_after_the_retries(server, tmp_path, caplog):
+    server.files["/slow.bin"] = _blob(10_000)
+    server.faults["/slow.bin"] = {"trickle": 0.2}
+    start = time.monotonic()
+    caplog.set_level("WARNING")
+    with pytest.raises(DownloadError, match="could not download"):
+        fetch(
+            f"{server.url}/slow.bin", tmp_path / "slow.bin", size=10_000, **FAST,
+            min_speed=100, speed_window=0.6, deadline=None,
+        )  # fmt: skip
+    assert time.monotonic() - start < 10
+    assert "slower than 100 B/s" in caplog.text
+
+
+def test_download_cli_passes_the_speed_limits(tmp_path):
+    parser = argparse.ArgumentParser()
+    dl.add_arguments(parser)
+    args = parser.parse_args(["--dataset", "checkpoint", "--min-speed", "5", "--deadline", "9"])
+    assert (args.min_speed, args.deadline) == (5.0, 9.0)

@@ -404,7 +404,8 @@ def download_options(wildcards):
     """Flags of `vjepa-fer download` for one dataset (each option once per value)."""
     d, cfg = config["download"], dataset_cfg(wildcards.dataset)
     opts = ["--jobs", str(d["jobs"]), "--retries", str(d["retries"])]
-    opts += ["--timeout", str(d["timeout"])]
+    opts += ["--timeout", str(d["timeout"]), "--min-speed", str(d["min_speed"])]
+    opts += ["--deadline", str(d["deadline"])]
     opts += MODULES[wildcards.dataset].download_options(d, cfg)
     if cfg["actors"]:
         opts += ["--actors", *map(str, cfg["actors"])]

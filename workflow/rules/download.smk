@@ -45,7 +45,10 @@ if DOWNLOADS:
             ),
             retries=config["download"]["retries"],
             timeout=config["download"]["timeout"],
+            min_speed=config["download"]["min_speed"],
+            deadline=config["download"]["deadline"],
         shell:
             "vjepa-fer download --dataset checkpoint --url {params.url:q} --dest {output:q}"
             " --checkpoint-key {params.key:q} {params.sha:q} --retries {params.retries}"
-            " --timeout {params.timeout} > {log:q} 2>&1"
+            " --timeout {params.timeout} --min-speed {params.min_speed}"
+            " --deadline {params.deadline} > {log:q} 2>&1"

@@ -47,6 +47,8 @@ import requests
 
 from vjepa_fer import __version__
 from vjepa_fer.data.fetch import (
+    DEADLINE,
+    MIN_SPEED,
     ChecksumError,
     DownloadError,
     FetchTask,
@@ -250,6 +252,8 @@ def download_ravdess(
     marker: str | os.PathLike[str] | None = None,
     retries: int = 5,
     timeout: float = 60,
+    min_speed: float = MIN_SPEED,
+    deadline: float | None = DEADLINE,
     progress: bool = True,
     session: requests.Session | None = None,
     backoff: float = 1.0,
@@ -298,6 +302,8 @@ def download_ravdess(
                     checksum=("md5", md5),
                     retries=retries,
                     timeout=timeout,
+                    min_speed=min_speed,
+                    deadline=deadline,
                     progress=progress,
                     session=sess,
                     backoff=backoff,
@@ -393,6 +399,8 @@ def download_cremad(
     marker: str | os.PathLike[str] | None = None,
     retries: int = 5,
     timeout: float = 60,
+    min_speed: float = MIN_SPEED,
+    deadline: float | None = DEADLINE,
     progress: bool = True,
     backoff: float = 1.0,
 ) -> Path:
@@ -424,6 +432,7 @@ def download_cremad(
         for name in selected
     }
     opts = {"retries": retries, "timeout": timeout, "progress": progress, "backoff": backoff}
+    opts |= {"min_speed": min_speed, "deadline": deadline}
     try:
         failures = fetch_many(tasks, jobs=jobs, desc="CREMA-D", **opts)
     except HostUnreachable as exc:
@@ -547,6 +556,8 @@ def download_checkpoint(
     checkpoint_key: str = "target_encoder",
     retries: int = 5,
     timeout: float = 60,
+    min_speed: float = MIN_SPEED,
+    deadline: float | None = DEADLINE,
     progress: bool = True,
     session: requests.Session | None = None,
     backoff: float = 1.0,
@@ -576,6 +587,8 @@ def download_checkpoint(
             checksum=("sha256", expected) if expected else None,
             retries=retries,
             timeout=timeout,
+            min_speed=min_speed,
+            deadline=deadline,
             progress=progress,
             session=session,
             backoff=backoff,
@@ -652,6 +665,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retries", type=int, default=5, help="failed attempts allowed per file")
     parser.add_argument("--timeout", type=float, default=60, help="seconds per network read")
     parser.add_argument(
+        "--min-speed",
+        type=float,
+        default=MIN_SPEED,
+        help="bytes/s a transfer must average over 60 s, else it is cut and retried",
+    )
+    parser.add_argument(
+        "--deadline",
+        type=float,
+        default=DEADLINE,
+        help="seconds a file may take, retries included, before the download fails",
+    )
+    parser.add_argument(
         "--no-progress",
         action="store_true",
         help="no progress output (default: a bar on a terminal, else a log line every 30 s)",
@@ -670,6 +695,7 @@ def read_names(path: Path) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Run the download stage; raises ValueError / DownloadError (a RuntimeError) on failure."""
     common = {"retries": args.retries, "timeout": args.timeout, "progress": not args.no_progress}
+    common |= {"min_speed": args.min_speed, "deadline": args.deadline}
     if args.dataset == "checkpoint":
         if args.dest is None:
             raise ValueError("--dataset checkpoint needs --dest FILE")

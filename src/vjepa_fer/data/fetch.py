@@ -54,6 +54,13 @@ from vjepa_fer.progress import Progress
 logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1 << 20
+# A transfer slower than MIN_SPEED bytes/s over SPEED_WINDOW seconds is cut and retried (resumed):
+# a server that trickles a byte now and then never trips the per-read timeout. A file not finished
+# DEADLINE seconds after its first request fails for good (retries included), so no download
+# hangs for ever. Defaults: config download.min_speed / download.deadline.
+MIN_SPEED = 1024.0
+SPEED_WINDOW = 60.0
+DEADLINE = 6 * 3600.0
 # Statuses after which asking the same URL again cannot help: go to the next mirror at once.
 PERMANENT_STATUS = frozenset({400, 401, 403, 404, 405, 410, 451})
 USER_AGENT = f"vjepa-fer/{__version__} python-requests/{requests.__version__}"
@@ -180,6 +187,9 @@ def fetch(
     session: requests.Session | None = None,
     backoff: float = 1.0,
     validate: Callable[[Path], str | None] | None = None,
+    min_speed: float = MIN_SPEED,
+    deadline: float | None = DEADLINE,
+    speed_window: float = SPEED_WINDOW,
 ) -> Path:
     """Download ``dest`` from the first working URL of ``urls`` and verify it.
 
@@ -192,7 +202,9 @@ def fetch(
     ``validate(path)`` returns ``None`` for acceptable content or what is wrong with it; it runs on
     the complete ``.part`` file before the rename (a body cut short without a Content-Length
     passes size-less checks, not a content check). Hosts that refuse connections or do not
-    resolve raise :class:`HostUnreachable` at once.
+    resolve raise :class:`HostUnreachable` at once. A transfer averaging less than ``min_speed``
+    bytes/s over ``speed_window`` seconds counts as a failed attempt (resumed); a file not
+    downloaded within ``deadline`` seconds of the first request raises :class:`DownloadError`.
     """
     url_list = [urls] if isinstance(urls, str) else list(urls)
     if not url_list:
@@ -215,9 +227,10 @@ def fetch(
     # A mismatch is retried once from scratch; with mirrors, each mirror gets its turn, because
     # one of them may serve something else under the right name (an LFS pointer, an error page).
     order, rounds = list(url_list), max(2, len(url_list))
+    pace = _Pace(min_speed, speed_window, deadline, dest.name)
     try:
         for attempt in range(1, rounds + 1):
-            url = _download_part(order, part, size, retries, timeout, sess, backoff, bar)
+            url = _download_part(order, part, size, retries, timeout, sess, backoff, bar, pace)
             problem = verify_file(part, size=size, checksum=checksum)
             if problem is None and validate is not None:
                 problem = validate(part)
@@ -247,6 +260,55 @@ def fetch(
             sess.close()
 
 
+class _Pace:
+    """The minimum speed and the per-file deadline of one :func:`fetch`."""
+
+    def __init__(self, min_speed: float, window: float, deadline: float | None, name: str):
+        if min_speed < 0 or window <= 0 or (deadline is not None and deadline <= 0):
+            raise ValueError(
+                f"min_speed must be >= 0, the speed window and deadline > 0; got {min_speed}, "
+                f"{window}, {deadline}"
+            )
+        self.min_speed, self.window, self.deadline, self.name = min_speed, window, deadline, name
+        self.end = None if deadline is None else time.monotonic() + deadline
+
+    def left(self) -> float | None:
+        """Seconds left before the deadline (None: no deadline); raises once it has passed."""
+        if self.end is None:
+            return None
+        left = self.end - time.monotonic()
+        if left <= 0:
+            raise DownloadError(
+                f"{self.name} was not downloaded within the deadline of {self.deadline:g} s "
+                "(download.deadline); the partial file is kept and resumed by the next run"
+            )
+        return left
+
+    def read_timeout(self, timeout: float) -> float:
+        left = self.left()
+        return timeout if left is None else max(0.001, min(timeout, left))
+
+    def meter(self) -> Callable[[int], None]:
+        """A per-transfer check called with each chunk's size: raises _Transient when the
+        last ``window`` seconds brought fewer than ``min_speed * window`` bytes."""
+        start, got = time.monotonic(), 0
+
+        def check(n: int) -> None:
+            nonlocal start, got
+            got += n
+            self.left()
+            elapsed = time.monotonic() - start
+            if elapsed >= self.window:
+                if got < self.min_speed * elapsed:
+                    raise _Transient(
+                        f"slower than {self.min_speed:g} B/s over {elapsed:.0f} s "
+                        f"({got} bytes; download.min_speed)"
+                    )
+                start, got = time.monotonic(), 0
+
+        return check
+
+
 def _part_size(part: Path) -> int:
     return part.stat().st_size if part.exists() else 0
 
@@ -260,8 +322,10 @@ def _download_part(
     session: requests.Session,
     backoff: float,
     bar: Progress,
+    pace: _Pace | None = None,
 ) -> str:
     """Fill ``part`` from one of ``urls``; return the URL that finished it."""
+    pace = pace or _Pace(MIN_SPEED, SPEED_WINDOW, DEADLINE, part.name)
     alive = list(urls)
     index = failures = 0
     errors: list[str] = []
@@ -270,7 +334,7 @@ def _download_part(
         url = alive[index % len(alive)]
         before = _part_size(part)
         try:
-            _stream(url, part, size, timeout, session, bar)
+            _stream(url, part, size, timeout, session, bar, pace)
             have = _part_size(part)
             if size is not None and have < size:
                 raise _Transient(f"transfer ended at {have} of {size} bytes")
@@ -296,6 +360,8 @@ def _download_part(
             if _part_size(part) <= before:
                 index += 1
             delay = min(backoff * 2 ** (failures - 1), 60.0)
+            left = pace.left()
+            delay = delay if left is None else min(delay, left)
             logger.warning(
                 "download of %s from %s failed (%s); retry %d/%d in %.1f s",
                 part.name[: -len(".part")],
@@ -336,8 +402,11 @@ def _stream(
     timeout: float,
     session: requests.Session,
     bar: Progress,
+    pace: _Pace | None = None,
 ) -> None:
     """One HTTP request appending to (or restarting) ``part``."""
+    pace = pace or _Pace(MIN_SPEED, SPEED_WINDOW, None, part.name)
+    check = pace.meter()
     offset = _part_size(part)
     if size is not None and offset > size:
         part.unlink()
@@ -348,7 +417,8 @@ def _stream(
     headers = {"Accept-Encoding": "identity"}
     if offset:
         headers["Range"] = f"bytes={offset}-"
-    with session.get(url, headers=headers, stream=True, timeout=timeout) as resp:
+    read_timeout = pace.read_timeout(timeout)
+    with session.get(url, headers=headers, stream=True, timeout=read_timeout) as resp:
         if resp.status_code == 416 and offset:
             part.unlink(missing_ok=True)
             raise _Transient("server refused the byte range (HTTP 416); restarting from zero")
@@ -385,6 +455,7 @@ def _stream(
                     fh.write(chunk)
                     written += len(chunk)
                     bar.update(len(chunk))
+                    check(len(chunk))
             finally:
                 fh.flush()
                 os.fsync(fh.fileno())
@@ -506,6 +577,8 @@ def fetch_many(
     progress: bool = True,
     backoff: float = 1.0,
     max_unreachable: int = 3,
+    min_speed: float = MIN_SPEED,
+    deadline: float | None = DEADLINE,
 ) -> dict[str, str]:
     """Run :func:`fetch` for every task on ``jobs`` threads; return ``{key: error}`` of failures.
 
@@ -532,6 +605,8 @@ def fetch_many(
             progress=False,
             session=local.session,
             backoff=backoff,
+            min_speed=min_speed,
+            deadline=deadline,
         )
 
     failures: dict[str, str] = {}
