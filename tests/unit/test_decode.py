@@ -174,3 +174,62 @@ def test_missing_file_and_bad_indices(videos: dict[str, Path], tmp_path: Path) -
     frames = decode_frames(videos["mp4"], [1, 2])
     with pytest.raises(KeyError, match="not decoded"):
         frames.take([3])
+
+
+def _h264(path: Path, width: int, height: int, rotation: int = 0, n: int = 12) -> np.ndarray:
+    """An H.264 MP4 whose frames show a bright 16 px square in the stored top-left corner (the
+    display matrix, when given, asks players to turn it ``rotation`` degrees counter-clockwise);
+    returns the stored first frame."""
+    import av
+
+    img = np.full((height, width, 3), 60, np.uint8)
+    img[:16, :16] = 250
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if rotation:
+            stream.set_display_rotation(rotation)
+        for _ in range(n):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return img
+
+
+@pytest.mark.parametrize("rotation", [90, 180, 270])
+def test_rotated_video_is_turned_alike_by_every_backend(tmp_path: Path, rotation: int) -> None:
+    """A portrait phone video (display matrix): auto and pyav give the same frames, turned as a
+    player shows them; decord alone refuses it instead of mis-sizing the frames."""
+    stored = _h264(tmp_path / "r.mp4", 64, 48, rotation)
+    want = np.rot90(stored, k=rotation // 90)
+    info = probe_video(tmp_path / "r.mp4")
+    assert (info.height, info.width) == want.shape[:2] and info.backend == "pyav"
+    frames = {b: decode_frames(tmp_path / "r.mp4", [0, 5], backend=b) for b in ("auto", "pyav")}
+    for got in frames.values():
+        assert got.frames.shape[1:3] == want.shape[:2]
+        assert np.abs(got.frames[0].astype(int) - want).mean() < 6  # lossy H.264
+    assert np.array_equal(frames["auto"].frames, frames["pyav"].frames)
+    chunks = list(decode.iter_decoded(tmp_path / "r.mp4", [0, 5]))
+    assert np.array_equal(np.concatenate([c[1] for c in chunks]), frames["pyav"].frames)
+    with pytest.raises(VideoError, match="display rotation"):
+        decode_frames(tmp_path / "r.mp4", [0], backend="decord")
+
+
+def test_decord_read_errors_fall_back_to_pyav(tmp_path: Path, caplog) -> None:
+    """decord 0.6 opens a valid 72 px wide H.264 but fails to read its frames (a row-size check
+    error); auto decodes it with PyAV instead of dropping the video."""
+    from vjepa_fer.video.lengths import video_lengths
+
+    stored = _h264(tmp_path / "w72.mp4", 72, 48)
+    caplog.set_level("WARNING")
+    info = probe_video(tmp_path / "w72.mp4", verify=True)
+    assert (info.num_frames, info.width, info.height, info.backend) == (12, 72, 48, "pyav")
+    got = decode_frames(tmp_path / "w72.mp4", [0, 11])
+    assert got.backend == "pyav" and got.frames.shape == (2, 48, 72, 3)
+    assert np.abs(got.frames[0].astype(int) - stored).mean() < 6
+    chunks = list(decode.iter_decoded(tmp_path / "w72.mp4", [0, 3, 11], chunk=2))
+    assert np.array_equal(np.concatenate([c[1] for c in chunks])[[0, 2]], got.frames)
+    table = video_lengths(["w72.mp4"], tmp_path, verify=True)
+    assert table["status"].tolist() == ["ok"] and table["backend"].tolist() == ["pyav"]
+    assert "falling back to PyAV" in caplog.text

@@ -100,12 +100,47 @@ def _open_decord(path: Path) -> Any:
     return vr
 
 
+def display_rotation(path: str | os.PathLike[str]) -> int:
+    """Counter-clockwise rotation (0, 90, 180 or 270 degrees) that the file's display matrix
+    asks for (phones record portrait video this way), read from its first decoded frame; 0 when
+    there is none or PyAV cannot tell."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                return int(round(float(frame.rotation or 0) / 90.0)) * 90 % 360
+    except Exception:  # unreadable files are reported by the decoders themselves
+        return 0
+    return 0
+
+
+def _rotate(frame: np.ndarray, degrees: int) -> np.ndarray:
+    """``frame`` (H, W, 3) turned ``degrees`` counter-clockwise, as a player shows it."""
+    return np.ascontiguousarray(np.rot90(frame, k=degrees // 90)) if degrees else frame
+
+
 def _open(path: Path, backend: str) -> tuple[str, Any]:
-    """Return ("decord", reader) or ("pyav", None); "auto" falls back to PyAV with a warning."""
+    """Return ("decord", reader) or ("pyav", None); "auto" falls back to PyAV with a warning.
+
+    A file with a display rotation goes to PyAV, which applies it (:func:`_pyav_decode`): decord
+    0.6 mis-sizes rotated frames (a size-check error or a garbled 4-channel array, measured on
+    H.264 MP4s), so both backends would otherwise disagree on the same file."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown video backend {backend!r}; choose one of {BACKENDS}")
     _check_file(path)
     if backend == "pyav":
+        return "pyav", None
+    rotation = display_rotation(path)
+    if rotation:
+        if backend == "decord":
+            raise VideoError(
+                path,
+                f"display rotation of {rotation} degrees, which decord does not apply correctly; "
+                "decode it with the auto or pyav backend",
+                "unreadable",
+            )
+        logger.info("%s is rotated by %d degrees; decoding it with PyAV", path, rotation)
         return "pyav", None
     try:
         return "decord", _open_decord(path)
@@ -119,6 +154,12 @@ def _open(path: Path, backend: str) -> tuple[str, Any]:
             raise VideoError(path, f"decord cannot open it: {_short(exc)}", "unreadable") from exc
         logger.warning("decord cannot open %s (%s); falling back to PyAV", path, _short(exc))
         return "pyav", None
+
+
+def _warn_fallback(path: Path, exc: VideoError) -> None:
+    """decord opened the file but cannot read it (e.g. an H.264 frame whose width is not a
+    multiple of 32: decord 0.6 copies it with the wrong row size); PyAV decodes it correctly."""
+    logger.warning("decord cannot read %s (%s); falling back to PyAV", path, exc.problem)
 
 
 def _short(exc: BaseException) -> str:
@@ -182,7 +223,9 @@ def _pyav_decode(path: Path, wanted: np.ndarray | None) -> tuple[np.ndarray | No
         with container:
             for frame in container.decode(stream):
                 if want is None or seen in want:
-                    keep.append(frame.to_ndarray(format="rgb24"))  # (H, W, 3)
+                    # (H, W, 3), turned as the display matrix says (portrait phone videos).
+                    rotation = int(round(float(frame.rotation or 0) / 90.0)) * 90 % 360
+                    keep.append(_rotate(frame.to_ndarray(format="rgb24"), rotation))
                 seen += 1
                 if last is not None and seen > last:
                     break
@@ -248,6 +291,8 @@ def _pyav_info(path: Path, verify: bool) -> VideoInfo:
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         fps = float(rate) if rate else 0.0
         width, height, reported = int(ctx.width), int(ctx.height), int(stream.frames or 0)
+    if display_rotation(path) in (90, 270):  # frames are handed out turned (_pyav_decode)
+        width, height = height, width
     num_frames = reported
     if reported == 0 or verify:
         # FLV containers report 0 frames: count by decoding (also checks every frame decodes).
@@ -284,7 +329,13 @@ def probe_video(
     n = len(vr)
     fps = float(vr.get_avg_fps())
     probe = np.array([0, n - 1] if verify and n > 1 else [0], dtype=np.int64)
-    frames = _decord_batch(path, vr, probe)  # (1 or 2, H, W, 3); frame 0 gives the size
+    try:
+        frames = _decord_batch(path, vr, probe)  # (1 or 2, H, W, 3); frame 0 gives the size
+    except VideoError as exc:
+        if backend != "auto":
+            raise
+        _warn_fallback(path, exc)
+        return _pyav_info(path, verify)
     if verify:
         decodable = count_decodable_frames(path)
         if decodable < n:
@@ -321,8 +372,14 @@ def decode_frames(
             want = np.arange(n, dtype=np.int64)
         elif want[-1] >= n:
             raise VideoError(path, f"frame {int(want[-1])} requested but the video has {n} frames")
-        frames = _decord_batch(path, vr, want)
-    else:
+        try:
+            frames = _decord_batch(path, vr, want)
+        except VideoError as exc:
+            if backend != "auto":
+                raise
+            _warn_fallback(path, exc)
+            used, vr = "pyav", None
+    if used == "pyav":
         frames, seen = _pyav_decode(path, want)
         if frames is None:
             raise VideoError(path, "no decodable video frames", "empty")
@@ -368,10 +425,7 @@ def iter_decoded(
             raise VideoError(
                 path, f"frame {int(want[-1])} requested but the video has {len(vr)} frames"
             )
-        parts = (
-            (want[s : s + chunk], _decord_batch_shared(path, vr, want[s : s + chunk]))
-            for s in range(0, len(want), chunk)
-        )
+        parts = _decord_chunks(path, vr, want, chunk, fallback=backend == "auto")
     else:  # PyAV decodes sequentially anyway: one pass, handed out in chunks
         frames, _ = _pyav_decode(path, want)
         if frames is None:
@@ -381,6 +435,28 @@ def iter_decoded(
         if frames.ndim != 4 or frames.shape[0] != len(idx) or frames.shape[-1] != 3:
             raise VideoError(path, f"decoder returned frames of shape {frames.shape}, expected RGB")
         yield idx, np.ascontiguousarray(frames, dtype=np.uint8)
+
+
+def _decord_chunks(
+    path: Path, vr: Any, want: np.ndarray, chunk: int, *, fallback: bool
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """decord's chunks of ``want``; where decord fails to read one and ``fallback`` is set, the
+    rest (from that chunk on) is decoded with PyAV, so the caller sees the same frames."""
+    for s in range(0, len(want), chunk):
+        try:
+            frames = _decord_batch_shared(path, vr, want[s : s + chunk])
+        except VideoError as exc:
+            if not fallback:
+                raise
+            _warn_fallback(path, exc)
+            rest = want[s:]
+            decoded, _ = _pyav_decode(path, rest)
+            if decoded is None:
+                raise VideoError(path, "no decodable video frames", "empty") from exc
+            for k in range(0, len(rest), chunk):
+                yield rest[k : k + chunk], decoded[k : k + chunk]
+            return
+        yield want[s : s + chunk], frames
 
 
 def read_video(
