@@ -108,12 +108,27 @@ def test_rerun_skips_stored_videos_and_resumes_after_a_kill(dataset, tmp_path):
     first = extract(dataset, out, "--kind", "train")
     assert first["clip_forwards"] == 4 * 8
     again = extract(dataset, out, "--kind", "train")
-    assert again["clip_forwards"] == 0 and again["videos_skipped_already_stored"] == 4
+    assert again["clip_forwards_this_job"] == 0 and again["videos_skipped_already_stored"] == 4
+    assert again["clip_forwards"] == 32  # the forwards behind the reused store are counted
     # a kill between the tensors and the index of a part: the part counts as missing
     (out / "part-train0-00000.csv").unlink()
     resumed = extract(dataset, out, "--kind", "train")
-    assert resumed["clip_forwards"] == 32
+    assert resumed["clip_forwards"] == 32 and resumed["clip_forwards_this_job"] == 32
     assert len(merge(dataset, out, 1, kind="train")) == 32
+
+
+def test_forwards_of_an_extraction_finished_inside_a_killed_job_are_counted(dataset, tmp_path):
+    """A job killed after writing its last part but before its done file: the rerun encodes
+    nothing, and its counts still report the forwards behind the store (before: 0), so the
+    compute table of a resumed run equals that of an uninterrupted one."""
+    out = tmp_path / "k"
+    first = extract(dataset, out)
+    for done in out.glob("done-*.json"):
+        done.unlink()  # what the kill left: every part, no done file
+    resumed = extract(dataset, out)
+    assert resumed["clip_forwards_this_job"] == 0
+    assert resumed["clip_forwards"] == first["clip_forwards"] == 7
+    assert resumed["clip_forwards_reused"] == 7
 
 
 def test_pooled_int8_store(dataset, tmp_path):
@@ -153,7 +168,8 @@ def test_changing_the_shard_count_replans_cleanly(dataset, tmp_path):
     before = merge(dataset, out, 2)
     # Three shards now: each reuses what any earlier shard stored, and the merge counts it once.
     counts = [extract(dataset, out, "--shard", str(i), "--num-shards", "3") for i in range(3)]
-    assert sum(c["clip_forwards"] for c in counts) == 0
+    assert sum(c["clip_forwards_this_job"] for c in counts) == 0
+    assert sum(c["clip_forwards"] for c in counts) == 7  # the store's forwards, counted once
     after = merge(dataset, out, 3)
     cols = ["video", "clip", "view", "epoch", "start"]
     assert before[cols].equals(after[cols])
@@ -187,7 +203,8 @@ def test_a_replaced_video_is_encoded_again(tmp_path, capsys):
                  str(lengths), "--report", str(tmp_path / "bad.csv")]) == 0  # fmt: skip
     capsys.readouterr()
     again = extract(ds, out)
-    assert again["clip_forwards"] == 13  # only the replaced video: (90 - 64) / stride 2
+    # Only the replaced video is encoded: (90 - 64) / stride 2; v2's 3 stored clips are reused.
+    assert again["clip_forwards_this_job"] == 13 and again["clip_forwards"] == 13 + 3
     log = capsys.readouterr().err
     assert "re-encoding Actor_01/v1.mp4: the file changed since it was stored" in log
     index = merge(ds, out, 1)

@@ -504,11 +504,14 @@ def add_measured(
         secs = data.get("encoder_seconds")
         kind = data.get("kind")
         files.append({"path": str(path), "clip_forwards": n, "kind": kind, "encoder_seconds": secs})
+        # encoder_seconds time this job's forwards only (a resumed job reuses earlier parts).
+        files[-1]["timed_forwards"] = int(data.get("clip_forwards_this_job", n))
         part = {"eval": "evaluation", "train": "training"}.get(kind, "all")
         ds = data.get("dataset", "all")
         hours = secs / 3600 if secs is not None else np.nan
         rows.append(("measured", part, ds, ds, n, np.nan, hours, path.name))
     total = sum(f["clip_forwards"] for f in files)
+    timed_total = sum(f["timed_forwards"] for f in files)
     timed = [f["encoder_seconds"] for f in files if f["encoder_seconds"] is not None]
     secs = float(sum(timed)) if timed and len(timed) == len(files) else None
     hours = secs / 3600 if secs is not None else np.nan
@@ -529,8 +532,8 @@ def add_measured(
             "measured_over_predicted": round(total / predicted, 4) if predicted else None,
             "encoder_seconds": secs,
             # What the speed goal (≥ 55 % of the bf16 ceiling) is judged by.
-            "achieved_tflops": round(total * flop / secs / 1e12, 1) if secs else None,
-            "clips_per_second": round(total / secs, 2) if secs else None,
+            "achieved_tflops": round(timed_total * flop / secs / 1e12, 1) if secs else None,
+            "clips_per_second": round(timed_total / secs, 2) if secs else None,
         },
     }
     return out, summary

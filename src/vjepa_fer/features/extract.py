@@ -178,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
     writer = StoreWriter(args.out, f"{args.kind}{args.shard}", store_cfg, meta=meta)
     writer.identities = identities
     done = writer.reusable(identities)
+    reused_forwards = writer.stored_forwards(done, identities)
     todo = videos[~videos["video"].isin(done)]
     logger.info(
         "shard %d/%d: %d videos (%d already stored)",
@@ -219,8 +220,14 @@ def run(args: argparse.Namespace) -> int:
         stream.register(ClipCounter(bar))
         stream.run(args.root, requests, pixels)
     sink.close()
+    counts = stream.counts()
     summary = {
-        **stream.counts(),
+        **counts,
+        # The forwards behind this shard's store: this job's and those of earlier jobs whose
+        # parts it reuses (a job killed after its last part counted 0 forwards before).
+        "clip_forwards": counts["clip_forwards"] + reused_forwards,
+        "clip_forwards_this_job": counts["clip_forwards"],
+        "clip_forwards_reused": reused_forwards,
         "videos": len(videos),
         "videos_skipped_already_stored": len(videos) - len(todo),
         "kind": args.kind,

@@ -74,6 +74,10 @@ def run(args: argparse.Namespace) -> int:
         shards = [json.loads(p.read_text()) for p in args.counts]
         total = {
             "clip_forwards": sum(s["clip_forwards"] for s in shards),
+            # Forwards the timed encoder_seconds belong to (not those of reused parts).
+            "clip_forwards_this_job": sum(
+                s.get("clip_forwards_this_job", s["clip_forwards"]) for s in shards
+            ),
             "encoder_seconds": round(sum(s["encoder_seconds"] for s in shards), 3),
             "clips_stored": len(index),
             "videos": len(expected),

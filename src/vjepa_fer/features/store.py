@@ -216,6 +216,15 @@ class StoreWriter:
         index = part_index(self.root)
         return set(index.loc[index["settings"] == self.key, "video"])
 
+    def stored_forwards(self, videos: set[str], identities: Mapping[str, str]) -> int:
+        """Clip forwards that produced the stored rows of ``videos`` (current settings and
+        identities; one row = one clip view = one forward, each counted once however many parts
+        hold it): the work of earlier jobs, e.g. one killed after its last part was written."""
+        index = part_index(self.root)
+        index = index[index["video"].isin(videos) & (index["settings"] == self.key)]
+        index = index[index["identity"].astype(str) == index["video"].map(identities)]
+        return int(len(index.drop_duplicates(["video", "clip", "view", "epoch"])))
+
     def reusable(self, identities: Mapping[str, str]) -> set[str]:
         """Videos of ``identities`` (video -> file_identity) stored with the same identity and
         the current settings, in complete parts of any tag; logs why any other stored video of
