@@ -19,7 +19,9 @@ import yaml
 from tests.conftest import REPO, run_snakemake
 
 BIN = Path(sys.executable).parent
-PROFILES = {name: REPO / "profiles" / name / "config.yaml" for name in ("slurm", "local")}
+PROFILES = {
+    name: REPO / "profiles" / name / "config.yaml" for name in ("slurm", "local", "default")
+}
 # A dry run prints, per job, "rule NAME:" ... "resources: k=v, k=v".
 JOB_RE = re.compile(r"^rule (\w+):\n(?:    .*\n)*?    resources: (.*)$", re.MULTILINE)
 
@@ -64,9 +66,11 @@ def test_every_key_is_commented(name):
             assert above.startswith("#") or " # " in line, f"{name}: key without comment: {line}"
 
 
-def test_no_default_profile_and_no_cpus_in_defaults():
-    # profiles/default would silently apply to every run from the repository.
-    assert not (REPO / "profiles" / "default").exists()
+def test_default_profile_only_shows_logs_and_reruns_incomplete_jobs_and_no_cpus_in_defaults():
+    # profiles/default applies to every run of the Snakefile: it may only make failures visible
+    # and killed runs resumable (docs/reliability.md), never choose executors or resources.
+    default = yaml.safe_load((REPO / "profiles" / "default" / "config.yaml").read_text())
+    assert default == {"show-failed-logs": True, "rerun-incomplete": True}
     cfg = yaml.safe_load(PROFILES["slurm"].read_text())
     assert cfg["executor"] == "slurm"
     # cpus_per_task in default-resources overrides every rule's threads (docs/slurm.md).

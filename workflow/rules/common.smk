@@ -72,7 +72,8 @@ def dataset_ready(wildcards):
 def index_declared_inputs(wildcards):
     """Files the index reads besides the dataset itself: a custom dataset's manifest CSV and a
     configured fold table, so an edit of either re-runs `index` (the class list and other
-    settings reach it as params, which Snakemake's default rerun triggers also watch)."""
+    settings reach it as params, which Snakemake's default rerun triggers also watch).
+    """
     cfg = dataset_cfg(wildcards.dataset)
     return [cfg[key] for key in ("manifest", "folds") if cfg.get(key)]
 
