@@ -52,7 +52,7 @@ def existing_incomplete_outputs(workdir: Path) -> list[Path]:
             name = base64.urlsafe_b64decode("".join(parts)).decode()
         except ValueError:
             continue
-        if (workdir / name).exists():
+        if name.strip("./") and (workdir / name).exists():
             found.append(workdir / name)
     return found
 
@@ -87,6 +87,7 @@ def test_recipe_after_kill_9_completes_the_run(tmp_path):
         "the run ended before a job with an existing output could be killed:\n"
         + (tmp_path / "first.log").read_text()[-3000:]
     )
+    (tmp_path / "killed_at.txt").write_text("\n".join(map(str, killed_at)))
     # The documented recipe: release the lock, run the same command again.
     unlock = subprocess.run([*cmd, "--unlock"], capture_output=True, text=True, env=env)
     assert unlock.returncode == 0, unlock.stderr[-2000:]
