@@ -421,3 +421,8 @@ def test_variable_frame_rate_is_resampled_by_timestamps(
     clips, facts = predict.clip_posteriors(path, encoder, probes, stride=8, device="cpu")
     assert facts["variable_rate"] and facts["resampled_frames"] == len(src)
     assert clips["start"].tolist() == list(range(0, len(src) - 64, 8))
+
+
+def test_a_wrong_probe_folder_names_the_layout(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"results/<encoder>/probes/<dataset>"):
+        predict.find_probe_folders(tmp_path)
