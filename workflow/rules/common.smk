@@ -70,9 +70,10 @@ def dataset_ready(wildcards):
 
 
 def index_options(wildcards):
-    """Config-driven flags of `vjepa-fer index` (quoted with :q where used)."""
+    """Config-driven flags of `vjepa-fer index` (quoted with :q where used): the options every
+    dataset has here, its own (RAVDESS's --modalities, a variant, ...) from its module."""
     cfg = dataset_cfg(wildcards.dataset)
-    opts = ["--modalities", *map(str, cfg["modalities"])]
+    opts = []
     if cfg["expect_full"]:
         opts.append("--expect-full")
     if cfg["exclude"]:
