@@ -9,7 +9,11 @@ PY := $(VENV)/bin/python
 # Snakemake's shell jobs call `vjepa-fer`, so the venv's bin must be on PATH for them.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install demo test test-fast lint clean-demo
+# The demo's outputs and its HTML report (tables, figures, run information; one file).
+DEMO_RESULTS ?= results
+DEMO_REPORT := $(DEMO_RESULTS)/report.html
+
+.PHONY: install demo report test test-fast lint clean-demo
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,6 +26,11 @@ install: $(VENV)/.installed
 
 demo: install
 	snakemake all --cores 2 --configfile config.demo.yaml
+	$(MAKE) --no-print-directory report
+
+# The Snakemake report of the demo's finished outputs (run after `make demo`).
+report: install
+	snakemake --configfile config.demo.yaml --report $(DEMO_REPORT)
 
 test: install
 	$(PY) -m pytest
@@ -38,4 +47,4 @@ lint: install
 
 clean-demo:
 	rm -rf results/synth results/ravdess results/crema-d results/dfew results/tiny results/tiny_deep \
-		results/compare results/report results/logs results/benchmarks
+		results/compare results/report results/logs results/benchmarks $(DEMO_REPORT)

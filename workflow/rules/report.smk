@@ -9,7 +9,8 @@ rule tables:
     output:
         report(
             directory("results/{encoder}/tables"),
-            patterns=["{name}.csv"],
+            # Each table's page: a real table with its caption (vjepa_fer.report.html).
+            patterns=["{name}.html"],
             caption="../report/tables.rst",
             category="Tables",
             subcategory="{encoder}",
