@@ -288,8 +288,12 @@ def texts_outside_canvas(fig) -> list[str]:
         name
         for name, box in parts
         if box is not None
-        and (box.x0 < canvas.x0 - 1 or box.y0 < canvas.y0 - 1
-             or box.x1 > canvas.x1 + 1 or box.y1 > canvas.y1 + 1)  # fmt: skip
+        and (
+            box.x0 < canvas.x0 - 1
+            or box.y0 < canvas.y0 - 1
+            or box.x1 > canvas.x1 + 1
+            or box.y1 > canvas.y1 + 1
+        )  # fmt: skip
     ]
 
 

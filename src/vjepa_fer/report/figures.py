@@ -396,7 +396,8 @@ def clips_figure(manifest: pd.DataFrame, *, dataset: str) -> Figure:
         if col not in manifest.columns:
             raise ValueError(f"manifest lacks column {col!r}")
     folds = sorted(int(f) for f in manifest["fold"].unique())
-    order = [c for c in labels_for(dataset) if c in set(manifest["label"])] if _known(dataset) else []
+    classes = labels_for(dataset) if _known(dataset) else ()
+    order = [c for c in classes if c in set(manifest["label"])]
     order += sorted(set(manifest["label"]) - set(order))
     counts = manifest.groupby([manifest["fold"].astype(int), "label"]).size().unstack(fill_value=0)
     counts = counts.reindex(index=folds, columns=order, fill_value=0)
