@@ -1,7 +1,7 @@
 # Front door. `make demo` and `make test` work on a fresh machine with python3 (>= 3.10):
 # they create .venv with the pinned requirements, then run the demo pipeline or the tests.
 # TORCH_INDEX=<PyTorch wheel index> installs torch from there first (CPU-only or a CUDA version;
-# see README "Installing torch").
+# see docs/dependencies.md, "Installing torch").
 VENV ?= .venv
 TORCH_INDEX ?=
 TORCH_PIN := $(shell grep -E '^torch==' requirements.txt)
@@ -35,7 +35,7 @@ report: install
 test: install
 	$(PY) -m pytest
 
-# Unit tests only (no Snakemake runs, no demo, no SLURM): under 2 minutes on 2 cores.
+# Unit tests only (no Snakemake runs, no demo, no SLURM), for the edit-test loop.
 test-fast: install
 	$(PY) -m pytest tests/unit -q
 
