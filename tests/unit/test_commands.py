@@ -167,3 +167,18 @@ def test_the_check_catches(cmd: str) -> None:
 def test_every_documented_command_parses() -> None:
     bad = [f"{name}: {cmd}\n    {why}" for name, cmd in all_commands() if (why := check(cmd))]
     assert not bad, "commands that do not parse as written:\n" + "\n".join(bad)
+
+
+def test_readme_first_screen() -> None:
+    """README.md is one screen (at most 60 lines): the two quick-start commands in its first code
+    block, where to look, and links into docs/ for the rest."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 60
+    first = _commands_of_block(FENCE.findall(text)[0])
+    assert first[:2] == ["make demo", "make test"]
+    assert "results/report.html" in text
+    linked = set(re.findall(r"\]\((docs/[\w.-]+\.md)", text))
+    assert {"docs/demo.md", "docs/reproducing.md", "docs/protocol.md"} <= linked
+    assert all((REPO / p).is_file() for p in linked)
+    # Its numbers come with the command that measured them.
+    assert "89 s" not in text and "/usr/bin/time -v snakemake all" in text

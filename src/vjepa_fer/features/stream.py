@@ -49,8 +49,8 @@ from vjepa_fer.video.transforms import eval_views
 logger = logging.getLogger(__name__)
 
 AUGMENT_BACKENDS = ("device", "reference")
-# Items each worker keeps ready. Loader memory is about workers x PREFETCH x item bytes (docs/encoding.md,
-# "Loader memory"); 2 keeps the encoder fed while bounding shared memory.
+# Items each worker keeps ready. Loader memory is about workers x PREFETCH x item bytes
+# (docs/encoding.md, "Loader memory"); 2 keeps the encoder fed while bounding shared memory.
 PREFETCH = 2
 
 
