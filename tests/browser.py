@@ -2,7 +2,8 @@
 way a click would, and read the DOM after the scripts ran or take a screenshot.
 
 Snakemake's report is one HTML file holding a small React app; every result is embedded as a
-data URI in the global ``results`` (path -> caption, mime type, data URI, category) and shown
+data URI in the global ``results`` (path -> caption, mime type, data URI; ``categories`` maps
+category -> subcategory -> paths) and shown
 in the content pane when clicked (images as ``<img>``, HTML pages in an ``<iframe>``). The test
 copies the report and appends a script that calls the app's own ``setView`` for one result, so
 no browser-automation package is needed, only the distribution's Chromium binary.
@@ -73,9 +74,16 @@ window.addEventListener("load", function () {{
   setTimeout(function () {{
     const path = {json.dumps(result)};
     const entry = results[path];
-    app.showCategory(entry.category);
+    let category, subcategory;
+    for (const [c, subs] of Object.entries(categories)) {{
+      for (const [s, paths] of Object.entries(subs)) {{
+        if (paths.includes(path)) {{ category = c; subcategory = s; }}
+      }}
+    }}
     const content = entry.mime_type.startsWith("image/") ? "img" : "html";
-    app.setView({{content: content, contentPath: entry.data_uri, resultPath: path}});
+    // One call: setView reads the state it replaces, so two calls in one tick would undo the first.
+    app.setView({{navbarMode: "subcategory", category: category, subcategory: subcategory,
+                 content: content, contentPath: entry.data_uri, resultPath: path}});
   }}, 200);
 }});
 </script>

@@ -7,6 +7,7 @@ Figure functions are checked on the Figure objects (class names on the axes, lab
 from __future__ import annotations
 
 import argparse
+import base64
 from pathlib import Path
 
 import matplotlib
@@ -215,13 +216,19 @@ def test_write_figures_end_to_end(results: Path, tmp_path: Path) -> None:
     names = {p.name for p in paths}
     stems = ["fig3_confusion_same_pbv", "fig4_confusion_cross_pbv", "fig5_pca_crema-d_fold1"]
     stems += ["fig6_demographics_crema-d", "curves_crema-d"]
-    assert names == {f"{s}.{e}" for s in stems for e in ("png", "pdf")}
+    assert names == {f"{s}.{e}" for s in stems for e in ("png", "pdf", "html")}
     for p in paths:
-        head = p.read_bytes()[:8]
-        assert head.startswith(b"\x89PNG" if p.suffix == ".png" else b"%PDF"), p.name
+        head = p.read_bytes()[:15]
+        magic = {".png": b"\x89PNG", ".pdf": b"%PDF", ".html": b"<!DOCTYPE html>"}[p.suffix]
+        assert head.startswith(magic), p.name
         assert p.stat().st_size > 2000
     with Image.open(tmp_path / "fig3_confusion_same_pbv.png") as im:
         assert round(im.info["dpi"][0]) == 150
+    # The report's page: the same PNG, embedded, under the figure's title.
+    page = (tmp_path / "fig3_confusion_same_pbv.html").read_text(encoding="utf-8")
+    png = (tmp_path / "fig3_confusion_same_pbv.png").read_bytes()
+    assert base64.b64encode(png).decode() in page
+    assert "<figcaption>Same-dataset confusion (PBV, mean over folds)</figcaption>" in page
     assert matplotlib.rcParams["font.size"] == font_size  # styles never leak
 
 
@@ -246,6 +253,7 @@ def test_cli(tmp_path: Path) -> None:
         figures.run(parser.parse_args([*argv, "--dpi", "100"]))
     assert figures.run(parser.parse_args([*argv, "--dpi", "150"])) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "curves_ravdess.html",
         "curves_ravdess.pdf",
         "curves_ravdess.png",
     ]
@@ -357,3 +365,16 @@ def test_fig6_counts_clips_where_a_dataset_has_no_actors() -> None:
     assert _texts(ax.get_xticklabels()) == [f"Fold {k}" for k in range(1, 6)]
     assert sum(b.get_height() for b in ax.patches) == len(manifest)  # every clip once
     assert texts_outside_canvas(fig) == []
+
+
+def test_fig6_totals_stay_inside_the_axes() -> None:
+    classes = list(labels_for("dfew"))
+    rows = [{"video": f"{i}.mp4", "actor": i, "label": classes[i % len(classes)],
+             "fold": 1 + i % 5, "sex": None, "age": None} for i in range(1, 71)]  # fmt: skip
+    fig = figures.demographics_figure(pd.DataFrame(rows), dataset="dfew")
+    texts_outside_canvas(fig)  # draws
+    ax = fig.axes[0]
+    inside = ax.get_window_extent()
+    totals = [t for t in ax.texts if t.get_text() == "14"]
+    assert len(totals) == 5
+    assert all(t.get_window_extent().y1 <= inside.y1 for t in totals)

@@ -391,6 +391,7 @@ def test_report_shows_tables_and_figures_in_a_browser(demo_report, tmp_path):
     dom = browser.run(binary, page.as_uri(), "--dump-dom", profile=profile)
     caption = re.search(r"<caption>(.*?)</caption>", dom, re.S)
     assert caption and caption.group(1).startswith("Table II: same-dataset validation")
+    assert "“95 % CI …”: percentile bootstrap confidence interval" in caption.group(1)
     assert "95 % CI UAR (true)" in dom and "CI: percentile bootstrap interval" in dom
     assert len(re.findall(r"<tr>|<tr class", dom)) == 1 + 6  # header + 3 datasets x PBV, MV
     # The report itself, Table II opened as a click would: its frame holds the page.
@@ -408,12 +409,20 @@ def test_report_shows_tables_and_figures_in_a_browser(demo_report, tmp_path):
         pane = gray.crop((600, 0, 1600, 600))
         dark = sum(pane.histogram()[:100])
         assert dark > 2000, dark
-    # A figure opened the same way is an <img> of the PNG.
-    fig = "results/tiny/figures/fig4_confusion_cross_pbv.png"
-    assert results[fig]["mime_type"] == "image/png"
-    shown = browser.showing(demo_report, fig, tmp_path / "f.html")
-    dom = browser.run(binary, shown.as_uri(), "--dump-dom", profile=profile)
-    assert re.search(r'<img[^>]+src="data:image/png;base64,', dom)
+    # Each figure is a page holding the PNG as an <img> under the figure's title (a page scrolls
+    # in the report's frame; the report's own image view cuts off the top of a tall figure).
+    figures = [p for p in results if "/figures/" in p]
+    assert "results/tiny/figures/fig4_confusion_cross_pbv.html" in figures
+    assert all(p.endswith(".html") for p in figures), figures
+    page = tmp_path / "fig4.html"
+    page.write_bytes(
+        browser.decode_data_uri(
+            results["results/tiny/figures/fig4_confusion_cross_pbv.html"]["data_uri"]
+        )
+    )
+    dom = browser.run(binary, page.as_uri(), "--dump-dom", profile=profile)
+    assert re.search(r'<img src="data:image/png;base64,[^"]+" alt="fig4_confusion_cross_pbv"', dom)
+    assert "<figcaption>Cross-dataset confusion (PBV, mean over fold probes):" in dom
     # Keep the screenshot for people reading the test run (pytest --basetemp=...).
     shutil.copy(png, demo_report.parent / "report-table2.png")
 

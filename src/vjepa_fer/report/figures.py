@@ -49,7 +49,7 @@ from sklearn.decomposition import PCA
 from vjepa_fer.datasets import builtin_names, display_name, load_cards
 from vjepa_fer.evaluate.cross import full_confusion
 from vjepa_fer.evaluate.metrics import read_confusion, row_normalise
-from vjepa_fer.io import atomic_path
+from vjepa_fer.io import atomic_open, atomic_path
 from vjepa_fer.labels import labels_for
 
 if TYPE_CHECKING:
@@ -107,7 +107,10 @@ CLASS_COLORS: dict[str, str] = {
 
 
 def save_figure(fig: Figure, stem: Path, *, dpi: int = 200) -> list[Path]:
-    """Write ``<stem>.png`` and ``<stem>.pdf`` atomically."""
+    """Write ``<stem>.png``, ``<stem>.pdf`` and ``<stem>.html`` (the report's page: the PNG
+    with its title as caption, :func:`vjepa_fer.report.html.figure_page`) atomically."""
+    from vjepa_fer.report.html import figure_page
+
     paths = []
     with _style():
         for ext in ("png", "pdf"):
@@ -115,7 +118,11 @@ def save_figure(fig: Figure, stem: Path, *, dpi: int = 200) -> list[Path]:
             with atomic_path(path) as tmp:
                 fig.savefig(tmp, format=ext, dpi=dpi)
             paths.append(path)
-    return paths
+    page = stem.with_suffix(".html")
+    title = " ".join(fig.get_suptitle().split())
+    with atomic_open(page, encoding="utf-8") as fh:
+        fh.write(figure_page(paths[0].read_bytes(), title=title, name=stem.name))
+    return [*paths, page]
 
 
 # ----------------------------------------------------------------------------- confusion
@@ -407,11 +414,12 @@ def clips_figure(manifest: pd.DataFrame, *, dataset: str) -> Figure:
         bottom = np.zeros(len(folds))
         for label in order:
             values = counts[label].to_numpy()
-            ax.bar(np.arange(len(folds)), values, 0.7, bottom=bottom, label=label,
-                   color=CLASS_COLORS.get(label, "0.6"))  # fmt: skip
+            top = ax.bar(np.arange(len(folds)), values, 0.7, bottom=bottom, label=label,
+                         color=CLASS_COLORS.get(label, "0.6"))  # fmt: skip
             bottom += values
-        totals = ax.bar(np.arange(len(folds)), np.zeros(len(folds)), 0.7, bottom=bottom)
-        ax.bar_label(totals, labels=[str(int(t)) for t in bottom], padding=2, fontsize=11)
+        # Each fold's total above its stack (on the top segment: an empty bar at the total
+        # would pin the axis there and push the labels into the title).
+        ax.bar_label(top, labels=[str(int(t)) for t in bottom], padding=2, fontsize=11)
         ax.set_xticks(np.arange(len(folds)), _fold_names(folds))
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("Clips")
