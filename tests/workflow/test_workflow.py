@@ -487,6 +487,8 @@ def test_evaluate_reads_the_done_files_of_this_configs_inference(tmp_path):
     assert len(compare) == 1
     runs = "--run tiny=results/tiny/posteriors --run tiny_deep=results/tiny_deep/posteriors"
     assert f"{runs} --datasets ravdess --out" in compare[0]  # this config's datasets only
+    # The figure's legend gets display names (vjepa_fer.report.names).
+    assert "--label 'tiny=Tiny ViT (2 blocks), 64 px, random weights'" in compare[0]
 
 
 def test_unknown_encoder_stops_before_any_job(tmp_path):

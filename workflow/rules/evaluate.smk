@@ -118,7 +118,7 @@ if COMPARISON:
             # Only this configuration's datasets: a folder keeps tables of removed ones.
             datasets=DATASETS,
         shell:
-            "vjepa-fer compare-encoders {params.runs:q} {params.labels:q}"
-            " --datasets {params.datasets:q}"
-            " --out results/compare --mv-tie {params.mv_tie} --bootstrap-samples {params.samples}"
+            "vjepa-fer compare-encoders {params.runs:q} --datasets {params.datasets:q}"
+            " --out results/compare {params.labels:q} --mv-tie {params.mv_tie}"
+            " --bootstrap-samples {params.samples}"
             " --confidence {params.confidence} --seed {params.seed} > {log:q} 2>&1"

@@ -27,7 +27,8 @@ caption { caption-side: top; text-align: left; font-weight: 600; font-size: 1.05
           padding-bottom: 0.6rem; }
 caption .detail { font-weight: 400; font-size: 0.85rem; color: #475569; }
 th, td { padding: 0.3rem 0.7rem; border-bottom: 1px solid #cbd5e1; }
-thead th { border-bottom: 2px solid #334155; text-align: left; }
+td { white-space: nowrap; }  /* cells stay whole ("CREMA-D"); long headers wrap instead */
+thead th { border-bottom: 2px solid #334155; text-align: left; vertical-align: bottom; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.group td { border-top: 2px solid #94a3b8; }
 .notes { max-width: 60rem; font-size: 0.85rem; color: #334155; }
