@@ -1,7 +1,7 @@
 # Front door. `make demo` and `make test` work on a fresh machine with python3 (>= 3.10):
 # they create .venv with the pinned requirements, then run the demo pipeline or the tests.
 # TORCH_INDEX=<PyTorch wheel index> installs torch from there first (CPU-only or a CUDA version;
-# see README "Installing torch").
+# see docs/dependencies.md, "Installing torch").
 VENV ?= .venv
 TORCH_INDEX ?=
 TORCH_PIN := $(shell grep -E '^torch==' requirements.txt)
@@ -9,7 +9,11 @@ PY := $(VENV)/bin/python
 # Snakemake's shell jobs call `vjepa-fer`, so the venv's bin must be on PATH for them.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: install demo test test-fast lint clean-demo
+# The demo's outputs and its HTML report (tables, figures, run information; one file).
+DEMO_RESULTS ?= results
+DEMO_REPORT := $(DEMO_RESULTS)/report.html
+
+.PHONY: install demo report test test-fast lint clean-demo
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -22,11 +26,16 @@ install: $(VENV)/.installed
 
 demo: install
 	snakemake all --cores 2 --configfile config.demo.yaml
+	$(MAKE) --no-print-directory report
+
+# The Snakemake report of the demo's finished outputs (run after `make demo`).
+report: install
+	snakemake --configfile config.demo.yaml --report $(DEMO_REPORT)
 
 test: install
 	$(PY) -m pytest
 
-# Unit tests only (no Snakemake runs, no demo, no SLURM): under 2 minutes on 2 cores.
+# Unit tests only (no Snakemake runs, no demo, no SLURM), for the edit-test loop.
 test-fast: install
 	$(PY) -m pytest tests/unit -q
 
@@ -38,4 +47,4 @@ lint: install
 
 clean-demo:
 	rm -rf results/synth results/ravdess results/crema-d results/dfew results/tiny results/tiny_deep \
-		results/compare results/report results/logs results/benchmarks
+		results/compare results/report results/logs results/benchmarks $(DEMO_REPORT)

@@ -114,3 +114,38 @@ def test_datasets_keep_only_this_configurations_tables(
     assert {"ravdess", "crema-d"} <= set(full["train"])
     with pytest.raises(ValueError, match="no posterior tables of the datasets"):
         compare.load_run(runs["weak"], datasets=["dfew"])
+
+
+def test_figure_is_titled_with_display_names(runs: dict[str, Path], tmp_path: Path) -> None:
+    """The comparison figure: a title, the datasets' display names on the panels and each
+    encoder's display name (id in brackets) in the legend; every text inside the canvas."""
+    import matplotlib.pyplot as plt
+
+    from tests.unit.test_figures import texts_outside_canvas
+    from vjepa_fer.report.names import encoder_label
+
+    table, _ = compare.compare_runs({"weak": runs["weak"], "strong": runs["strong"]}, samples=50)
+    label = encoder_label({"name": "vit_huge", "img_size": 384, "checkpoint": "x.pth.tar"})
+    assert label == "V-JEPA ViT-H/16, 384 px"
+    tiny = encoder_label({"name": "tiny", "img_size": 64, "checkpoint": None})
+    assert tiny == "Tiny ViT (2 blocks), 64 px, random weights"
+    created = []
+    real_subplots = plt.subplots
+
+    def spy(*a, **kw):
+        created.append(real_subplots(*a, **kw))
+        return created[-1]
+
+    plt.subplots = spy
+    try:
+        compare.plot(table, tmp_path, {"strong": label})
+    finally:
+        plt.subplots = real_subplots
+    fig = created[0][0]
+    assert fig.get_suptitle().startswith("Encoders on the same videos")
+    assert {a.get_title() for a in fig.axes} == {"RAVDESS", "CREMA-D"}
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert f"{label} (strong)" in legend and "weak" in legend
+    assert texts_outside_canvas(fig) == []
+    with pytest.raises(SystemExit):
+        main(["compare-encoders", "--run", f"a={tmp_path}", "--label", "a", "--out", "o"])

@@ -290,3 +290,12 @@ def test_wild_table_sets_a_run_beside_the_literature():
     assert f"UAR {int((ferv['uar'] > 40).sum())} of {ferv['uar'].notna().sum()}" in text
     rav = dict(row, train="ravdess", test="ravdess")
     assert wild_table(pd.DataFrame([rav]), run_name="x") is None  # no in-the-wild dataset
+
+
+def test_index_options_carry_only_the_datasets_own_flags():
+    """RAVDESS alone has modalities: no other dataset's `vjepa-fer index` gets --modalities."""
+    cfg = {"modalities": [2], "source": "local", "variant": None, "synth": {}}
+    assert get_dataset("ravdess").index_options(cfg, "r") == ["--modalities", "2"]
+    for name in builtin_names():
+        if name != "ravdess":
+            assert "--modalities" not in get_dataset(name).index_options(cfg, "r"), name

@@ -7,6 +7,7 @@ Figure functions are checked on the Figure objects (class names on the axes, lab
 from __future__ import annotations
 
 import argparse
+import base64
 from pathlib import Path
 
 import matplotlib
@@ -215,13 +216,19 @@ def test_write_figures_end_to_end(results: Path, tmp_path: Path) -> None:
     names = {p.name for p in paths}
     stems = ["fig3_confusion_same_pbv", "fig4_confusion_cross_pbv", "fig5_pca_crema-d_fold1"]
     stems += ["fig6_demographics_crema-d", "curves_crema-d"]
-    assert names == {f"{s}.{e}" for s in stems for e in ("png", "pdf")}
+    assert names == {f"{s}.{e}" for s in stems for e in ("png", "pdf", "html")}
     for p in paths:
-        head = p.read_bytes()[:8]
-        assert head.startswith(b"\x89PNG" if p.suffix == ".png" else b"%PDF"), p.name
+        head = p.read_bytes()[:15]
+        magic = {".png": b"\x89PNG", ".pdf": b"%PDF", ".html": b"<!DOCTYPE html>"}[p.suffix]
+        assert head.startswith(magic), p.name
         assert p.stat().st_size > 2000
     with Image.open(tmp_path / "fig3_confusion_same_pbv.png") as im:
         assert round(im.info["dpi"][0]) == 150
+    # The report's page: the same PNG, embedded, under the figure's title.
+    page = (tmp_path / "fig3_confusion_same_pbv.html").read_text(encoding="utf-8")
+    png = (tmp_path / "fig3_confusion_same_pbv.png").read_bytes()
+    assert base64.b64encode(png).decode() in page
+    assert "<figcaption>Same-dataset confusion (PBV, mean over folds)</figcaption>" in page
     assert matplotlib.rcParams["font.size"] == font_size  # styles never leak
 
 
@@ -246,6 +253,7 @@ def test_cli(tmp_path: Path) -> None:
         figures.run(parser.parse_args([*argv, "--dpi", "100"]))
     assert figures.run(parser.parse_args([*argv, "--dpi", "150"])) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "curves_ravdess.html",
         "curves_ravdess.pdf",
         "curves_ravdess.png",
     ]
@@ -266,3 +274,107 @@ def test_manifests_come_from_the_data_folder(tmp_path: Path) -> None:
     assert not (out / "fig6_demographics_crema-d.png").exists()  # no manifest in results/tiny
     assert figures.run(parser.parse_args([*argv, "--data", str(data)])) == 0
     assert (out / "fig6_demographics_crema-d.png").is_file()
+
+
+def texts_outside_canvas(fig) -> list[str]:
+    """What of a drawn figure leaves its canvas: each axes with everything it draws (tick
+    labels in view, axis labels, title, cell texts, legend), the figure's own texts and legends."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    fig.canvas.draw()  # runs the constrained layout
+    renderer = fig.canvas.get_renderer()
+    canvas = fig.bbox
+    parts = [(f"axes {i} {ax.get_title()!r}", ax.get_tightbbox(renderer))
+             for i, ax in enumerate(fig.axes)]  # fmt: skip
+    parts += [(f"text {t.get_text()!r}", t.get_window_extent(renderer))
+              for t in fig.texts if t.get_visible() and t.get_text().strip()]  # fmt: skip
+    parts += [(f"legend {i}", leg.get_window_extent(renderer)) for i, leg in enumerate(fig.legends)]
+    if fig._suptitle is not None and fig._suptitle.get_text():
+        parts.append(("suptitle", fig._suptitle.get_window_extent(renderer)))
+    return [
+        name
+        for name, box in parts
+        if box is not None
+        and (
+            box.x0 < canvas.x0 - 1
+            or box.y0 < canvas.y0 - 1
+            or box.x1 > canvas.x1 + 1
+            or box.y1 > canvas.y1 + 1
+        )  # fmt: skip
+    ]
+
+
+def heatmaps(fig) -> list:
+    """The confusion panels (axes with a title; colour bars have none)."""
+    return [a for a in fig.axes if a.get_title()]
+
+
+def test_cross_figure_is_a_legible_grid() -> None:
+    """Six cross-dataset panels (three datasets): at most three a row, each heatmap at least
+    300 px tall when the figure is shown at the report's width, every label inside the canvas."""
+    rng = np.random.default_rng(0)
+    classes = {"ravdess": RAVDESS, "crema-d": CREMAD, "dfew": list(labels_for("dfew"))}
+    matrices = {}
+    for train in classes:
+        for test in classes:
+            if train != test:
+                labels = list(rng.choice(classes[test], 200))
+                preds = list(rng.choice(classes[train], 200))
+                cm = pd.crosstab(pd.Series(labels, name="label"), pd.Series(preds, name="pred"))
+                matrices[(train, test)] = cm.astype(float)
+    fig = figures.cross_figure(matrices, "full")
+    panels = heatmaps(fig)
+    assert len(panels) == 6
+    assert texts_outside_canvas(fig) == []
+    rows: dict[float, int] = {}
+    for ax in panels:
+        top = round(ax.get_position().y1, 3)
+        rows[top] = rows.get(top, 0) + 1
+    assert max(rows.values()) <= 3, rows
+    scale = figures.REPORT_WIDTH_PX / fig.bbox.width  # figure pixels -> report pixels
+    for ax in panels:
+        assert ax.get_window_extent().height * scale >= 300, ax.get_title()
+
+
+def test_every_written_figure_keeps_its_labels_inside(results: Path) -> None:
+    same = figures.same_dataset_matrices(results / "metrics")
+    figs = [figures.confusion_figure(same, suptitle="Same-dataset confusion")]
+    figs.append(figures.cross_figure(*figures.cross_matrices(results / "metrics")))
+    figs.append(figures.demographics_figure(fake_manifest(), dataset="crema-d"))
+    figs.append(figures.curves_figure(fake_curves(folds=3), title="t"))
+    enc, pooled, labels = fake_pca(np.random.default_rng(1))
+    figs.append(figures.pca_figure(enc, pooled, labels, CREMAD, title="t"))
+    for fig in figs:
+        assert texts_outside_canvas(fig) == [], fig.get_suptitle()
+
+
+def test_fig6_counts_clips_where_a_dataset_has_no_actors() -> None:
+    """DFEW-like manifest (actor = clip id, no sex or age): clips per fold by class, never
+    "actors by sex" with every actor "unknown"."""
+    classes = list(labels_for("dfew"))
+    rows = [{"video": f"{i}.mp4", "actor": i, "label": classes[i % len(classes)],
+             "fold": 1 + i % 5, "sex": None, "age": None} for i in range(1, 71)]  # fmt: skip
+    manifest = pd.DataFrame(rows)
+    assert not figures.has_subjects(manifest) and figures.has_subjects(fake_manifest())
+    fig = figures.demographics_figure(manifest, dataset="dfew")
+    ax = fig.axes[0]
+    texts = " ".join([fig.get_suptitle(), ax.get_title(), ax.get_ylabel()]).lower()
+    assert "clips" in texts and "actor" not in texts.replace("no actor ids", "")
+    assert "unknown" not in _texts(ax.get_legend().get_texts())
+    assert _texts(ax.get_xticklabels()) == [f"Fold {k}" for k in range(1, 6)]
+    assert sum(b.get_height() for b in ax.patches) == len(manifest)  # every clip once
+    assert texts_outside_canvas(fig) == []
+
+
+def test_fig6_totals_stay_inside_the_axes() -> None:
+    classes = list(labels_for("dfew"))
+    rows = [{"video": f"{i}.mp4", "actor": i, "label": classes[i % len(classes)],
+             "fold": 1 + i % 5, "sex": None, "age": None} for i in range(1, 71)]  # fmt: skip
+    fig = figures.demographics_figure(pd.DataFrame(rows), dataset="dfew")
+    texts_outside_canvas(fig)  # draws
+    ax = fig.axes[0]
+    inside = ax.get_window_extent()
+    totals = [t for t in ax.texts if t.get_text() == "14"]
+    assert len(totals) == 5
+    assert all(t.get_window_extent().y1 <= inside.y1 for t in totals)

@@ -103,9 +103,9 @@ def written(metrics: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_writes_every_table_in_three_formats(written: Path) -> None:
+def test_writes_every_table_in_four_formats(written: Path) -> None:
     for name in ("table2", "table2_variants", "table3", "table4", "table4_mv"):
-        for ext in ("csv", "md", "tex"):
+        for ext in ("csv", "md", "tex", "html"):
             assert (written / f"{name}.{ext}").stat().st_size > 0, f"{name}.{ext}"
     combined = (written / "tables.md").read_text(encoding="utf-8")
     assert combined.count("\n## Table") == 5
@@ -330,3 +330,52 @@ def test_cards_come_from_the_data_folder(
     assert tables_module.run(parser.parse_args([*argv, "--data", str(tmp_path)])) == 0
     assert tables_module.run(parser.parse_args(argv)) == 0
     assert seen == [tmp_path, metrics.parent]
+
+
+def test_html_page_is_a_captioned_table_with_every_cell(written: Path) -> None:
+    """The report's page of a table: one <table> whose <caption> is the title, the notes after
+    it (Table II's name its CI columns), every Markdown cell's text in a <td>, names escaped."""
+    from html.parser import HTMLParser
+
+    class Cells(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.tags: list[str] = []
+            self.text: dict[str, list[str]] = {"caption": [], "td": [], "th": [], "li": []}
+            self.open: str | None = None
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+            self.open = tag if tag in self.text else self.open
+
+        def handle_endtag(self, tag):
+            self.open = None if tag == self.open else self.open
+
+        def handle_data(self, data):
+            if self.open:
+                self.text[self.open].append(data)
+
+    for name in ("table2", "table3", "table4"):
+        page = Cells()
+        page.feed((written / f"{name}.html").read_text(encoding="utf-8"))
+        assert page.tags.count("table") == 1 and page.tags.count("caption") == 1, name
+        md = (written / f"{name}.md").read_text(encoding="utf-8").splitlines()
+        caption = "".join(page.text["caption"])
+        assert caption.startswith(md[0].removeprefix("## ").replace("\\", ""))
+        body = [ln for ln in md if ln.startswith("| ")][1:]  # rows below the header
+        cells = [c.strip().replace("\\", "") for ln in body for c in ln.strip("| ").split(" | ")]
+        assert page.text["td"] == cells, name
+        if name == "table2":
+            assert any("% CI" in h for h in page.text["th"])
+            assert "3 columns “95 % CI …”: percentile bootstrap confidence interval" in caption
+            assert any(n.startswith("CI: percentile bootstrap") for n in page.text["li"])
+
+
+def test_html_escapes_user_names() -> None:
+    from vjepa_fer.report.html import to_html_page
+
+    t = tables.Table("t", "Results <b>of</b> a&b", ["Dataset", "UAR"], [["<x>", 1.5]],
+                     pd.DataFrame())  # fmt: skip
+    page = to_html_page(t, run_name="<run>")
+    assert "<b>" not in page and "<x>" not in page and "<run>" not in page
+    assert "Results &lt;b&gt;of&lt;/b&gt; a&amp;b" in page and '<td class="num">1.50</td>' in page

@@ -243,7 +243,7 @@ def test_readme_shows_the_commands_this_test_runs():
     commands, section = readme_commands()
     assert [c[:3] for c in commands] == [
         ["snakemake", "--cores", "8"],
-        ["snakemake", "--report", "report.html"],
+        ["snakemake", "--report", "results/report.html"],
     ]
     assert commands[0][-1] == "all"
     # What a killed or offline run needs is in the same section.
@@ -353,8 +353,8 @@ def test_every_table_and_figure_with_both_datasets(paper_run):
         "curves_crema-d",
     ):
         assert {f"{stem}.png", f"{stem}.pdf"} <= figures, sorted(figures)
-    html = (work / "report.html").read_text(errors="replace")
-    assert "table2" in html and "fig3_confusion_same_pbv" in html
+    html = (work / "results/report.html").read_text(errors="replace")
+    assert "table2.html" in html and "fig3_confusion_same_pbv" in html
 
 
 @pytest.mark.slow

@@ -37,6 +37,13 @@ def test_wild_config_plans_all_three_from_local_copies(tmp_path):
     assert ferv and "--frame-step 1" in ferv[0]
     dfew = [ln for ln in out.splitlines() if "vjepa-fer infer --dataset dfew" in ln]
     assert dfew and "--frame-step 4" in dfew[0]
+    # Each index job gets its own dataset's flags: RAVDESS's --modalities reaches none of them.
+    for name, variant in [("dfew", "clip_224x224"), ("ferv39k", "2_ClipsforFaceCrop"),
+                          ("mafw", "frames")]:  # fmt: skip
+        index = [ln for ln in out.splitlines() if f"vjepa-fer index --dataset {name} " in ln]
+        assert len(index) == 1, (name, index)
+        assert "--modalities" not in index[0] and f"--variant {variant}" in index[0]
+        assert "--expect-full" in index[0]
 
 
 def test_licence_gated_dataset_is_never_downloaded(tmp_path):

@@ -335,7 +335,13 @@ def test_demo_probes_beat_chance(demo_run):
             assert 1.5 * chance[row["test"]] < row["uar_mean"] < 100, (enc, row.to_dict())
 
 
-def test_report_builds(demo_run):
+# The demo's HTML report, where `make demo` writes it (Makefile DEMO_REPORT).
+DEMO_REPORT = "results/report.html"
+
+
+@pytest.fixture(scope="module")
+def demo_report(demo_run) -> Path:
+    """`snakemake --report` of the finished demo, at the path `make demo` writes it to."""
     res = snakemake(
         "-s",
         str(REPO / "Snakefile"),
@@ -344,12 +350,95 @@ def test_report_builds(demo_run):
         "--configfile",
         str(REPO / "config.demo.yaml"),
         "--report",
-        str(demo_run / "report.html"),
+        str(demo_run / DEMO_REPORT),
     )
     assert res.returncode == 0, res.stderr[-3000:]
-    html = (demo_run / "report.html").read_text(errors="replace")
-    assert "table2" in html and "fig3_confusion_same_pbv" in html
+    return demo_run / DEMO_REPORT
+
+
+def test_report_builds(demo_report):
+    html = demo_report.read_text(errors="replace")
+    assert "table2.html" in html and "fig3_confusion_same_pbv" in html
     assert "encoders.csv" in html and "encoder_tests.csv" in html
+
+
+def test_report_shows_tables_and_figures_in_a_browser(demo_report, tmp_path):
+    """The report opened in headless Chromium: each paper table is a real <table> with its
+    caption in view (Table II's names its CI columns), the figures are <img> elements, and a
+    screenshot of Table II shown in the report is not blank."""
+    from PIL import Image
+
+    from tests import browser
+
+    binary = browser.chromium()
+    if binary is None:
+        pytest.skip(
+            "no Chromium on PATH (Debian: apt-get install chromium; .ci/install-chromium.sh)"
+        )
+    results = browser.report_results(demo_report)
+    tables = {p: r for p, r in results.items() if p.endswith(".html") and "/tables/" in p}
+    for enc in DEMO_ENCODERS:
+        for name in ("table2", "table3", "table4", "table4_mv", "voting_tests"):
+            assert f"results/{enc}/tables/{name}.html" in tables, sorted(tables)
+    for path, entry in tables.items():
+        assert entry["mime_type"] == "text/html", path
+        page = browser.decode_data_uri(entry["data_uri"]).decode("utf-8")
+        assert page.count("<table") == 1 and "<caption>" in page, path
+    profile = tmp_path / "profile"
+    # The page of Table II as the report's frame shows it, after the browser laid it out.
+    page = tmp_path / "table2.html"
+    page.write_bytes(browser.decode_data_uri(tables["results/tiny/tables/table2.html"]["data_uri"]))
+    dom = browser.run(binary, page.as_uri(), "--dump-dom", profile=profile)
+    caption = re.search(r"<caption>(.*?)</caption>", dom, re.S)
+    assert caption and caption.group(1).startswith("Table II: same-dataset validation")
+    assert "“95 % CI …”: percentile bootstrap confidence interval" in caption.group(1)
+    assert "95 % CI UAR (true)" in dom and "CI: percentile bootstrap interval" in dom
+    assert len(re.findall(r"<tr>|<tr class", dom)) == 1 + 6  # header + 3 datasets x PBV, MV
+    # The report itself, Table II opened as a click would: its frame holds the page.
+    shown = browser.showing(demo_report, "results/tiny/tables/table2.html", tmp_path / "r.html")
+    dom = browser.run(binary, shown.as_uri(), "--dump-dom", profile=profile)
+    assert re.search(r'<iframe[^>]+src="data:text/html', dom), dom[-2000:]
+    assert "table2.html" in dom and "Tables" in dom  # the side bar lists the category's results
+    png = tmp_path / "report-table2.png"
+    browser.run(binary, shown.as_uri(), f"--screenshot={png}", "--window-size=1600,1000",
+                profile=profile)  # fmt: skip
+    with Image.open(png) as im:
+        gray = im.convert("L")
+        assert gray.size == (1600, 1000)
+        # The content pane (right of the side bar) holds text: many dark pixels, not a blank frame.
+        pane = gray.crop((600, 0, 1600, 600))
+        dark = sum(pane.histogram()[:100])
+        assert dark > 2000, dark
+    # Each figure is a page holding the PNG as an <img> under the figure's title (a page scrolls
+    # in the report's frame; the report's own image view cuts off the top of a tall figure).
+    figures = [p for p in results if "/figures/" in p]
+    assert "results/tiny/figures/fig4_confusion_cross_pbv.html" in figures
+    assert all(p.endswith(".html") for p in figures), figures
+    page = tmp_path / "fig4.html"
+    page.write_bytes(
+        browser.decode_data_uri(
+            results["results/tiny/figures/fig4_confusion_cross_pbv.html"]["data_uri"]
+        )
+    )
+    dom = browser.run(binary, page.as_uri(), "--dump-dom", profile=profile)
+    assert re.search(r'<img src="data:image/png;base64,[^"]+" alt="fig4_confusion_cross_pbv"', dom)
+    assert "<figcaption>Cross-dataset confusion (PBV, mean over fold probes):" in dom
+    # Keep the screenshot for people reading the test run (pytest --basetemp=...).
+    shutil.copy(png, demo_report.parent / "report-table2.png")
+
+
+def test_readme_paths_exist_after_the_demo(demo_report, demo_run):
+    """Every file or folder README.md names (in code spans and links) exists: results/... in
+    the finished demo (its report included), everything else in the repository."""
+    text = (REPO / "README.md").read_text()
+    named = set(re.findall(r"`([\w./-]+)`", text)) | set(re.findall(r"\]\(([\w./-]+)\)", text))
+    paths = {p for p in named if "/" in p or re.search(r"\.(md|ya?ml|html|csv|png|pdf)$", p)}
+    assert "results/report.html" in paths and "docs/demo.md" in paths
+    missing = [
+        p for p in sorted(paths)
+        if not (demo_run / p if p.startswith("results/") else REPO / p).exists()
+    ]  # fmt: skip
+    assert not missing, f"README.md names paths that do not exist after `make demo`: {missing}"
 
 
 def test_demo_rerun_has_nothing_to_do(demo_run):
@@ -398,6 +487,8 @@ def test_evaluate_reads_the_done_files_of_this_configs_inference(tmp_path):
     assert len(compare) == 1
     runs = "--run tiny=results/tiny/posteriors --run tiny_deep=results/tiny_deep/posteriors"
     assert f"{runs} --datasets ravdess --out" in compare[0]  # this config's datasets only
+    # The figure's legend gets display names (vjepa_fer.report.names).
+    assert "--label 'tiny=Tiny ViT (2 blocks), 64 px, random weights'" in compare[0]
 
 
 def test_unknown_encoder_stops_before_any_job(tmp_path):
@@ -460,14 +551,19 @@ def table_numbers(markdown: str) -> dict[tuple[str, ...], list[float]]:
     return rows
 
 
+# Where the demo's Table II is copied (README's first screen links to it).
+DEMO_DOC = REPO / "docs" / "demo.md"
+
+
 def test_readme_demo_table_is_what_the_demo_prints(demo_run):
-    """The README's demo numbers are a verbatim copy of results/tiny/tables/table2.md of
-    `make demo`; after a change that moves them, paste the new file between the README's markers."""
-    block = README_TABLE.search((REPO / "README.md").read_text())
-    assert block, "README.md lacks the <!-- demo-table2 begin/end --> block"
+    """The documented demo numbers (docs/demo.md) are a verbatim copy of
+    results/tiny/tables/table2.md of `make demo`; after a change that moves them, paste the new
+    file between the markers."""
+    block = README_TABLE.search(DEMO_DOC.read_text())
+    assert block, f"{DEMO_DOC} lacks the <!-- demo-table2 begin/end --> block"
     readme = table_numbers(block["table"])
     produced = table_numbers((demo_run / "results/tiny/tables/table2.md").read_text())
-    assert readme, "no table rows between the README markers"
+    assert readme, f"no table rows between the markers of {DEMO_DOC}"
     assert readme.keys() == produced.keys()
     for key, values in produced.items():
         assert readme[key] == pytest.approx(values, abs=0.006), key

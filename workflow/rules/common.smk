@@ -8,6 +8,7 @@ import sys
 sys.path.insert(0, f"{workflow.basedir}/src")
 from vjepa_fer.config import encoder_entries, load_schema, validate_config
 from vjepa_fer.datasets import PAPER_DATASETS, resolve
+from vjepa_fer.report.names import encoder_label
 
 # Snakemake fills defaults only for the dataset names the schema lists; a custom dataset's entry
 # gets them here, from the same schema.
@@ -79,9 +80,11 @@ def index_declared_inputs(wildcards):
 
 
 def index_options(wildcards):
-    """Config-driven flags of `vjepa-fer index` (quoted with :q where used)."""
+    """Config-driven flags of `vjepa-fer index` (quoted with :q where used): the options every
+    dataset has here, its own (RAVDESS's --modalities, a variant, ...) from its module.
+    """
     cfg = dataset_cfg(wildcards.dataset)
-    opts = ["--modalities", *map(str, cfg["modalities"])]
+    opts = []
     if cfg["expect_full"]:
         opts.append("--expect-full")
     if cfg["exclude"]:

@@ -105,6 +105,12 @@ if COMPARISON:
                 for e in ENCODERS
                 for opt in ("--run", f"{e}=results/{e}/posteriors")
             ],
+            # The figure's legend: display names (vjepa_fer.report.names), ids in brackets.
+            labels=[
+                opt
+                for e, entry in ENCODERS.items()
+                for opt in ("--label", f"{e}={encoder_label(entry)}")
+            ],
             mv_tie=config["evaluation"]["mv_tie"],
             samples=config["evaluation"]["bootstrap"]["samples"],
             confidence=config["evaluation"]["bootstrap"]["confidence"],
@@ -113,5 +119,6 @@ if COMPARISON:
             datasets=DATASETS,
         shell:
             "vjepa-fer compare-encoders {params.runs:q} --datasets {params.datasets:q}"
-            " --out results/compare --mv-tie {params.mv_tie} --bootstrap-samples {params.samples}"
+            " --out results/compare {params.labels:q} --mv-tie {params.mv_tie}"
+            " --bootstrap-samples {params.samples}"
             " --confidence {params.confidence} --seed {params.seed} > {log:q} 2>&1"

@@ -1,5 +1,5 @@
 # Stage: the paper's Tables II-IV, Figures 3-6 and training curves of each encoder, and the run
-# information shown in `snakemake --report report.html` (vjepa_fer.report.tables, .figures,
+# information shown in `snakemake --report results/report.html` (vjepa_fer.report.tables, .figures,
 # .runinfo).
 
 
@@ -9,7 +9,8 @@ rule tables:
     output:
         report(
             directory("results/{encoder}/tables"),
-            patterns=["{name}.csv"],
+            # Each table's page: a real table with its caption (vjepa_fer.report.html).
+            patterns=["{name}.html"],
             caption="../report/tables.rst",
             category="Tables",
             subcategory="{encoder}",
@@ -35,7 +36,8 @@ rule figures:
     output:
         report(
             directory("results/{encoder}/figures"),
-            patterns=["{name}.png"],
+            # Each figure's page (PNG and title): the report's image view clips tall figures.
+            patterns=["{name}.html"],
             caption="../report/figures.rst",
             category="Figures",
             subcategory="{encoder}",

@@ -1,6 +1,6 @@
 """Write the synthetic face-video demo dataset in the real RAVDESS / CREMA-D layouts.
 
-Implements the offline demo's data (README "Quick start", ``config.demo.yaml``: synthetic data and
+Implements the offline demo's data (docs/demo.md, ``config.demo.yaml``: synthetic data and
 a tiny encoder) with the file formats of docs/datasets.md, so indexing, decoding, features,
 probes and reports all run for real on a CPU:
 

@@ -62,6 +62,10 @@ class Ravdess(Dataset):
 
         return parse_ravdess(name).actor
 
+    def index_options(self, cfg: dict, root: str) -> list[str]:
+        # Only RAVDESS has modalities (audio-video and video-only copies of one recording).
+        return ["--modalities", *map(str, cfg["modalities"])]
+
     def synth_options(self, cfg: dict) -> list[str]:
         s, join = cfg["synth"], lambda values: ",".join(map(str, values))
         return [

@@ -180,13 +180,16 @@ def to_markdown(table: pd.DataFrame, tests: pd.DataFrame) -> tuple[str, str]:
     return "\n".join(lines) + "\n", "\n".join(t_lines) + "\n"
 
 
-def plot(table: pd.DataFrame, out: Path) -> list[Path]:
-    """True UAR and WAR per encoder with interval bars, one panel per dataset (same-dataset)."""
+def plot(table: pd.DataFrame, out: Path, labels: Mapping[str, str] | None = None) -> list[Path]:
+    """True UAR and WAR per encoder with interval bars, one panel per dataset (same-dataset),
+    titled, with the datasets' display names and ``labels`` (id -> display name) in the legend."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+
+    from vjepa_fer.datasets import display_name
 
     same = table[table["rule"] == "same"]
     datasets = list(dict.fromkeys(same["test"]))
@@ -194,8 +197,15 @@ def plot(table: pd.DataFrame, out: Path) -> list[Path]:
     if not datasets:
         raise ValueError("no same-dataset results to plot")
     bars = [(v, m) for v in VOTING_ORDER for m in ("uar", "war") if (same["voting"] == v).any()]
+    labels = labels or {}
+    panel_width = 1.0 + 1.5 * len(bars)
     fig, axes = plt.subplots(
-        1, len(datasets), figsize=(1.2 + 1.9 * len(bars), 3.4), squeeze=False, sharey=True
+        1,
+        len(datasets),
+        figsize=(0.8 + panel_width * len(datasets), 4.6 + 0.3 * len(encoders)),
+        squeeze=False,
+        sharey=True,
+        layout="constrained",
     )
     width = 0.8 / max(len(encoders), 1)
     x = np.arange(len(bars))
@@ -206,17 +216,24 @@ def plot(table: pd.DataFrame, out: Path) -> list[Path]:
             low = [part.loc[v, f"{m}_ci_low"] if v in part.index else np.nan for v, m in bars]
             high = [part.loc[v, f"{m}_ci_high"] if v in part.index else np.nan for v, m in bars]
             err = np.array([np.subtract(vals, low), np.subtract(high, vals)])
+            name = f"{labels[enc]} ({enc})" if enc in labels else enc
             ax.bar(x + (i - (len(encoders) - 1) / 2) * width, vals, width, yerr=err,
-                   capsize=2, label=enc)  # fmt: skip
+                   capsize=2, label=name)  # fmt: skip
         names = {"uar": "UAR (true)", "war": "WAR"}
         ax.set_xticks(x, [f"{names[m]}\n{v.upper()}" for v, m in bars])
-        ax.set_title(ds)
+        ax.set_title(display_name(ds))
         ax.set_ylim(0, 100)
         ax.grid(axis="y", alpha=0.3)
     level = f"{100 * float(table['ci_confidence'].iloc[0]):g} %"
     axes[0][0].set_ylabel(f"% (mean over folds, {level} CI)")
-    axes[0][-1].legend(fontsize="small", loc="upper right")
-    fig.tight_layout()
+    # Below the panels: inside one it covered bars; one entry a line keeps long names whole.
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="outside lower center", ncols=1, title="Encoder")
+    fig.suptitle(
+        "Encoders on the same videos: same-dataset true UAR and WAR (PBV, MV), "
+        f"mean over folds with {level} bootstrap intervals",
+        wrap=True,
+    )
     paths = [out / "encoders.png", out / "encoders.pdf"]
     for p in paths:
         with atomic_open(p, mode="wb") as fh:
@@ -225,7 +242,12 @@ def plot(table: pd.DataFrame, out: Path) -> list[Path]:
     return paths
 
 
-def write_comparison(table: pd.DataFrame, tests: pd.DataFrame, out: Path) -> list[Path]:
+def write_comparison(
+    table: pd.DataFrame,
+    tests: pd.DataFrame,
+    out: Path,
+    labels: Mapping[str, str] | None = None,
+) -> list[Path]:
     out = Path(out)
     write_csv(table, out / "encoders.csv")
     write_csv(tests, out / "encoder_tests.csv")
@@ -234,7 +256,7 @@ def write_comparison(table: pd.DataFrame, tests: pd.DataFrame, out: Path) -> lis
         with atomic_open(out / name, encoding="utf-8") as fh:
             fh.write(text)
     paths = [out / n for n in ("encoders.csv", "encoder_tests.csv", "encoders.md")]
-    return paths + [out / "encoder_tests.md", *plot(table, out)]
+    return paths + [out / "encoder_tests.md", *plot(table, out, labels)]
 
 
 def parse_run(text: str) -> tuple[str, Path]:
@@ -243,6 +265,14 @@ def parse_run(text: str) -> tuple[str, Path]:
     if not sep or not name or not path:
         raise argparse.ArgumentTypeError(f"--run expects NAME=DIR, got {text!r}")
     return name, Path(path)
+
+
+def parse_label(text: str) -> tuple[str, str]:
+    """``NAME=TEXT`` of ``--label``."""
+    name, sep, label = text.partition("=")
+    if not sep or not name or not label.strip():
+        raise argparse.ArgumentTypeError(f"--label expects NAME=TEXT, got {text!r}")
+    return name, label.strip()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -254,6 +284,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=DIR",
         help="a run to compare: NAME as shown in the table, DIR its results folder (or the "
         "posteriors folder in it); repeat for each encoder",
+    )
+    parser.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        type=parse_label,
+        metavar="NAME=TEXT",
+        help="display name of a run in the figure's legend (e.g. 'V-JEPA ViT-H/16, 384 px'); "
+        "repeat per run; default: its NAME",
     )
     parser.add_argument("--out", required=True, type=Path, help="folder for tables and figure")
     parser.add_argument("--variant", default="main", help="probe variant to compare")
@@ -294,7 +333,11 @@ def run(args: argparse.Namespace) -> int:
         variant=args.variant,
         datasets=args.datasets,
     )
-    for p in write_comparison(table, tests, args.out):
+    labels = dict(args.label)
+    unknown = sorted(set(labels) - set(runs))
+    if unknown:
+        raise ValueError(f"--label names no --run: {unknown}; runs: {sorted(runs)}")
+    for p in write_comparison(table, tests, args.out, labels):
         print(p)
     md, md_tests = to_markdown(table, tests)
     print(md + "\n" + md_tests)

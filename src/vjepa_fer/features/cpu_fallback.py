@@ -82,7 +82,7 @@ def report_cpu_fallback(
     if seconds > LOUD_SECONDS:
         bar = "!" * 78
         logger.warning(
-            "\n%s\n%s.\nRun it on a GPU (README: 'Running on a GPU box or SLURM'), or set "
+            "\n%s\n%s.\nRun it on a GPU (docs/running.md), or set "
             "features.device: cpu if you really mean the CPU.\n%s",
             bar,
             text,

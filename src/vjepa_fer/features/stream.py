@@ -2,7 +2,7 @@
 
 The encoder is frozen, so a clip that several consumers need (the four fold probes that train on a
 video, the probes of the other dataset at cross-dataset evaluation, a feature store) is one
-computation (docs/compute.md; README, "Encoding each clip once"). A request names a clip by
+computation (docs/compute.md; docs/encoding.md). A request names a clip by
 (video, clip, view, epoch); requests are grouped by video so each video is decoded once per pass,
 in DataLoader worker processes that overlap decoding with the encoder.
 
@@ -49,8 +49,8 @@ from vjepa_fer.video.transforms import eval_views
 logger = logging.getLogger(__name__)
 
 AUGMENT_BACKENDS = ("device", "reference")
-# Items each worker keeps ready. Loader memory is about workers x PREFETCH x item bytes (README,
-# "Loader memory"); 2 keeps the encoder fed while bounding shared memory.
+# Items each worker keeps ready. Loader memory is about workers x PREFETCH x item bytes
+# (docs/encoding.md, "Loader memory"); 2 keeps the encoder fed while bounding shared memory.
 PREFETCH = 2
 
 

@@ -1,8 +1,8 @@
 """Optional third-party video encoders from Hugging Face ``transformers`` (V-JEPA 2, VideoMAE).
 
-Implements the "optional third-party encoders" entry of the encoder registry (README
-"Encoders": encoders by name from one registry; docs/protocol.md, "Encoder": frozen, eval mode,
-every token out, no pooling). The wrappers take the clip tensor the pipeline already produces — a
+Implements the "optional third-party encoders" entry of the encoder registry (docs/encoders.md:
+encoders by name from one registry; docs/protocol.md, "Encoder": frozen, eval mode, every token
+out, no pooling). The wrappers take the clip tensor the pipeline already produces — a
 float ``(B, 3, T, H, W)`` tensor, resized and normalised with the ImageNet mean/std — and return the
 encoder's last hidden state ``(B, N, D)`` with ``N = (T / tubelet) * (H / patch) * (W / patch)``.
 

@@ -14,7 +14,8 @@ Implements docs/protocol.md, "Figures". Every figure is written as PNG (``--dpi`
 - ``fig5_pca_<ds>_fold<k>``: first two principal components of the test clips' (a) mean encoder
   token and (b) the probe's pooled token (``posteriors/<ds>/pca-<ds>-fold<k>-main.*``), coloured by
   label with the correct legend, explained variance on the axes.
-- ``fig6_demographics_<ds>``: actors per fold by sex, and age per fold where known (manifest).
+- ``fig6_demographics_<ds>``: actors per fold by sex, and age per fold where known (manifest);
+  for a dataset without actor ids (DFEW, FERV39k, MAFW), clips per fold by class.
 - ``curves_<ds>``: training loss and training accuracy per epoch, one line per fold.
 
 Each figure has a function that takes DataFrames/arrays and returns a ``matplotlib.figure.Figure``
@@ -48,7 +49,7 @@ from sklearn.decomposition import PCA
 from vjepa_fer.datasets import builtin_names, display_name, load_cards
 from vjepa_fer.evaluate.cross import full_confusion
 from vjepa_fer.evaluate.metrics import read_confusion, row_normalise
-from vjepa_fer.io import atomic_path
+from vjepa_fer.io import atomic_open, atomic_path
 from vjepa_fer.labels import labels_for
 
 if TYPE_CHECKING:
@@ -76,6 +77,13 @@ def _style() -> Iterator[None]:
         yield
 
 
+# Confusion panels a row: two keep each heatmap over 300 px tall at report width (REPORT_WIDTH_PX).
+PANELS_PER_ROW = 2
+# Width in CSS pixels at which the Snakemake report shows a figure (its content pane in a
+# 1,600 px window; the image is scaled to fit): the legibility tests measure at this width.
+REPORT_WIDTH_PX = 1200
+
+
 def _figure(width: float, height: float) -> Figure:
     return Figure(figsize=(width, height), layout="constrained")
 
@@ -99,7 +107,10 @@ CLASS_COLORS: dict[str, str] = {
 
 
 def save_figure(fig: Figure, stem: Path, *, dpi: int = 200) -> list[Path]:
-    """Write ``<stem>.png`` and ``<stem>.pdf`` atomically."""
+    """Write ``<stem>.png``, ``<stem>.pdf`` and ``<stem>.html`` (the report's page: the PNG
+    with its title as caption, :func:`vjepa_fer.report.html.figure_page`) atomically."""
+    from vjepa_fer.report.html import figure_page
+
     paths = []
     with _style():
         for ext in ("png", "pdf"):
@@ -107,7 +118,11 @@ def save_figure(fig: Figure, stem: Path, *, dpi: int = 200) -> list[Path]:
             with atomic_path(path) as tmp:
                 fig.savefig(tmp, format=ext, dpi=dpi)
             paths.append(path)
-    return paths
+    page = stem.with_suffix(".html")
+    title = " ".join(fig.get_suptitle().split())
+    with atomic_open(page, encoding="utf-8") as fh:
+        fh.write(figure_page(paths[0].read_bytes(), title=title, name=stem.name))
+    return [*paths, page]
 
 
 # ----------------------------------------------------------------------------- confusion
@@ -164,11 +179,19 @@ def confusion_figure(
     if not panels:
         raise ValueError("no confusion matrices to draw")
     with _style():
-        widths = [max(4.5, 0.75 * m.shape[1] + 2.0) for m in panels.values()]
-        heights = [max(4.0, 0.62 * m.shape[0] + 2.2) for m in panels.values()]
-        fig = _figure(sum(widths), max(heights))
-        axes = fig.subplots(1, len(panels), squeeze=False, width_ratios=widths)[0]
-        for ax, (title, cm) in zip(axes, panels.items(), strict=True):
+        # A grid of equal panels, at most PANELS_PER_ROW a row: six in one row (8700 px wide)
+        # shrank every panel to a sliver at report width. Equal sizes keep the cells comparable.
+        n = len(panels)
+        ncols = min(n, PANELS_PER_ROW)
+        nrows = -(-n // ncols)
+        width = max(max(4.5, 0.75 * m.shape[1] + 2.0) for m in panels.values())
+        height = max(max(4.0, 0.62 * m.shape[0] + 2.2) for m in panels.values())
+        fig = _figure(ncols * width, nrows * height + 0.6)
+        grid = fig.subplots(nrows, ncols, squeeze=False)
+        axes = list(grid.flat)
+        for ax in axes[n:]:
+            ax.remove()  # an incomplete last row
+        for ax, (title, cm) in zip(axes, panels.items(), strict=False):
             xl = (xlabels or {}).get(title, "Predicted class")
             yl = (ylabels or {}).get(title, "True class")
             _confusion_panel(ax, cm, title, xl, yl, (shared or {}).get(title, 0))
@@ -358,11 +381,72 @@ def load_pca_inputs(
 # ----------------------------------------------------------------------------- Fig. 6, curves
 
 
+def has_subjects(manifest: pd.DataFrame) -> bool:
+    """Whether the manifest's ``actor`` ids are people: some id has several videos, or a sex or
+    age is known. In-the-wild sets (DFEW, FERV39k, MAFW) have none: ``actor`` is the clip id."""
+    known = [c for c in ("sex", "age") if c in manifest.columns]
+    return bool(
+        manifest.groupby("actor").size().max() > 1 or manifest[known].notna().any(axis=None)
+    )
+
+
+def _fold_names(folds: Sequence[int]) -> list[str]:
+    """Tick labels of folds; a fixed split's fold 0 holds the training videos (datasets.base)."""
+    if 0 in folds:
+        return ["Training split" if f == 0 else "Test split" for f in folds]
+    return [f"Fold {f}" for f in folds]
+
+
+def clips_figure(manifest: pd.DataFrame, *, dataset: str) -> Figure:
+    """Fig. 6 for a dataset without subjects: clips per fold, stacked by class (class balance)."""
+    for col in ("fold", "label"):
+        if col not in manifest.columns:
+            raise ValueError(f"manifest lacks column {col!r}")
+    folds = sorted(int(f) for f in manifest["fold"].unique())
+    classes = labels_for(dataset) if _known(dataset) else ()
+    order = [c for c in classes if c in set(manifest["label"])]
+    order += sorted(set(manifest["label"]) - set(order))
+    counts = manifest.groupby([manifest["fold"].astype(int), "label"]).size().unstack(fill_value=0)
+    counts = counts.reindex(index=folds, columns=order, fill_value=0)
+    with _style():
+        fig = _figure(max(6.5, 1.3 * len(folds) + 3.5), 5.6)
+        ax = fig.subplots()
+        bottom = np.zeros(len(folds))
+        for label in order:
+            values = counts[label].to_numpy()
+            top = ax.bar(np.arange(len(folds)), values, 0.7, bottom=bottom, label=label,
+                         color=CLASS_COLORS.get(label, "0.6"))  # fmt: skip
+            bottom += values
+        # Each fold's total above its stack (on the top segment: an empty bar at the total
+        # would pin the axis there and push the labels into the title).
+        ax.bar_label(top, labels=[str(int(t)) for t in bottom], padding=2, fontsize=11)
+        ax.set_xticks(np.arange(len(folds)), _fold_names(folds))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("Clips")
+        ax.set_title("Clips per fold by class (the clips carry no actor ids)")
+        ax.legend(title="Class", loc="upper center", bbox_to_anchor=(0.5, -0.1),
+                  ncols=min(4, len(order)))  # fmt: skip
+        ax.margins(y=0.12)
+        fig.suptitle(f"{_name(dataset)}: clips per fold")
+    return fig
+
+
+def _known(dataset: str) -> bool:
+    try:
+        labels_for(dataset)
+    except (KeyError, ValueError):
+        return False
+    return True
+
+
 def demographics_figure(manifest: pd.DataFrame, *, dataset: str) -> Figure:
-    """Fig. 6: actors per fold by sex (bars) and, where known, age per fold (box + points)."""
+    """Fig. 6: actors per fold by sex (bars) and, where known, age per fold (box + points);
+    for a dataset without subjects (:func:`has_subjects`), clips per fold (:func:`clips_figure`)."""
     for col in ("actor", "fold", "sex"):
         if col not in manifest.columns:
             raise ValueError(f"manifest lacks column {col!r}")
+    if not has_subjects(manifest):
+        return clips_figure(manifest, dataset=dataset)
     people = manifest.drop_duplicates("actor").copy()
     people["sex"] = people["sex"].fillna("unknown").astype(str)
     people["fold"] = people["fold"].astype(int)
@@ -384,7 +468,7 @@ def demographics_figure(manifest: pd.DataFrame, *, dataset: str) -> Figure:
                 pos, counts[sex].to_numpy(), width, label=sex, color=palette.get(sex, "0.5")
             )
             ax.bar_label(bars, padding=2, fontsize=11)
-        ax.set_xticks(np.arange(len(folds)), [f"Fold {f}" for f in folds])
+        ax.set_xticks(np.arange(len(folds)), _fold_names(folds))
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("Actors")
         ax.set_title(("(a) " if has_age else "") + "Actors per fold by sex")

@@ -2,9 +2,10 @@
 
 Implements docs/protocol.md, "Metrics", "Cross-dataset" and "The paper's numbers".
 Reads what ``vjepa-fer evaluate`` wrote (``table2.csv``, ``table4.csv``, optionally
-``per_fold.csv`` for the reasons videos were dropped) and writes every table three times:
-``<name>.csv`` (numbers, machine-readable), ``<name>.md`` (GitHub Markdown) and ``<name>.tex``
-(LaTeX, needs ``\\usepackage{booktabs}``), plus ``tables.md`` with all of them.
+``per_fold.csv`` for the reasons videos were dropped) and writes every table four times:
+``<name>.csv`` (numbers, machine-readable), ``<name>.md`` (GitHub Markdown), ``<name>.tex``
+(LaTeX, needs ``\\usepackage{booktabs}``) and ``<name>.html`` (a page with the table and its
+caption, shown in the Snakemake report), plus ``tables.md`` with all of them.
 
 - ``table2``: same-dataset results per dataset and voting (PBV, MV), variant ``main``: true UAR,
   paper-compatible UAR (macro precision) and WAR, mean ± std over folds; ``table2_variants`` holds
@@ -35,6 +36,7 @@ import pandas as pd
 from vjepa_fer.datasets import PAPER_DATASETS, builtin_names, display_name, load_cards
 from vjepa_fer.io import atomic_open, write_csv
 from vjepa_fer.report import paper
+from vjepa_fer.report.html import to_html_page
 
 logger = logging.getLogger(__name__)
 
@@ -595,13 +597,16 @@ def voting_tests(tests: pd.DataFrame, *, run_name: str) -> Table:
 
 
 def write_table(table: Table, out_dir: Path, *, run_name: str) -> list[Path]:
-    """``<name>.csv``, ``.md`` and ``.tex`` of one table, each written atomically."""
-    paths = [out_dir / f"{table.name}.{ext}" for ext in ("csv", "md", "tex")]
+    """``<name>.csv``, ``.md``, ``.tex`` and ``.html`` (the report's page, see
+    :mod:`vjepa_fer.report.html`) of one table, each written atomically."""
+    paths = [out_dir / f"{table.name}.{ext}" for ext in ("csv", "md", "tex", "html")]
     write_csv(table.data, paths[0])
     with atomic_open(paths[1], encoding="utf-8") as fh:
         fh.write(to_markdown(table))
     with atomic_open(paths[2], encoding="utf-8") as fh:
         fh.write(to_latex(table, run_name=run_name))
+    with atomic_open(paths[3], encoding="utf-8") as fh:
+        fh.write(to_html_page(table, run_name=run_name))
     return paths
 
 
@@ -661,7 +666,7 @@ def write_tables(
     compare_paper: bool,
     data_dir: Path | None = None,
 ) -> list[Path]:
-    """Write every table as CSV, Markdown and LaTeX, plus ``tables.md``; returns the paths."""
+    """Write every table as CSV, Markdown, LaTeX and HTML, plus ``tables.md``; returns the paths."""
     out_dir = Path(out_dir)
     tables = build_tables(
         Path(metrics_dir), run_name=run_name, compare_paper=compare_paper, data_dir=data_dir
