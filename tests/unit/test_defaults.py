@@ -96,6 +96,7 @@ FIELDS = {
     "probe.clips": [(TrainConfig, "clips")],
     "probe.unit": [(TrainConfig, "unit")],
     "probe.drop_last": [(TrainConfig, "drop_last")],
+    "probe.lr_schedule": [(TrainConfig, "lr_schedule"), (ProbeOptimConfig, "lr_schedule")],
     "probe.reshuffle": [(TrainConfig, "reshuffle")],
     "probe.random_clips": [(TrainConfig, "random_clips")],
     "probe.augment": [(TrainConfig, "augment")],

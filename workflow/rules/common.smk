@@ -303,6 +303,8 @@ def train_options(wildcards):
         str(p["clips"]),
         "--unit",
         p["unit"],
+        "--lr-schedule",
+        p["lr_schedule"],
         "--head-classes",
         "8" if p["head_classes"] == "8" else "0",
     ]
