@@ -72,6 +72,8 @@ CLI = {
     "probe.clips": [("train", "clips"), ("forwards", "clips")],
     "probe.unit": [("train", "unit")],
     "probe.reshuffle": [("train", "reshuffle")],
+    "probe.lr_schedule": [("train", "lr_schedule")],
+    "compute.devices_per_job": [("train", "devices_per_job"), ("infer", "devices_per_job")],
     "probe.random_clips": [("train", "random_clips")],
     "probe.augment": [("train", "augment")],
     "evaluation.mv_tie": [("evaluate", "mv_tie")],
