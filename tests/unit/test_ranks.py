@@ -28,7 +28,13 @@ def dataset(tmp_path_factory) -> tuple[Path, Path, Path]:
             video = f"Actor_{actor:02d}/v{k}.mp4"
             frames[video] = 40 + 9 * actor + 6 * k  # some at most 64 frames: one padded clip
             rows.append(
-                {"video": video, "dataset": "ravdess", "actor": actor, "label": label, "fold": actor}
+                {
+                    "video": video,
+                    "dataset": "ravdess",
+                    "actor": actor,
+                    "label": label,
+                    "fold": actor,
+                }
             )
     manifest, lengths = write_dataset(root, rows, frames)
     return root, manifest, lengths

@@ -25,6 +25,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from vjepa_fer.features.cpu_fallback import report_cpu_fallback
+from vjepa_fer.features.gpu_slots import claim_for_job
 from vjepa_fer.features.plan import eval_requests, usable_videos
 from vjepa_fer.features.ranks import Ranks, gather_objects, launch
 from vjepa_fer.features.requests import ClipRequest
@@ -137,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
     for tmp in args.out.glob(".*.tmp"):  # a killed run's atomic-write leftovers
         logger.info("removing a killed job's temporary file %s", tmp)
         tmp.unlink()
+    slots = claim_for_job(args.device, args.devices_per_job)  # noqa: F841 - held until exit
     return launch(run_ranks, args, args.devices_per_job)
 
 

@@ -40,6 +40,7 @@ from safetensors.torch import save_file
 
 from vjepa_fer.datasets import load_cards
 from vjepa_fer.features.cpu_fallback import report_cpu_fallback
+from vjepa_fer.features.gpu_slots import claim_for_job
 from vjepa_fer.features.plan import train_requests, usable_videos
 from vjepa_fer.features.ranks import Ranks, broadcast_object, launch
 from vjepa_fer.features.store import FeatureStore
@@ -365,6 +366,7 @@ def run(args: argparse.Namespace) -> int:
         tmp.unlink()
     if args.devices_per_job > 1 and args.mode != "online":
         raise ValueError("--devices-per-job > 1 splits the encoder's work: online mode only")
+    slots = claim_for_job(args.device, args.devices_per_job)  # noqa: F841 - held until exit
     return launch(run_ranks, args, args.devices_per_job)
 
 
