@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -82,3 +83,21 @@ def test_walltime_schedule_respects_gpus_and_dependencies():
     assert [j.rule for j in path] == ["r1", "r2", "r3"]
     total, _ = schedule([job(1, 10, 2), job(2, 5, 2), job(3, 1, 0, deps=(1, 2))], 4, 4)
     assert total == 11
+
+
+def test_gpu_throughput_skip_stream_needs_no_video_decoder(tmp_path):
+    # A bare GPU machine: torch and this package, no PyAV and no decord.
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    for name in ("av", "decord"):
+        (blocked / f"{name}.py").write_text(f"raise ImportError('{name} is not installed')\n")
+    out = tmp_path / "gpu.json"
+    cmd = [sys.executable, str(REPO / "benchmarks" / "gpu_throughput.py"), "--tiny"]
+    cmd += ["--device", "cpu", "--skip-stream", "--json", str(out)]
+    env = {**os.environ, "PYTHONPATH": f"{blocked}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["stream_skipped"] and result["stream"] == []
+    assert [row["img_size"] for row in result["encoder"]] == [32]
+    assert result["encoder"][0]["clips_per_s"] > 0
