@@ -24,11 +24,12 @@ rule train_probes:
         folds=lambda wc: group_folds(wc.dataset, wc.group),
         opts=train_options,
         encoder=encoder_options,
+        ranks=DEVICES_PER_JOB,
     shell:
         "vjepa-fer train --dataset {wildcards.dataset} --manifest {input.manifest:q}"
         " --lengths {input.lengths:q} --root {params.root:q} --out {params.out:q}"
         " --group {wildcards.group} --folds {params.folds} --done {output:q}"
-        " --devices-per-job {DEVICES_PER_JOB}"
+        " --devices-per-job {params.ranks}"
         " {params.opts:q} {params.encoder:q} > {log:q} 2>&1"
 
 
@@ -57,9 +58,10 @@ rule infer:
         views=FEATURES["eval_views"],
         pca=lambda wc: pca_fold(wc.dataset),
         encoder=encoder_options,
+        ranks=DEVICES_PER_JOB,
     shell:
         "vjepa-fer infer --dataset {wildcards.dataset} --manifest {input.manifest:q}"
         " --lengths {input.lengths:q} --root {params.root:q} --trained {input.trained:q}"
         " --out {params.out:q} --done {output:q} --stride {params.stride} --views {params.views}"
-        " --pca-fold {params.pca} --devices-per-job {DEVICES_PER_JOB}"
+        " --pca-fold {params.pca} --devices-per-job {params.ranks}"
         " {params.encoder:q} > {log:q} 2>&1"
