@@ -373,7 +373,8 @@ def test_ranks_give_the_one_device_tables(paper_run, tmp_path, ranks):
     ranks and every table equals the one-device run's (docs/compute.md)."""
     work = tmp_path / "vjepa-fer"
     shutil.copytree(paper_run["work"], work, symlinks=True)
-    config = deep_merge(paper_run["config"], {"compute": {"devices_per_job": ranks}})
+    override = {"compute": {"devices_per_job": ranks}, "features": {"device": "cpu"}}
+    config = deep_merge(paper_run["config"], override)
     (work / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     res = run_snakemake("--cores", "8", "all", cwd=work, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:] + _logs(work)
