@@ -14,7 +14,13 @@ Three measurements in one run, printed as Markdown tables (and ``--json``):
    one after the other in the main process) or ``loader``.
 
     python benchmarks/gpu_throughput.py --json gpu.json                     # H100/H200: vit_huge
+    python benchmarks/gpu_throughput.py --img-size 384 --skip-stream --json gpu.json  # no av/decord
     python benchmarks/gpu_throughput.py --tiny                              # CPU smoke test
+
+``--json`` is rewritten after each part (peak, each encoder size, the stream), so a run cut short
+by a time limit keeps what it measured. ``--skip-stream`` leaves out part 3, the only one that
+decodes video (PyAV / decord): parts 1-2 need torch and this package only. To bring ``av`` and
+``decord`` to a machine without internet: ``benchmarks/bring-wheels.sh`` (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -31,8 +37,6 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # loader_throughput's video maker
-
-from loader_throughput import make_videos  # noqa: E402
 
 from vjepa_fer.evaluate.compute import encoder_flops  # noqa: E402
 from vjepa_fer.features.loader import FrameDataset, plan_items  # noqa: E402
@@ -165,7 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--width", type=int, default=1280)
     p.add_argument("--height", type=int, default=720)
     p.add_argument("--keep", type=Path, help="folder to keep the generated videos in")
-    p.add_argument("--json", type=Path)
+    p.add_argument("--json", type=Path, help="results, rewritten after each part")
+    p.add_argument(
+        "--skip-stream",
+        action="store_true",
+        help="peak and encoder only: no video decoding (no av/decord needed)",
+    )
     p.add_argument(
         "--tiny",
         action="store_true",
@@ -183,8 +192,18 @@ def main(argv: list[str] | None = None) -> int:
     peak = peak_tflops(device, args.peak_n, mm_dtype, max(3, args.iters))
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"device: {name}; measured {mm_dtype} matmul peak: {peak:.4g} TFLOP/s\n", flush=True)
-    encoder = [encoder_row(args, device, size, peak) for size in args.img_size]
-    print(markdown(encoder) + "\n", flush=True)
+    result = {"device": name, "peak_tflops": round(peak, 4), "encoder": [], "stream": []}
+    save(args.json, result)
+    for size in args.img_size:
+        result["encoder"].append(encoder_row(args, device, size, peak))
+        save(args.json, result)
+    print(markdown(result["encoder"]) + "\n", flush=True)
+    if args.skip_stream:
+        result["stream_skipped"] = True
+        save(args.json, result)
+        return 0
+    from loader_throughput import make_videos  # needs PyAV to write the videos
+
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
@@ -197,14 +216,20 @@ def main(argv: list[str] | None = None) -> int:
                     link.symlink_to(path.name)
                 names.append(link.name)
         table = pd.DataFrame({"video": names, "num_frames": args.frames})
-        stream = [
-            row for size in args.img_size for row in stream_rows(args, device, size, root, table)
-        ]
-    print(markdown(stream), flush=True)
-    result = {"device": name, "peak_tflops": round(peak, 4), "encoder": encoder, "stream": stream}
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2) + "\n")
+        for size in args.img_size:
+            result["stream"] += stream_rows(args, device, size, root, table)
+            save(args.json, result)
+    print(markdown(result["stream"]), flush=True)
     return 0
+
+
+def save(path: Path | None, result: dict) -> None:
+    """Write the results so far (atomically: a run killed mid-write leaves the previous file)."""
+    if path is None:
+        return
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(result, indent=2) + "\n")
+    tmp.replace(path)
 
 
 if __name__ == "__main__":

@@ -54,7 +54,10 @@ def test_defaults_filled_like_snakemake():
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda c: c.update(sede=1), "unknown key sede; allowed under the top level: datasets"),
+        (
+            lambda c: c.update(sede=1),
+            "unknown key sede; allowed under the top level: compute, datasets",
+        ),
         (lambda c: c["datasets"]["ravdess"].update(expect_ful=True), "datasets/ravdess"),
         # dfew is a dataset now (issue 13); an unknown name must be a `type: custom` entry
         (

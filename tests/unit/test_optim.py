@@ -89,7 +89,7 @@ def test_cosine_values() -> None:
 def test_schedules_first_middle_last(probe: AttentiveProbe) -> None:
     total = 100
     opt = make_optimizer(probe)
-    sched = Schedules(opt, total)
+    sched = Schedules(opt, total, lr_schedule="aligned")
     lrs, wds, wd_groups1 = [], [], []
     for _ in range(total):
         lr, wd = sched.step()
@@ -125,7 +125,7 @@ def test_schedules_resume(probe: AttentiveProbe) -> None:
 
 def test_schedules_warmup_and_from_config(probe: AttentiveProbe) -> None:
     opt = make_optimizer(probe)
-    cfg = ProbeOptimConfig(warmup_epochs=1.0, start_lr=0.0)
+    cfg = ProbeOptimConfig(warmup_epochs=1.0, start_lr=0.0, lr_schedule="aligned")
     sched = Schedules.from_config(opt, cfg, steps_per_epoch=5)
     assert sched.total_steps == 100 and sched.warmup_steps == 5
     lrs = [sched.step()[0] for _ in range(100)]
@@ -153,3 +153,73 @@ def test_one_step_reduces_loss() -> None:
     opt.step()
     after = F.cross_entropy(probe(tokens), labels)
     assert after.item() < before.item()
+
+
+class _AuthorsLRScheduler(torch.optim.lr_scheduler.LRScheduler):
+    """The authors' per-iteration LR schedule written out from its description.
+
+    Their WarmupCosineLRSchedule is a torch LRScheduler whose ``step`` advances a counter and
+    sets warm-up / cosine values; torch's constructor calls ``step`` once, so the first
+    training iteration already runs at counter 2. The cosine is floored at final_lr only.
+    """
+
+    def __init__(self, optimizer, total, ref_lr, final_lr, start_lr, warmup) -> None:
+        self.total, self.ref, self.final, self.start, self.warmup = (
+            total,
+            ref_lr,
+            final_lr,
+            start_lr,
+            warmup,
+        )
+        self.counter = 0.0
+        super().__init__(optimizer)
+
+    def step(self, epoch=None) -> None:  # noqa: ARG002 - torch's signature
+        self.counter += 1
+        span = self.total - self.warmup
+        if self.counter < self.warmup:
+            lr = self.start + self.counter / max(1, self.warmup) * (self.ref - self.start)
+        else:
+            progress = (self.counter - self.warmup) / max(1, span)
+            lr = self.final + (self.ref - self.final) * 0.5 * (1.0 + math.cos(math.pi * progress))
+            lr = max(self.final, lr)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+
+@pytest.mark.parametrize(("total", "warmup", "final_lr"), [(100, 0, 0.0), (37, 5, 1e-5)])
+def test_authors_lr_schedule_matches_their_scheduler(
+    probe: AttentiveProbe, total: int, warmup: int, final_lr: float
+) -> None:
+    # Spec: their scheduler has stepped once when training starts, so iteration k runs at the
+    # value of their counter k + 1; the weight decay (a plain object) is not shifted.
+    ref_opt = torch.optim.AdamW(probe.parameters(), lr=1e-3)
+    ref = _AuthorsLRScheduler(ref_opt, total, 1e-3, final_lr, 0.0, warmup)
+    opt = make_optimizer(probe)
+    sched = Schedules(
+        opt, total, final_lr=final_lr, warmup_steps=warmup, start_lr=0.0
+    )  # default: the authors' schedule
+    aligned = Schedules(
+        make_optimizer(probe),
+        total,
+        final_lr=final_lr,
+        warmup_steps=warmup,
+        start_lr=0.0,
+        lr_schedule="aligned",
+    )
+    for k in range(1, total + 1):
+        ref.step()
+        expected = ref_opt.param_groups[0]["lr"]
+        lr, wd = sched.step()
+        assert lr == pytest.approx(expected, rel=1e-12, abs=1e-18), k
+        assert wd == aligned.step()[1]  # weight decay unshifted
+    lrs = [sched.lr_at(k) for k in range(1, total + 1)]
+    if warmup == 0 and final_lr == 0.0:
+        assert lrs[0] == pytest.approx(1e-3 * 0.5 * (1 + math.cos(2 * math.pi / total)))
+        assert lrs[-2] == 0.0  # iteration T - 1: exactly final_lr
+        assert 0.0 < lrs[-1] < 1e-6  # the last: cosine just past pi, a tiny positive LR
+
+
+def test_lr_schedule_rejects_unknown(probe: AttentiveProbe) -> None:
+    with pytest.raises(ValueError, match="lr_schedule"):
+        Schedules(make_optimizer(probe), 10, lr_schedule="paper")

@@ -242,9 +242,13 @@ def test_fp16_training_uses_a_grad_scaler_and_clips_unscaled_gradients():
     assert fp16.scaler.get_scale() > 1.0  # the loss really was scaled
     # The clip saw the true gradient norm (a scaled one would be ~65536 times larger) ...
     assert fp16.last_grad_norm == pytest.approx(fp32.last_grad_norm, rel=0.05)
-    # ... so the update equals the float32 one up to half-precision rounding.
+    # ... so the update equals the float32 one up to half-precision rounding. (The first Adam
+    # step moves each weight by about lr * sign(grad); a near-zero gradient may change sign in
+    # half precision, so a few elements may differ by up to 2 lr.)
     for (name, a), b in zip(fp32.probe.named_parameters(), fp16.probe.parameters(), strict=True):
-        assert torch.allclose(a, b, atol=2e-4), name
+        diff = (a - b).abs()
+        assert diff.max() <= 2.2e-3, name
+        assert (diff <= 2e-4).float().mean() >= 0.95, name
     state = fp16.state()
     assert "scaler" in state
     fresh = _trainer(torch.float16)

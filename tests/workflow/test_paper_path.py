@@ -366,6 +366,28 @@ def test_rerun_has_nothing_to_do_and_unlock_works(paper_run):
     assert res.returncode == 0, res.stderr[-2000:]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("ranks", [2, 3])
+def test_ranks_give_the_one_device_tables(paper_run, tmp_path, ranks):
+    """compute.devices_per_job: 2 (and 3) on the CPU: online training and inference run as gloo
+    ranks and every table equals the one-device run's (docs/compute.md)."""
+    work = tmp_path / "vjepa-fer"
+    shutil.copytree(paper_run["work"], work, symlinks=True)
+    override = {"compute": {"devices_per_job": ranks}, "features": {"device": "cpu"}}
+    config = deep_merge(paper_run["config"], override)
+    (work / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    res = run_snakemake("--cores", "8", "all", cwd=work, timeout=900)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:] + _logs(work)
+    for ds in ("ravdess", "crema-d"):
+        log = (work / f"results/logs/train_probes/tiny/{ds}-all.log").read_text()
+        assert f"[rank 0/{ranks}]" in log  # the rerun really ran as ranks
+    before = paper_run["work"] / f"{OUT}/tables"
+    for name in ("table2", "table3", "table4"):
+        a = pd.read_csv(before / f"{name}.csv")
+        b = pd.read_csv(work / f"{OUT}/tables/{name}.csv")
+        pd.testing.assert_frame_equal(a, b)
+
+
 # ----------------------------------------------------------------------------- the shipped config
 
 

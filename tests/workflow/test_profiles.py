@@ -20,7 +20,8 @@ from tests.conftest import REPO, run_snakemake
 
 BIN = Path(sys.executable).parent
 PROFILES = {
-    name: REPO / "profiles" / name / "config.yaml" for name in ("slurm", "local", "default")
+    name: REPO / "profiles" / name / "config.yaml"
+    for name in ("slurm", "local", "default", "gpu-box")
 }
 # A dry run prints, per job, "rule NAME:" ... "resources: k=v, k=v".
 JOB_RE = re.compile(r"^rule (\w+):\n(?:    .*\n)*?    resources: (.*)$", re.MULTILINE)
@@ -164,3 +165,59 @@ def test_local_profile_never_shares_a_gpu(tmp_path):
     for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
         assert end <= start, f"two GPU jobs overlapped: {spans}"
     assert not (tmp_path / "card.lock").exists()
+
+
+def test_gpu_box_profile_plans_encoder_jobs_on_its_8_slots(tmp_path):
+    cfg = yaml.safe_load(PROFILES["gpu-box"].read_text())
+    assert cfg["resources"] == {"gpu": 8}
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config.setdefault("compute", {})["devices_per_job"] = 4
+    (tmp_path / "four.yaml").write_text(yaml.safe_dump(config))
+    for name, per_job in (("config.yaml", 1), (str(tmp_path / "four.yaml"), 4)):
+        jobs = dry_run("profiles/gpu-box", name, tmp_path / str(per_job))
+        gpu = {rule: int(r["gpu"]) for rule, r in jobs if int(r.get("gpu", 0))}
+        assert {"train_probes", "infer"} <= set(gpu), gpu
+        assert gpu["train_probes"] == gpu["infer"] == per_job
+        assert gpu.get("extract", 1) == 1
+
+
+GPU_BOX_SNAKEFILE = """
+rule all:
+    input: expand("job{i}.txt", i=range(6))
+
+rule gpu:
+    output: "job{i}.txt"
+    resources: gpu=lambda wc: 1 + int(wc.i) % 2
+    # Each job claims its own slots of the pool, like vjepa-fer extract/train/infer do.
+    shell: "{PY} -m vjepa_fer.features.gpu_slots --count {resources.gpu} --"
+           " sh -c 'echo $CUDA_VISIBLE_DEVICES $(date +%s.%N) > {output}; sleep 1;"
+           " date +%s.%N >> {output}'"
+"""
+
+
+def test_gpu_box_profile_runs_jobs_on_distinct_fake_devices(tmp_path):
+    (tmp_path / "Snakefile").write_text(f"PY = {sys.executable!r}\n" + GPU_BOX_SNAKEFILE)
+    env = {
+        **os.environ,
+        "VJEPA_FER_GPU_SLOTS": "4",  # a fake box of 4 devices, 8 GPUs' worth of jobs
+        "VJEPA_FER_GPU_SLOT_DIR": str(tmp_path / "slots"),
+    }
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    res = snakemake(
+        "--profile", str(REPO / "profiles" / "gpu-box"), "--cores", "6",
+        "--resources", "gpu=4", cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    spans = []
+    for i in range(6):
+        devices, start, end = (tmp_path / f"job{i}.txt").read_text().split()
+        slots = {int(d) for d in devices.split(",")}
+        assert len(slots) == 1 + i % 2 and slots <= {0, 1, 2, 3}
+        spans.append((slots, float(start), float(end)))
+    overlapped = False
+    for i, (a, s1, e1) in enumerate(spans):
+        for b, s2, e2 in spans[i + 1 :]:
+            if s1 < e2 and s2 < e1:
+                overlapped = True
+                assert not a & b, f"two GPU jobs shared a device: {spans}"
+    assert overlapped, "the jobs never ran side by side: nothing was tested"

@@ -35,6 +35,9 @@ ENCODERS = encoder_entries(config, _SCHEMA)
 FEATURES = config["features"]
 # A GPU job asks for one card, so two encoder jobs never share one (profiles map `gpu`).
 GPU_JOBS = 0 if FEATURES["device"] == "cpu" else 1
+# train_probes and infer run compute.devices_per_job ranks, one device each (docs/compute.md).
+DEVICES_PER_JOB = config["compute"]["devices_per_job"]
+GPU_RANKS = GPU_JOBS * DEVICES_PER_JOB
 
 
 wildcard_constraints:
@@ -315,6 +318,8 @@ def train_options(wildcards):
         str(p["clips"]),
         "--unit",
         p["unit"],
+        "--lr-schedule",
+        p["lr_schedule"],
         "--head-classes",
         "8" if p["head_classes"] == "8" else "0",
     ]

@@ -21,7 +21,7 @@ rule lengths:
         "results/benchmarks/lengths/{dataset}.tsv"
     conda:
         "../../envs/torch.yaml"
-    threads: 4
+    threads: config["compute"]["lengths_threads"]
     params:
         root=lambda wc: dataset_root(wc.dataset),
         verify=[] if FEATURES["decode_verify"] else ["--no-verify"],

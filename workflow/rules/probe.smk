@@ -14,9 +14,9 @@ rule train_probes:
         "results/benchmarks/train_probes/{encoder}/{dataset}-{group}.tsv"
     conda:
         "../../envs/torch.yaml"
-    threads: max(1, FEATURES["workers"])
+    threads: max(1, FEATURES["workers"]) * DEVICES_PER_JOB
     resources:
-        gpu=GPU_JOBS,
+        gpu=GPU_RANKS,
         mem_mb=32000,
     params:
         root=lambda wc: dataset_root(wc.dataset),
@@ -24,10 +24,12 @@ rule train_probes:
         folds=lambda wc: group_folds(wc.dataset, wc.group),
         opts=train_options,
         encoder=encoder_options,
+        ranks=DEVICES_PER_JOB,
     shell:
         "vjepa-fer train --dataset {wildcards.dataset} --manifest {input.manifest:q}"
         " --lengths {input.lengths:q} --root {params.root:q} --out {params.out:q}"
         " --group {wildcards.group} --folds {params.folds} --done {output:q}"
+        " --devices-per-job {params.ranks}"
         " {params.opts:q} {params.encoder:q} > {log:q} 2>&1"
 
 
@@ -45,9 +47,9 @@ rule infer:
         "results/benchmarks/infer/{encoder}/{dataset}.tsv"
     conda:
         "../../envs/torch.yaml"
-    threads: max(1, FEATURES["workers"])
+    threads: max(1, FEATURES["workers"]) * DEVICES_PER_JOB
     resources:
-        gpu=GPU_JOBS,
+        gpu=GPU_RANKS,
         mem_mb=32000,
     params:
         root=lambda wc: dataset_root(wc.dataset),
@@ -56,8 +58,10 @@ rule infer:
         views=FEATURES["eval_views"],
         pca=lambda wc: pca_fold(wc.dataset),
         encoder=encoder_options,
+        ranks=DEVICES_PER_JOB,
     shell:
         "vjepa-fer infer --dataset {wildcards.dataset} --manifest {input.manifest:q}"
         " --lengths {input.lengths:q} --root {params.root:q} --trained {input.trained:q}"
         " --out {params.out:q} --done {output:q} --stride {params.stride} --views {params.views}"
-        " --pca-fold {params.pca} {params.encoder:q} > {log:q} 2>&1"
+        " --pca-fold {params.pca} --devices-per-job {params.ranks}"
+        " {params.encoder:q} > {log:q} 2>&1"

@@ -12,6 +12,7 @@ import argparse
 import torch
 import torch.nn as nn
 
+from vjepa_fer.features.ranks import SINGLE, Ranks
 from vjepa_fer.features.stream import ClipStream
 from vjepa_fer.models.registry import build_encoder, require_weights
 
@@ -85,7 +86,27 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_stream(args: argparse.Namespace) -> tuple[ClipStream, nn.Module]:
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text}")
+    return value
+
+
+def add_rank_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--devices-per-job``: data-parallel ranks of train and infer (docs/compute.md)."""
+    parser.add_argument(
+        "--devices-per-job",
+        type=positive_int,
+        default=1,
+        help="processes (one per device: cuda:0..N-1 of the visible GPUs, or the CPU) that "
+        "share the encoder's work; results equal one device's",
+    )
+
+
+def build_stream(
+    args: argparse.Namespace, *, ranks: Ranks = SINGLE, shard: str = "gather"
+) -> tuple[ClipStream, nn.Module]:
     """The encoder named by the flags, wrapped in a clip stream on the chosen device."""
 
     require_weights(args.encoder, args.checkpoint, args.random_weights)
@@ -104,5 +125,7 @@ def build_stream(args: argparse.Namespace) -> tuple[ClipStream, nn.Module]:
         batch_size=args.batch_size,
         workers=args.workers,
         compile=args.compile,
+        ranks=ranks,
+        shard=shard,
     )
     return stream, encoder

@@ -29,6 +29,7 @@ import pandas as pd
 
 from vjepa_fer.features.build import add_encoder_arguments, build_stream
 from vjepa_fer.features.cpu_fallback import report_cpu_fallback
+from vjepa_fer.features.gpu_slots import claim_for_job
 from vjepa_fer.features.plan import eval_requests, shard_of, train_requests, usable_videos
 from vjepa_fer.features.store import StoreConfig, StoreWriter, file_identity, identity_mode
 from vjepa_fer.features.stream import PixelConfig
@@ -167,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
         videos = videos.merge(lengths[["video", "identity"]], on="video", how="left")
     videos = videos[shard_of(videos["actor"], args.num_shards) == args.shard]
     identities = video_identities(videos, Path(args.root))
+    slots = claim_for_job(args.device, 1)  # noqa: F841 - this box's GPU slot, held until exit
     stream, encoder = build_stream(args)
     grid = (
         args.num_frames // encoder.tubelet_size,

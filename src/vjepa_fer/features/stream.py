@@ -24,6 +24,12 @@ protocol is built on.
     stream.register(store_writer)                    # every clip
     stream.register(probe, wants=lambda r: r.video in train_videos)
     stream.run(root, requests, PixelConfig(size=384))
+
+Data-parallel ranks (``ranks``, docs/compute.md "Several devices per job"): with ``shard="gather"``
+(training) the videos are dealt out in rounds, every rank encodes its share, and rank 0 receives
+all the round's tokens and feeds its consumers in exactly the order one device would have; with
+``shard="local"`` (inference) each rank encodes every size-th video and feeds its own consumers,
+whose results the caller merges.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from vjepa_fer.features.ranks import SINGLE, Ranks, broadcast_object
 from vjepa_fer.features.requests import ClipRequest
 from vjepa_fer.io import atomic_open
 from vjepa_fer.video.augment import AugmentConfig, augment_clip, draw_clip_params
@@ -192,6 +199,32 @@ def autocast_dtype(device: torch.device, dtype: str) -> torch.dtype | None:
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
 
 
+class _Taker:
+    """Hands out an encoded-batch stream in pieces of any length (a round's share)."""
+
+    def __init__(self, batches: Iterator[tuple[list[ClipRequest], torch.Tensor]]) -> None:
+        self.batches = batches
+        self.reqs: list[ClipRequest] = []
+        self.tokens: list[torch.Tensor] = []
+
+    def take(self, n: int) -> tuple[list[ClipRequest], torch.Tensor]:
+        while len(self.reqs) < n:
+            reqs, tokens = next(self.batches)
+            self.reqs += reqs
+            self.tokens.append(tokens)
+        if not self.tokens:
+            return [], torch.empty(0)
+        joined = self.tokens[0] if len(self.tokens) == 1 else torch.cat(self.tokens)
+        reqs, self.reqs = self.reqs[:n], self.reqs[n:]
+        self.tokens = [joined[n:]] if self.reqs else []
+        return reqs, joined[:n]
+
+    def close(self) -> None:
+        if self.reqs:
+            raise RuntimeError(f"clip stream: {len(self.reqs)} encoded clips left unclaimed")
+        next(self.batches, None)  # lets the loader finish and its workers exit
+
+
 class ClipStream:
     """Encodes requested clips once, in batches, and feeds every registered consumer."""
 
@@ -204,7 +237,12 @@ class ClipStream:
         batch_size: int = 32,
         workers: int = 0,
         compile: bool = False,
+        ranks: Ranks = SINGLE,
+        shard: str = "gather",
     ) -> None:
+        if shard not in ("gather", "local"):
+            raise ValueError(f"shard must be gather or local, got {shard!r}")
+        self.ranks, self.shard = ranks, shard
         if dtype not in ("bf16", "fp16", "fp32"):
             raise ValueError(f"dtype must be bf16, fp16 or fp32, got {dtype!r}")
         self.device = torch.device(device)
@@ -312,26 +350,95 @@ class ClipStream:
         with torch.autocast(self.device.type, dtype=self.amp, enabled=self.amp is not None):
             return self._forward(x)
 
-    def run(self, root: str | Path, requests: Sequence[ClipRequest], cfg: PixelConfig) -> int:
-        """Encode every distinct request once; returns the number of clip forwards."""
-        groups = group_by_video(requests)
-        before = self.forwards
-        for reqs, pixels in self._batches(Path(root), groups, cfg):
+    def _encoded(
+        self, root: Path, groups: list[tuple[str, list[ClipRequest]]], cfg: PixelConfig
+    ) -> Iterator[tuple[list[ClipRequest], torch.Tensor]]:
+        for reqs, pixels in self._batches(root, groups, cfg):
             t0 = time.perf_counter()
             tokens = self.encode(pixels)
-            if self.device.type == "cuda":
-                torch.cuda.synchronize(self.device)
+            self._sync()
             self.encoder_seconds += time.perf_counter() - t0
-            self.forwards += len(reqs)
-            for consumer, wants in self._consumers:
-                picked = [k for k, r in enumerate(reqs) if wants is None or wants(r)]
-                if not picked:
-                    continue
-                sub = tokens if len(picked) == len(reqs) else tokens[picked]
-                consumer.consume([reqs[k] for k in picked], sub)
+            yield reqs, tokens
+
+    def _feed(self, reqs: list[ClipRequest], tokens: torch.Tensor) -> None:
+        for consumer, wants in self._consumers:
+            picked = [k for k, r in enumerate(reqs) if wants is None or wants(r)]
+            if not picked:
+                continue
+            sub = tokens if len(picked) == len(reqs) else tokens[picked]
+            consumer.consume([reqs[k] for k in picked], sub)
+
+    def run(self, root: str | Path, requests: Sequence[ClipRequest], cfg: PixelConfig) -> int:
+        """Encode every distinct request once; returns the number of clip forwards.
+
+        With parallel ranks and ``shard="gather"`` the count is the whole job's on rank 0 and
+        the rank's own elsewhere; with ``shard="local"`` it is the rank's own.
+        """
+        groups = group_by_video(requests)
+        before = self.forwards
+        if self.ranks.parallel and self.shard == "gather":
+            self._run_gathered(Path(root), groups, cfg)
+        else:
+            if self.ranks.parallel:  # local: every size-th video, the rest is other ranks' work
+                groups = groups[self.ranks.rank :: self.ranks.size]
+            for reqs, tokens in self._encoded(Path(root), groups, cfg):
+                self.forwards += len(reqs)
+                self._feed(reqs, tokens)
         done = self.forwards - before
         logger.info("encoded %d clips of %d videos", done, len(groups))
         return done
+
+    def _run_gathered(
+        self, root: Path, groups: list[tuple[str, list[ClipRequest]]], cfg: PixelConfig
+    ) -> None:
+        """Deal videos out in rounds; rank 0 feeds its consumers in one device's order.
+
+        A round is ``size * k`` consecutive videos (k videos per rank, about one encoder batch
+        each); its j-th video goes to rank j % size, so rank 0 always has work and every rank
+        knows every share without asking. Rank 0's consumers see the round's clips in the
+        order of ``groups``: the same sequence, hence the same batches, epochs and draws
+        (augmentation is keyed by video, epoch and clip, never by rank) as on one device.
+        """
+        import torch.distributed as dist
+
+        size, rank = self.ranks.size, self.ranks.rank
+        widest = max((len(reqs) for _, reqs in groups), default=1)
+        k = max(1, self.batch_size // widest)
+        span = size * k
+        rounds = [groups[i : i + span] for i in range(0, len(groups), span)]
+        mine = [g for rd in rounds for j, g in enumerate(rd) if j % size == rank]
+        source = _Taker(self._encoded(root, mine, cfg))
+        for rd in rounds:
+            counts = [
+                sum(len(r) for j, (_, r) in enumerate(rd) if j % size == q) for q in range(size)
+            ]
+            reqs, tokens = source.take(counts[rank])
+            self.forwards += counts[rank]
+            meta = (tuple(tokens.shape[1:]), tokens.dtype) if rank == 0 else None
+            shape, dtype = broadcast_object(meta, self.ranks)
+            width = max(counts)
+            send = torch.zeros((width, *shape), dtype=dtype, device=self.device)
+            if counts[rank]:
+                send[: counts[rank]] = tokens
+            bins = [torch.empty_like(send) for _ in range(size)] if rank == 0 else None
+            keys: list | None = [None] * size if rank == 0 else None
+            dist.gather_object([r.key for r in reqs], keys, dst=0)
+            dist.gather(send, bins, dst=0)
+            if rank != 0:
+                continue
+            self.forwards += sum(counts) - counts[0]
+            by_key = {r.key: r for _, group in rd for r in group}
+            order: dict[str, list[tuple[int, int]]] = {}
+            for q in range(size):
+                for row, key in enumerate(keys[q]):
+                    order.setdefault(key[0], []).append((q, row))
+            flat = [qr for video, _ in rd for qr in order[video]]
+            merged = torch.stack([bins[q][row] for q, row in flat])
+            ordered = [by_key[keys[q][row]] for q, row in flat]
+            for start in range(0, len(ordered), self.batch_size):
+                stop = start + self.batch_size
+                self._feed(ordered[start:stop], merged[start:stop])
+        source.close()
 
     def counts(self) -> dict:
         return {

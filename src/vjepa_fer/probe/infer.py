@@ -25,8 +25,11 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from vjepa_fer.features.cpu_fallback import report_cpu_fallback
+from vjepa_fer.features.gpu_slots import claim_for_job
 from vjepa_fer.features.plan import eval_requests, usable_videos
-from vjepa_fer.features.stream import PixelConfig
+from vjepa_fer.features.ranks import Ranks, gather_objects, launch
+from vjepa_fer.features.requests import ClipRequest
+from vjepa_fer.features.stream import PixelConfig, group_by_video
 from vjepa_fer.io import atomic_open, atomic_path, write_csv
 from vjepa_fer.probe.attentive import AttentiveProbe
 from vjepa_fer.progress import ClipCounter, Progress
@@ -96,7 +99,7 @@ def probe_folders(trained: list[Path]) -> list[Path]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from vjepa_fer.features.build import add_encoder_arguments
+    from vjepa_fer.features.build import add_encoder_arguments, add_rank_arguments
 
     parser.add_argument("--dataset", required=True, help="the dataset evaluated on")
     parser.add_argument(
@@ -128,18 +131,72 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep mean and pooled tokens of this fold's test clips (0 = none)",
     )
     add_encoder_arguments(parser)
+    add_rank_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    from vjepa_fer.features.build import build_stream
-
     for tmp in args.out.glob(".*.tmp"):  # a killed run's atomic-write leftovers
         logger.info("removing a killed job's temporary file %s", tmp)
         tmp.unlink()
+    slots = claim_for_job(args.device, args.devices_per_job)  # noqa: F841 - held until exit
+    return launch(run_ranks, args, args.devices_per_job)
+
+
+def merge_sinks(
+    sinks: dict[str, PosteriorSink],
+    mean_sink: MeanTokenSink | None,
+    requests: list[ClipRequest],
+    ranks: Ranks,
+) -> bool:
+    """Gather every rank's posterior rows (and PCA tokens) into rank 0's sinks, in the order one
+    device would have produced them (the requests' order). Returns whether this is rank 0."""
+    if not ranks.parallel:
+        return True
+    position = {r.key: i for i, r in enumerate(requests)}
+
+    def key(row: dict) -> int:
+        return position[(row["video"], row["clip"], row["view"], row["epoch"])]
+
+    for name in sorted(sinks):
+        sink = sinks[name]
+        pooled = torch.cat(sink.pooled) if sink.pooled else torch.empty(0)
+        parts = gather_objects((sink.rows, pooled), ranks)
+        if parts is None:
+            continue
+        rows = [(row, p) for rows_q, pooled_q in parts for row, p in _pair(rows_q, pooled_q)]
+        rows.sort(key=lambda item: key(item[0]))
+        sink.rows = [row for row, _ in rows]
+        if sink.keep_pooled:
+            sink.pooled = [torch.stack([p for _, p in rows])] if rows else []
+    if mean_sink is not None:
+        means = torch.cat(mean_sink.means) if mean_sink.means else torch.empty(0)
+        parts = gather_objects((mean_sink.keys, means), ranks)
+        if parts is not None:
+            pairs = [
+                (k, m) for keys_q, means_q in parts for k, m in zip(keys_q, means_q, strict=True)
+            ]
+            order = {(r.video, r.clip): i for i, r in reversed(list(enumerate(requests)))}
+            pairs.sort(key=lambda item: order[item[0]])
+            mean_sink.keys = [k for k, _ in pairs]
+            mean_sink.means = [torch.stack([m for _, m in pairs])] if pairs else []
+    return ranks.leader
+
+
+def _pair(rows: list[dict], pooled: torch.Tensor) -> list[tuple[dict, torch.Tensor | None]]:
+    if len(pooled) == len(rows) and len(rows):
+        return list(zip(rows, pooled, strict=True))
+    return [(row, None) for row in rows]
+
+
+def run_ranks(args: argparse.Namespace, ranks: Ranks) -> int:
+    """One rank's part of :func:`run`: with parallel ranks each encodes every size-th video and
+    runs every probe on it; rank 0 merges the rows and writes the tables."""
+    from vjepa_fer.features.build import build_stream
+
     videos = usable_videos(pd.read_csv(args.manifest), pd.read_csv(args.lengths))
     labels = dict(zip(videos["video"], videos["label"], strict=True))
     fold_of = dict(zip(videos["video"], videos["fold"], strict=True))
-    stream, encoder = build_stream(args)
+    stream, encoder = build_stream(args, ranks=ranks, shard="local")
     sinks: dict[str, PosteriorSink] = {}
     for folder in probe_folders(args.trained):
         probe, info = load_probe(folder, stream.device)
@@ -181,6 +238,10 @@ def run(args: argparse.Namespace) -> int:
                 augment_backend=args.augment_backend,
             ),
         )
+    requests = [r for _, group in group_by_video(requests) for r in group]
+    forwards = gather_objects(stream.forwards, ranks)  # every rank's own encoder work
+    if not merge_sinks(sinks, mean_sink, requests, ranks):
+        return 0
     args.out.mkdir(parents=True, exist_ok=True)
     files = {}
     for name, sink in sinks.items():
@@ -209,7 +270,9 @@ def run(args: argparse.Namespace) -> int:
             logger.info("removing %s: not a table of this run's probes", stale)
             stale.unlink()
     summary = {
-        **stream.counts(),
+        **stream.counts(),  # times: rank 0's
+        "clip_forwards": sum(forwards),
+        "devices_per_job": ranks.size,
         "dataset": args.dataset,
         "videos": len(videos),
         "clips": len(requests),

@@ -16,11 +16,22 @@ the values; the loop calls it once before every optimiser step. With T = total_s
     call k = 1 .. T:  lr_k = final + (lr - final) * (1 + cos(pi * k / T)) / 2
                       (the same for the weight decay)
 
-so the first iteration runs at lr_1 = lr * (1 + cos(pi / T)) / 2 (just below 1e-3), the middle one
-(k = T/2) at lr / 2, and the last (k = T) at final_lr = 0 (the authors' last step is a no-op).
+That is the weight-decay schedule (``CosineWDSchedule``, a plain object) and, with
+``lr_schedule="aligned"``, the LR too. The authors' LR schedule (``WarmupCosineLRSchedule`` of the
+paper's code, default ``lr_schedule="authors"``) is a torch ``LRScheduler``: constructing it already
+steps it once, so their k-th iteration runs at the value of call k + 1, and the cosine is not
+clamped at the end, only floored at final_lr:
+
+    authors:  lr_k = max(final, final + (lr - final) * (1 + cos(pi * (k + 1) / T)) / 2)
+
+so iteration T - 1 runs at exactly final_lr (0) and the last one (k = T) at a tiny positive LR
+(cos just past pi); the first at lr * (1 + cos(2 pi / T)) / 2. The weight decay is not shifted.
+"aligned" (this project's earlier variant): lr_k = final + (lr - final) * (1 + cos(pi k / T)) / 2,
+first iteration just below 1e-3, last at exactly final_lr.
 The values before the first call are the optimiser's initial ones (lr, weight_decay). With
 ``warmup_steps`` > 0, calls k < warmup_steps ramp linearly from start_lr to lr and the cosine
-runs over the remaining T - warmup_steps calls (official; the weight decay ignores warm-up).
+runs over the remaining T - warmup_steps calls (official; the weight decay ignores warm-up); the
+authors' one-call shift applies to the warm-up too.
 
 Gradient-norm clipping (1.0) and mixed precision belong to the training loop
 (``probe/train.py``); :class:`ProbeOptimConfig` carries the authors' values for both.
@@ -39,6 +50,10 @@ import torch
 import torch.nn as nn
 
 logger = logging.getLogger(__name__)
+
+# probe.lr_schedule: "authors" = their LRScheduler, stepped once at construction (one call ahead);
+# "aligned" = call k sets the value of step k (this project's earlier variant).
+LR_SCHEDULES = ("authors", "aligned")
 
 # Group flag read by Schedules: such groups keep weight decay 0 (official key "WD_exclude").
 WD_EXCLUDE = "wd_exclude"
@@ -63,6 +78,7 @@ class ProbeOptimConfig:
     grad_clip: float = 1.0  # max gradient norm, applied by the loop before optimizer.step()
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
+    lr_schedule: str = "authors"
 
 
 def is_decayed(name: str, param: torch.Tensor) -> bool:
@@ -95,6 +111,7 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
 
 
 AUTHORS = ProbeOptimConfig()  # the single place of the authors' values in this package
+AUTHORS_LR_SCHEDULE = AUTHORS.lr_schedule
 
 
 def make_optimizer(
@@ -138,7 +155,12 @@ class Schedules:
         final_weight_decay: float = AUTHORS.final_weight_decay,
         warmup_steps: int = 0,
         start_lr: float | None = None,
+        lr_schedule: str = AUTHORS_LR_SCHEDULE,
     ) -> None:
+        if lr_schedule not in LR_SCHEDULES:
+            raise ValueError(
+                f"Schedules: lr_schedule must be one of {LR_SCHEDULES}, got {lr_schedule!r}"
+            )
         if total_steps < 1:
             raise ValueError(f"Schedules: total_steps must be >= 1, got {total_steps}")
         if not 0 <= warmup_steps < total_steps:
@@ -153,6 +175,7 @@ class Schedules:
         self.final_weight_decay = final_weight_decay
         self.warmup_steps = int(warmup_steps)
         self.start_lr = lr if start_lr is None else start_lr
+        self.lr_schedule = lr_schedule
         self.steps_taken = 0
         self.lr = lr
         self.weight_decay = weight_decay
@@ -171,14 +194,27 @@ class Schedules:
             final_weight_decay=config.final_weight_decay,
             warmup_steps=int(config.warmup_epochs * steps_per_epoch),
             start_lr=config.start_lr,
+            lr_schedule=config.lr_schedule,
         )
 
     def lr_at(self, k: int) -> float:
-        """LR set by the k-th call of :meth:`step` (k = 1 .. total_steps)."""
-        if k < self.warmup_steps:
-            return self.start_lr + (k / self.warmup_steps) * (self.base_lr - self.start_lr)
-        span = self.total_steps - self.warmup_steps
-        return cosine(self.base_lr, self.final_lr, k - self.warmup_steps, span)
+        """LR set by the k-th call of :meth:`step` (k = 1 .. total_steps): iteration k's LR."""
+        if self.lr_schedule == "aligned":
+            if k < self.warmup_steps:
+                return self.start_lr + (k / self.warmup_steps) * (self.base_lr - self.start_lr)
+            span = self.total_steps - self.warmup_steps
+            return cosine(self.base_lr, self.final_lr, k - self.warmup_steps, span)
+        # The authors' scheduler is one call ahead (their constructor steps it once) and its
+        # cosine runs past the end unclamped, floored at final_lr.
+        step = k + 1
+        if step < self.warmup_steps:
+            return self.start_lr + (step / self.warmup_steps) * (self.base_lr - self.start_lr)
+        span = max(1, self.total_steps - self.warmup_steps)
+        progress = (step - self.warmup_steps) / span
+        value = self.final_lr + (self.base_lr - self.final_lr) * 0.5 * (
+            1.0 + math.cos(math.pi * progress)
+        )
+        return max(self.final_lr, value)
 
     def weight_decay_at(self, k: int) -> float:
         """Weight decay of the decayed group set by the k-th call of :meth:`step`."""

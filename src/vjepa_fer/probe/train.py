@@ -40,7 +40,9 @@ from safetensors.torch import save_file
 
 from vjepa_fer.datasets import load_cards
 from vjepa_fer.features.cpu_fallback import report_cpu_fallback
+from vjepa_fer.features.gpu_slots import claim_for_job
 from vjepa_fer.features.plan import train_requests, usable_videos
+from vjepa_fer.features.ranks import Ranks, broadcast_object, launch
 from vjepa_fer.features.store import FeatureStore
 from vjepa_fer.features.stream import ClipRequest, PixelConfig, autocast_dtype
 from vjepa_fer.io import atomic_open, atomic_path, write_csv
@@ -154,11 +156,16 @@ class Resume:
 
 
 def run_online(trainers, videos, root, stream, cfg, pixels, resume, epochs) -> None:
-    for t in trainers:
-        stream.register(t, wants=t.wants)
+    """Epochs of online training. With parallel ranks only rank 0 (the probes' rank) restores,
+    trains and saves; the others encode their share of every epoch's clips (docs/compute.md)."""
+    ranks = stream.ranks
+    if ranks.leader:
+        for t in trainers:
+            stream.register(t, wants=t.wants)
     needed = set().union(*(t.labels for t in trainers))
     by_video = videos.set_index("video", drop=False)
-    for epoch in range(resume.load(trainers), epochs):
+    first = broadcast_object(resume.load(trainers) if ranks.leader else None, ranks)
+    for epoch in range(first, epochs):
         # The order is a permutation of the whole dataset, filtered: the same for every grouping.
         order = epoch_order(list(videos["video"]), cfg.seed, epoch if cfg.reshuffle else 0)
         order = [v for v in order if v in needed]
@@ -174,6 +181,8 @@ def run_online(trainers, videos, root, stream, cfg, pixels, resume, epochs) -> N
             frame_step=pixels.frame_step,
         )
         stream.run(root, requests, pixels.config)
+        if not ranks.leader:
+            continue
         for t in trainers:
             t.end_epoch(epoch)
         resume.save(trainers, epoch, stream.forwards)
@@ -242,7 +251,7 @@ class PixelPlan:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from vjepa_fer.features.build import add_encoder_arguments
+    from vjepa_fer.features.build import add_encoder_arguments, add_rank_arguments
 
     parser.add_argument(
         "--dataset",
@@ -322,6 +331,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="drop each epoch's last partial batch (default: kept, as the authors' loader)",
     )
     parser.add_argument(
+        "--lr-schedule",
+        choices=["authors", "aligned"],
+        default=TrainConfig.lr_schedule,
+        help="authors: their scheduler, one step ahead (default); aligned: step k at cosine(k)",
+    )
+    parser.add_argument(
         "--reshuffle",
         action=argparse.BooleanOptionalAction,
         default=TrainConfig.reshuffle,
@@ -342,9 +357,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--head-classes", type=int, default=0, help="0 = the dataset's classes")
     parser.add_argument("--extra", action="append", default=[], help="NAME:lr=..,weight_decay=..")
     add_encoder_arguments(parser)
+    add_rank_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    for tmp in args.out.glob(f".resume-{args.group}.pt.*.tmp"):
+        logger.info("removing a killed job's temporary file %s", tmp)
+        tmp.unlink()
+    if args.devices_per_job > 1 and args.mode != "online":
+        raise ValueError("--devices-per-job > 1 splits the encoder's work: online mode only")
+    slots = claim_for_job(args.device, args.devices_per_job)  # noqa: F841 - held until exit
+    return launch(run_ranks, args, args.devices_per_job)
+
+
+def run_ranks(args: argparse.Namespace, ranks: Ranks) -> int:
+    """One rank's part of :func:`run` (the whole of it on one device)."""
     from vjepa_fer.features.build import build_stream, resolve_device
 
     load_cards(Path(args.manifest).parent.parent)  # custom datasets' classes, beside the manifest
@@ -374,6 +401,7 @@ def run(args: argparse.Namespace) -> int:
         long_window=args.long_window,
         augment=args.augment,
         seed=args.seed,
+        lr_schedule=args.lr_schedule,
     )
     encoder_meta = {
         "encoder": args.encoder,
@@ -384,9 +412,6 @@ def run(args: argparse.Namespace) -> int:
         "mode": args.mode,
         "copies": args.copies,  # cached mode: 0 = trained on clean clips (read by the figures)
     }
-    for tmp in args.out.glob(f".resume-{args.group}.pt.*.tmp"):
-        logger.info("removing a killed job's temporary file %s", tmp)
-        tmp.unlink()
     resume = Resume(
         args.out / f"resume-{args.group}.pt",
         fingerprint(specs, cfg, {**encoder_meta, "copies": args.copies}),
@@ -396,7 +421,7 @@ def run(args: argparse.Namespace) -> int:
     if args.mode == "online":
         if args.root is None:
             raise ValueError("online training needs --root (the dataset's videos)")
-        stream, encoder = build_stream(args)
+        stream, encoder = build_stream(args, ranks=ranks, shard="gather")
         trainers = make_trainers(
             specs, videos, (encoder.embed_dim, encoder.num_heads), cfg, stream.device, stream.amp
         )
@@ -412,6 +437,8 @@ def run(args: argparse.Namespace) -> int:
                 trainers, videos, args.root, stream, cfg, PixelPlan(args), resume, cfg.epochs
             )
         forwards = resume.forwards + stream.forwards  # a resumed job adds the killed one's
+        if not ranks.leader:
+            return 0
     else:
         if args.store is None:
             raise ValueError("cached training needs --store (a feature store of the train pool)")

@@ -58,6 +58,7 @@ class TrainConfig:
     long_window: str = "random"  # ≥ 520 frames: the authors' random window per partition
     augment: bool = True
     seed: int = 0
+    lr_schedule: str = AUTHORS.lr_schedule  # "authors" (one call ahead) | "aligned"
     extra: dict = field(default_factory=dict)
 
 
@@ -109,6 +110,7 @@ class ProbeTrainer:
             final_lr=spec.final_lr,
             weight_decay=spec.weight_decay,
             final_weight_decay=spec.final_weight_decay,
+            lr_schedule=cfg.lr_schedule,
         )
         self._clips: dict[str, dict[int, object]] = {}
         self._batch: list[tuple[object, int]] = []
