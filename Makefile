@@ -37,5 +37,4 @@ lint: install
 	snakefmt --check Snakefile workflow/rules
 
 clean-demo:
-	rm -rf results/synth results/ravdess results/crema-d results/dfew results/tiny results/tiny_deep \
-		results/compare results/report results/logs results/benchmarks
+	rm -rf results/demo  # every output of config.demo.yaml (run_name: demo, docs/outputs.md)

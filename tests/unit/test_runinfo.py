@@ -12,8 +12,9 @@ def write(path: Path, text: str = "x") -> None:
     path.write_text(text)
 
 
-def test_bulk_folders_are_summarised_at_the_top_and_per_encoder(tmp_path):
-    results = tmp_path / "results"
+def test_bulk_folders_are_summarised_at_the_top_and_per_encoder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    results = Path("results/demo")  # a run's folder, named as the workflow passes it
     write(results / "ravdess/manifest.csv")
     write(results / "synth/ravdess/Actor_01/a.mp4")
     write(results / "tiny/metrics/table2.csv")
@@ -22,10 +23,10 @@ def test_bulk_folders_are_summarised_at_the_top_and_per_encoder(tmp_path):
     write(results / "tiny_deep/features/ravdess/eval/index.csv")
     index = output_index(results).set_index("file")
     hashed = {f for f in index.index if index.loc[f, "sha256"]}
-    assert hashed == {"results/ravdess/manifest.csv", "results/tiny/metrics/table2.csv"}
-    assert index.loc["results/tiny/features/ (2 files)", "bytes"] == len("tokens") + 1
-    assert "results/tiny_deep/features/ (1 files)" in index.index
-    assert "results/synth/ (1 files)" in index.index
+    assert hashed == {"results/demo/ravdess/manifest.csv", "results/demo/tiny/metrics/table2.csv"}
+    assert index.loc["results/demo/tiny/features/ (2 files)", "bytes"] == len("tokens") + 1
+    assert "results/demo/tiny_deep/features/ (1 files)" in index.index
+    assert "results/demo/synth/ (1 files)" in index.index
     # Only folders are bulk: a file of that name is indexed like any other.
     write(results / "tiny/report")
-    assert "results/tiny/report" in set(output_index(results)["file"])
+    assert "results/demo/tiny/report" in set(output_index(results)["file"])

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from vjepa_fer.datasets import load_cards
 from vjepa_fer.evaluate.results import KEYS, NAME, paired_tests, posterior_files, score_posteriors
 from vjepa_fer.evaluate.stats import METRICS, Decisions, interval, replicates
 from vjepa_fer.io import atomic_open, write_csv
@@ -256,6 +257,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "posteriors folder in it); repeat for each encoder",
     )
     parser.add_argument("--out", required=True, type=Path, help="folder for tables and figure")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="folder holding the datasets' cards <name>/dataset.json (the workflow: "
+        "results/<run_name>); needed for custom datasets",
+    )
     parser.add_argument("--variant", default="main", help="probe variant to compare")
     parser.add_argument(
         "--datasets",
@@ -285,6 +292,8 @@ def run(args: argparse.Namespace) -> int:
     runs = dict(args.run)
     if len(runs) != len(args.run):
         raise ValueError("--run names must be unique")
+    if args.data is not None:
+        load_cards(args.data)  # custom datasets' classes
     table, tests = compare_runs(
         runs,
         samples=args.bootstrap_samples,
