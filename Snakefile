@@ -68,7 +68,9 @@ onsuccess:
     from pathlib import Path
 
     tables = [
-        Path(RUN_DIR, e, "tables", n) for e in ENCODERS for n in ("table2.md", "table4.md")
+        Path(RUN_DIR, e, "tables", n)
+        for e in ENCODERS
+        for n in ("table2.md", "table4.md")
     ]
     tables += [Path(RUN_DIR, e, "tables", "table_wild.md") for e in ENCODERS]
     for table in [*tables, Path(RUN_DIR, "compare", "encoders.md")]:

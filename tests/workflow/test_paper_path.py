@@ -321,7 +321,8 @@ def test_inference_used_every_start_frame(paper_run):
         post = pd.read_csv(work / f"{OUT}/posteriors/{ds}/{ds}-fold1-main.csv")
         per_video = post.groupby("video")["start"].agg(["count", "max"])
         assert (
-            len(per_video) == (pd.read_csv(work / f"results/paper/{ds}/manifest.csv")["fold"] == 1).sum()
+            len(per_video)
+            == (pd.read_csv(work / f"results/paper/{ds}/manifest.csv")["fold"] == 1).sum()
         )
         for video, row in per_video.iterrows():
             # The authors' full-video evaluation: starts 0, 1, ..., L - 65 (one clip if L <= 64).

@@ -222,7 +222,10 @@ def test_demo_end_to_end(demo_run):
         forwards = pd.read_csv(out / "compute/forwards.csv")
         assert {"authors", "ours-online", "ours-cached"} <= set(forwards["protocol"])
     # Dataset stages ran once for both encoders; nothing encoder-dependent outside results/<id>/.
-    assert not (demo_run / "results/demo/tables").exists() and not (demo_run / "results/demo/probes").exists()
+    assert (
+        not (demo_run / "results/demo/tables").exists()
+        and not (demo_run / "results/demo/probes").exists()
+    )
 
 
 def test_demo_compares_its_encoders(demo_run):
@@ -312,11 +315,17 @@ def test_demo_intervals_tests_and_predict(demo_run, tmp_path):
     video = pd.read_csv(demo_run / "results/demo/ravdess/manifest.csv")["video"].iloc[0]
     out = tmp_path / "clips.csv"
     argv = ["predict", str(demo_run / "results/demo/synth/ravdess" / video), "--probes"]
-    argv += [str(demo_run / "results/demo/tiny/probes/crema-d"), "--stride", "4", "--clips", str(out)]
+    argv += [
+        str(demo_run / "results/demo/tiny/probes/crema-d"),
+        "--stride",
+        "4",
+        "--clips",
+        str(out),
+    ]
     assert main(argv) == 0
     got = pd.read_csv(out)
-    folds = [pd.read_csv(demo_run / f"results/demo/tiny/posteriors/ravdess/crema-d-fold{k}-main.csv")
-             for k in range(1, 6)]  # fmt: skip
+    posteriors = demo_run / "results/demo/tiny/posteriors/ravdess"
+    folds = [pd.read_csv(posteriors / f"crema-d-fold{k}-main.csv") for k in range(1, 6)]
     folds = [f[f["video"] == video].sort_values("clip") for f in folds]
     assert list(got["start"]) == list(folds[0]["start"])
     cols = [c for c in got.columns if c.startswith("p_")]
@@ -383,7 +392,8 @@ def test_evaluate_reads_the_done_files_of_this_configs_inference(tmp_path):
     evaluate = sorted(ln for ln in out.splitlines() if "vjepa-fer evaluate" in ln)
     assert len(evaluate) == 2  # one per encoder
     for enc, line in zip(DEMO_ENCODERS, evaluate, strict=True):
-        assert f"--done results/demo/{enc}/posteriors/ravdess/done.json --data results/demo --out results/demo/{enc}/" in line
+        done = f"results/demo/{enc}/posteriors/ravdess/done.json"
+        assert f"--done {done} --data results/demo --out results/demo/{enc}/" in line
         assert "crema-d" not in line and "--posteriors" not in line
     forwards = [ln for ln in out.splitlines() if "vjepa-fer forwards" in ln]
     flags = "--img-size 64,--frames-per-clip 16,--frame-step 4,--clips 8"
@@ -396,8 +406,12 @@ def test_evaluate_reads_the_done_files_of_this_configs_inference(tmp_path):
     assert "--datasets ravdess" in figures and "--data results/demo" in figures
     compare = [ln for ln in out.splitlines() if "vjepa-fer compare-encoders" in ln]
     assert len(compare) == 1
-    runs = "--run tiny=results/demo/tiny/posteriors --run tiny_deep=results/demo/tiny_deep/posteriors"
-    assert f"{runs} --datasets ravdess --data results/demo --out" in compare[0]  # this config's datasets only
+    runs = (
+        "--run tiny=results/demo/tiny/posteriors --run tiny_deep=results/demo/tiny_deep/posteriors"
+    )
+    assert (
+        f"{runs} --datasets ravdess --data results/demo --out" in compare[0]
+    )  # this config's datasets only
 
 
 def test_unknown_encoder_stops_before_any_job(tmp_path):

@@ -126,9 +126,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--results", type=Path, help="the run's results folder (results/<run_name>)"
     )
-    parser.add_argument(
-        "--out", type=Path, help="folder for config, versions and the output index"
-    )
+    parser.add_argument("--out", type=Path, help="folder for config, versions and the output index")
 
 
 def run(args: argparse.Namespace) -> int:
