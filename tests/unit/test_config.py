@@ -206,7 +206,10 @@ def test_without_encoders_the_block_is_the_one_encoder_named_by_its_registry_nam
         (lambda c: c["encoders"][0].pop("id"), "'id' is a required property"),
         # An entry without url would inherit the paper's checkpoint URL: it must say which.
         (lambda c: c["encoders"][1].pop("url"), "'url' is a required property"),
-        (lambda c: c["encoders"][0].update(id="a b"), "encoders/0/id: 'a b' does not match"),
+        (
+            lambda c: c["encoders"][0].update(id="a b"),
+            "encoders/0/id: 'a b' is not allowed here; allowed: letters",
+        ),
         (
             lambda c: c["encoders"][1].update(name="vit_large"),
             "encoders[1].checkpoint is null for encoder 'vit_large'",

@@ -35,6 +35,7 @@ import pandas as pd
 from vjepa_fer.datasets import PAPER_DATASETS, builtin_names, display_name, load_cards
 from vjepa_fer.io import atomic_open, write_csv
 from vjepa_fer.report import paper
+from vjepa_fer.text import markdown_escape
 
 logger = logging.getLogger(__name__)
 
@@ -172,13 +173,6 @@ _LATEX = {
 def latex_escape(text: str) -> str:
     """Escape LaTeX specials (and map the few Unicode symbols the tables use to math)."""
     return "".join(_LATEX.get(ch, ch) for ch in text)
-
-
-def markdown_escape(text: str) -> str:
-    """Escape characters that would break a Markdown table cell or start emphasis."""
-    for ch in ("\\", "|", "*", "_"):
-        text = text.replace(ch, "\\" + ch)
-    return text
 
 
 def _numeric_column(table: Table, j: int) -> bool:
