@@ -2,6 +2,7 @@
 their exact layouts (data/synth_wild.py), custom CSV datasets, cross-dataset label sharing."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -291,3 +292,26 @@ def test_wild_table_sets_a_run_beside_the_literature():
     assert f"UAR {int((ferv['uar'] > 40).sum())} of {ferv['uar'].notna().sum()}" in text
     rav = dict(row, train="ravdess", test="ravdess")
     assert wild_table(pd.DataFrame([rav]), run_name="x") is None  # no in-the-wild dataset
+
+
+@pytest.mark.parametrize(
+    ("clip", "problem"), [("../Sad/0001", "leaves"), ("/Sad/0001", "absolute")]
+)
+def test_split_file_entries_outside_the_root_are_refused(tmp_path, clip, problem):
+    """A split file's video id becomes a path under the dataset root (DFEW, FERV39k, MAFW share
+    wild.Entry): one that leaves the root is refused, naming the split file and the line."""
+    from vjepa_fer.datasets.ferv39k import read_split
+    from vjepa_fer.io import PathEscapeError
+
+    split = tmp_path / "train_All.csv"
+    split.write_text(f"Action/Happy/0002 Happy\n{clip} Sad\n")
+    with pytest.raises(PathEscapeError, match=rf"{re.escape(str(split))} line 2: .*{problem}"):
+        read_split(split)
+
+
+def test_locate_refuses_a_pattern_that_leaves_the_root(tmp_path):
+    from vjepa_fer.datasets.wild import locate
+    from vjepa_fer.io import PathEscapeError
+
+    with pytest.raises(PathEscapeError, match=r"DFEW split files, video '00001'.*leaves its root"):
+        locate(tmp_path, ["00001"], lambda v: f"../{v}.mp4", expect_full=True, what="DFEW")

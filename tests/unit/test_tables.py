@@ -330,3 +330,12 @@ def test_cards_come_from_the_data_folder(
     assert tables_module.run(parser.parse_args([*argv, "--data", str(tmp_path)])) == 0
     assert tables_module.run(parser.parse_args(argv)) == 0
     assert seen == [tmp_path, metrics.parent]
+
+
+def test_markdown_escapes_a_hostile_name():
+    """Names are refused by the schema; escaping where they are rendered is the second line."""
+    from vjepa_fer.text import markdown_escape
+
+    out = markdown_escape("</script><script>alert(1)</script> | *x* `y`\nz")
+    assert "<" not in out and ">" not in out and "\n" not in out
+    assert "&lt;/script&gt;" in out and "\\|" in out and "\\*x\\*" in out and "\\`y\\`" in out
