@@ -170,7 +170,7 @@ def test_two_configs_in_one_clone_leave_each_other_alone(custom_run):
     cfg["probe"]["epochs"] = 1
     broken = copy.deepcopy(cfg)
     bad = data / "bad_labels.csv"
-    bad.write_text((data / "labels.csv").read_text() + "s1/joyful_0.mp4,furious,subj1\n")
+    bad.write_text((data / "labels.csv").read_text() + "s1/joyful_9.mp4,furious,subj1\n")
     broken["datasets"][NAME]["manifest"] = str(bad)
     res = snakemake_all(custom_run, broken, "other.yaml")
     assert (
