@@ -132,8 +132,8 @@ def check_weights(config: dict[str, Any], source: str) -> None:
             )
 
 
-# Folders of results/ that are not an encoder's: an encoder id must not take one of them (its
-# outputs go to results/<id>/, beside the datasets' results/<dataset>/).
+# Folders of results/<run_name>/ that are neither an encoder's nor a dataset's: an encoder id or a
+# dataset name must not take one of them (docs/outputs.md).
 RESERVED_IDS = frozenset({"synth", "logs", "benchmarks", "report", "compare"})
 
 
@@ -220,6 +220,11 @@ def check_dataset_names(config: dict[str, Any], source: str) -> None:
     if not isinstance(datasets, dict):
         return
     for name, entry in datasets.items():
+        if name in RESERVED_IDS:  # results/<run_name>/<name>/ would be one of the run's folders
+            raise ValueError(
+                f"{source}: invalid config\n  datasets: {name!r} is a folder of "
+                f"results/<run_name>/; choose another name (taken: {sorted(RESERVED_IDS)})"
+            )
         if name in BUILTIN or (isinstance(entry, dict) and entry.get("type") == "custom"):
             continue
         raise ValueError(

@@ -260,6 +260,10 @@ def _custom_entry(**extra) -> dict:
             "datasets.mine.classes[0]: 'joy\\nfun' holds '\\n'",
         ),
         (lambda c: c.update(run_name="../other"), "run_name: '../other' is not allowed here"),
+        (
+            lambda c: c["datasets"].update(report=_custom_entry()),
+            "datasets: 'report' is a folder of results/<run_name>/",
+        ),
         (lambda c: c.update(run_name=".hidden"), "run_name: '.hidden' is not allowed here"),
         (
             lambda c: c["encoders"][0].update(id="tiny`x"),
