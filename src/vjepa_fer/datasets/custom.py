@@ -17,8 +17,8 @@ Manifest columns: ``video`` (a file or a folder of numbered frames), ``label`` (
 or ``split`` (train/test: a fixed split, test = fold 1, train = fold 0). Without either, folds are
 made from the seed: subjects are dealt to ``n_folds`` folds so that every fold's class counts stay
 close to an even share (stratified and subject-independent), and the table is written to
-``results/<run_name>/<name>/folds.csv`` (subject, actor, fold) to be reused (``folds:``) and cited. Every
-error names the manifest's line and column.
+``results/<run_name>/<name>/folds.csv`` (subject, actor, fold) to be reused (``folds:``) and
+cited. Every error names the manifest's line and column.
 """
 
 from __future__ import annotations
