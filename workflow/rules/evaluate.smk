@@ -23,7 +23,7 @@ rule evaluate:
         "../../envs/analysis.yaml"
     params:
         out=lambda wc: run_out(f"{wc.encoder}/metrics"),
-        data=RUN_DIR,
+        data=lambda wc: RUN_DIR,
         mv_tie=config["evaluation"]["mv_tie"],
         ddof=config["evaluation"]["std_ddof"],
         samples=config["evaluation"]["bootstrap"]["samples"],
@@ -112,8 +112,8 @@ if COMPARISON:
             seed=config["seed"],
             # Only this configuration's datasets: a folder keeps tables of removed ones.
             datasets=DATASETS,
-            data=RUN_DIR,
-            out=run_out("compare"),
+            data=lambda wc: RUN_DIR,
+            out=lambda wc: run_out("compare"),
         shell:
             "vjepa-fer compare-encoders {params.runs:q} --datasets {params.datasets:q}"
             " --data {params.data:q} --out {params.out:q} --mv-tie {params.mv_tie} --bootstrap-samples {params.samples}"

@@ -21,7 +21,7 @@ rule tables:
         "../../envs/analysis.yaml"
     params:
         metrics=lambda wc: run_out(f"{wc.encoder}/metrics"),
-        data=RUN_DIR,
+        data=lambda wc: RUN_DIR,
         run_name=lambda wc: run_label(wc.encoder),
         compare=lambda wc: ["--compare-paper"] if paper_setting(wc.encoder) else [],
     shell:
@@ -48,7 +48,7 @@ rule figures:
         "../../envs/analysis.yaml"
     params:
         results=lambda wc: run_out(f"{wc.encoder}"),
-        data=RUN_DIR,
+        data=lambda wc: RUN_DIR,
         pca_dataset=config["evaluation"]["pca_dataset"],
         pca_fold=config["evaluation"]["pca_fold"],
         datasets=DATASETS,
@@ -106,8 +106,8 @@ rule run_info:
         "../../envs/analysis.yaml"
     params:
         # Paths only (results/<run_name>/...: a safe identifier); never the config itself.
-        results=RUN_DIR,
-        out=run_out("report"),
+        results=lambda wc: RUN_DIR,
+        out=lambda wc: run_out("report"),
     shell:
         "vjepa-fer run-info --config-file {input.config:q} --results {params.results:q}"
         " --out {params.out:q} > {log:q} 2>&1"
