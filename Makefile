@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 # The demo's outputs and its HTML report (tables, figures, run information; one file).
-DEMO_RESULTS ?= results
+DEMO_RESULTS ?= results/demo
 DEMO_REPORT := $(DEMO_RESULTS)/report.html
 
 .PHONY: install demo report test test-fast lint clean-demo
@@ -46,5 +46,4 @@ lint: install
 	snakefmt --check Snakefile workflow/rules
 
 clean-demo:
-	rm -rf results/synth results/ravdess results/crema-d results/dfew results/tiny results/tiny_deep \
-		results/compare results/report results/logs results/benchmarks $(DEMO_REPORT)
+	rm -rf $(DEMO_RESULTS)  # every output of config.demo.yaml (run_name: demo, docs/outputs.md)

@@ -63,16 +63,16 @@ rule all:
 
 onsuccess:
     # Show each encoder's Table II and Table IV in the terminal (all tables:
-    # results/<encoder>/tables/), where an in-the-wild run stands against the literature, and
-    # the encoders side by side.
+    # results/<run_name>/<encoder>/tables/), where an in-the-wild run stands against the
+    # literature, and the encoders side by side.
     from pathlib import Path
 
     tables = [
-        Path("results", e, "tables", n)
+        Path(RUN_DIR, e, "tables", n)
         for e in ENCODERS
         for n in ("table2.md", "table4.md")
     ]
-    tables += [Path("results", e, "tables", "table_wild.md") for e in ENCODERS]
-    for table in [*tables, Path("results/compare/encoders.md")]:
+    tables += [Path(RUN_DIR, e, "tables", "table_wild.md") for e in ENCODERS]
+    for table in [*tables, Path(RUN_DIR, "compare", "encoders.md")]:
         if table.exists():
             print(f"\n{table.read_text()}")

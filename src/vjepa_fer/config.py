@@ -55,6 +55,7 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any], source: str)
     there): it is the commonest config mistake, and jsonschema's wording hides the allowed keys.
     """
     config = copy.deepcopy(config)
+    check_markup(config, source)
     check_encoder_blocks(config, schema, source)
     check_dataset_names(config, source)
     check_pca_dataset(config, source)  # only when set: the default may name an absent dataset
@@ -68,8 +69,40 @@ def validate_config(config: dict[str, Any], schema: dict[str, Any], source: str)
     return config
 
 
+# Characters no config string may hold: config values reach Markdown tables, LaTeX and the HTML
+# report (where Snakemake embeds report jobs' params in a <script> block), so markup and line
+# breaks are refused everywhere, before the schema's own patterns for names.
+_MARKUP = frozenset("<>") | {chr(c) for c in range(32)} | {"\x7f"}
+
+
+def check_markup(value: Any, source: str, where: str = "") -> None:
+    """Refuse any string of the config (keys too) holding < > or a control character."""
+    items: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            check_markup(str(key), source, where)
+            items.append((f"{where}.{key}" if where else str(key), sub))
+    elif isinstance(value, list):
+        items = [(f"{where}[{i}]", sub) for i, sub in enumerate(value)]
+    elif isinstance(value, str):
+        bad = sorted({ch for ch in value if ch in _MARKUP})
+        if bad:
+            raise ValueError(
+                f"{source}: invalid config\n  {where or '<top level>'}: {value!r} holds "
+                f"{', '.join(map(repr, bad))}; config strings may not contain < > or control "
+                "characters (line breaks, tabs): they reach tables and the HTML report"
+            )
+    for key, sub in items:
+        check_markup(sub, source, key)
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     where = "/".join(str(p) for p in error.absolute_path)
+    if error.validator == "pattern" and "x-allowed" in error.schema:
+        return (
+            f"{where or '<top level>'}: {error.instance!r} is not allowed here; allowed: "
+            f"{error.schema['x-allowed']} (names reach paths, tables and the HTML report)"
+        )
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = sorted(error.schema.get("properties", {}))
         unknown = sorted(set(error.instance) - set(allowed))
@@ -99,8 +132,8 @@ def check_weights(config: dict[str, Any], source: str) -> None:
             )
 
 
-# Folders of results/ that are not an encoder's: an encoder id must not take one of them (its
-# outputs go to results/<id>/, beside the datasets' results/<dataset>/).
+# Folders of results/<run_name>/ that are neither an encoder's nor a dataset's: an encoder id or a
+# dataset name must not take one of them (docs/outputs.md).
 RESERVED_IDS = frozenset({"synth", "logs", "benchmarks", "report", "compare"})
 
 
@@ -187,6 +220,11 @@ def check_dataset_names(config: dict[str, Any], source: str) -> None:
     if not isinstance(datasets, dict):
         return
     for name, entry in datasets.items():
+        if name in RESERVED_IDS:  # results/<run_name>/<name>/ would be one of the run's folders
+            raise ValueError(
+                f"{source}: invalid config\n  datasets: {name!r} is a folder of "
+                f"results/<run_name>/; choose another name (taken: {sorted(RESERVED_IDS)})"
+            )
         if name in BUILTIN or (isinstance(entry, dict) and entry.get("type") == "custom"):
             continue
         raise ValueError(

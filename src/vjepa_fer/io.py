@@ -1,4 +1,4 @@
-"""Small file helpers shared by every stage: atomic writes and hashing.
+"""Small file helpers shared by every stage: atomic writes, hashing and path containment.
 
 Every output of the pipeline is written to a temporary file in the same directory and renamed into
 place, so an interrupted job never leaves a half-written file that a later run would trust.
@@ -9,12 +9,46 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import posixpath
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import IO, Any
 
 import pandas as pd
+
+
+class PathEscapeError(ValueError):
+    """A path read from a table, manifest or archive that would leave its root folder."""
+
+
+def contained(rel: str, *, source: str) -> str:
+    """``rel`` as a normalised "/"-separated path that stays inside its root, else
+    :class:`PathEscapeError` naming ``source`` (the file and line or member it came from).
+
+    Refused: empty names, absolute paths (``/x``, ``\\x``, ``C:x``), NUL bytes, and names whose
+    ``..`` parts climb above the root (``a/../../x``). The check is lexical, so a dataset root
+    may hold symbolic links to another disk; a name from a table cannot point there by itself.
+    """
+    text = str(rel)
+    unified = text.replace("\\", "/")
+    if not text.strip() or "\0" in text:
+        raise PathEscapeError(f"{source}: path {text!r} is empty or holds a NUL byte; refusing it")
+    if unified.startswith("/") or PureWindowsPath(text).drive:
+        raise PathEscapeError(
+            f"{source}: path {text!r} is absolute; only paths relative to the root are allowed"
+        )
+    norm = posixpath.normpath(unified)
+    if norm == ".." or norm.startswith("../"):
+        raise PathEscapeError(f"{source}: path {text!r} leaves its root folder; refusing it")
+    return norm
+
+
+def safe_join(root: str | os.PathLike[str], rel: str, *, source: str) -> Path:
+    """``root / rel`` for a ``rel`` read from a table, manifest or archive (``source`` names
+    where); refused with :class:`PathEscapeError` when it would leave ``root``
+    (:func:`contained`). Every such path of the pipeline goes through here."""
+    return Path(root) / contained(rel, source=source)
 
 
 @contextlib.contextmanager

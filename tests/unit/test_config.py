@@ -209,7 +209,10 @@ def test_without_encoders_the_block_is_the_one_encoder_named_by_its_registry_nam
         (lambda c: c["encoders"][0].pop("id"), "'id' is a required property"),
         # An entry without url would inherit the paper's checkpoint URL: it must say which.
         (lambda c: c["encoders"][1].pop("url"), "'url' is a required property"),
-        (lambda c: c["encoders"][0].update(id="a b"), "encoders/0/id: 'a b' does not match"),
+        (
+            lambda c: c["encoders"][0].update(id="a b"),
+            "encoders/0/id: 'a b' is not allowed here; allowed: letters",
+        ),
         (
             lambda c: c["encoders"][1].update(name="vit_large"),
             "encoders[1].checkpoint is null for encoder 'vit_large'",
@@ -230,3 +233,63 @@ def test_bad_encoder_lists_are_refused_naming_the_entry(mutate, message):
         validate_config(copy.deepcopy(cfg), load_schema(), "c.yaml")
     assert message in str(info.value)
     assert "c.yaml" in str(info.value)
+
+
+HOSTILE = "</script><script>alert(1)</script>"
+
+
+def _custom_entry(**extra) -> dict:
+    entry = {"type": "custom", "source": "local", "root": "/data/x", "manifest": "/data/x.csv"}
+    return {**entry, "classes": ["joyful", "neutral"], **extra}
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            lambda c: c["datasets"].update(mine=_custom_entry(display_name=HOSTILE)),
+            "datasets.mine.display_name: '</script><script>alert(1)</script>' holds '<', '>'",
+        ),
+        (
+            lambda c: c["datasets"].update(mine=_custom_entry(display_name="a | b")),
+            "datasets/mine/display_name: 'a | b' is not allowed here; allowed: letters",
+        ),
+        (
+            lambda c: c["datasets"].update(mine=_custom_entry(classes=["joy&fun"])),
+            "datasets/mine/classes/0: 'joy&fun' is not allowed here",
+        ),
+        (
+            lambda c: c["datasets"].update(mine=_custom_entry(classes=["joy\nfun"])),
+            "datasets.mine.classes[0]: 'joy\\nfun' holds '\\n'",
+        ),
+        (lambda c: c.update(run_name="../other"), "run_name: '../other' is not allowed here"),
+        (
+            lambda c: c["datasets"].update(report=_custom_entry()),
+            "datasets: 'report' is a folder of results/<run_name>/",
+        ),
+        (lambda c: c.update(run_name=".hidden"), "run_name: '.hidden' is not allowed here"),
+        (
+            lambda c: c["encoders"][0].update(id="tiny`x"),
+            "encoders/0/id: 'tiny`x' is not allowed here",
+        ),
+    ],
+)
+def test_names_that_reach_html_markdown_or_paths_are_refused(mutate, message):
+    cfg = yaml.safe_load((REPO / "config.demo.yaml").read_text())
+    mutate(cfg)
+    with pytest.raises(ValueError) as info:
+        validate_config(cfg, load_schema(), "c.yaml")
+    assert str(info.value).startswith("c.yaml: invalid config")
+    assert message in str(info.value)
+
+
+def test_plain_names_pass_and_shipped_configs_have_distinct_run_names():
+    cfg = yaml.safe_load((REPO / "config.demo.yaml").read_text())
+    cfg["datasets"]["mine"] = _custom_entry(display_name="My faces (2024): lab/field")
+    cfg["datasets"]["mine"]["classes"] = ["happily surprised", "neutral", "Überraschung"]
+    validate_config(cfg, load_schema(), "c.yaml")
+    names = [
+        yaml.safe_load((REPO / f).read_text())["run_name"]
+        for f in ("config.yaml", "config.demo.yaml", "config.wild.yaml", "config.encoders.yaml")
+    ]
+    assert len(set(names)) == len(names), names

@@ -2,6 +2,7 @@
 their exact layouts (data/synth_wild.py), custom CSV datasets, cross-dataset label sharing."""
 
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -196,7 +197,8 @@ def test_custom_split_column_is_a_fixed_split(tmp_path):
         ("video,label,subject", "x.mp4,happy,", r"line 3, column subject: empty"),
         ("video,label,subject,fold", "x.mp4,happy,s9,zero", r"line 3, column fold: 'zero'"),
         ("video,label,subject,split", "x.mp4,happy,s9,val", r"line 3, column split: 'val'"),
-        ("video,label,subject", "../x.mp4,happy,s1", r"line 3, column video: .* relative"),
+        ("video,label,subject", "../x.mp4,happy,s1", r"line 3, column video: .* leaves its root"),
+        ("video,label,subject", "/etc/x.mp4,happy,s1", r"line 3, column video: .* is absolute"),
         ("video,label,subject,fold", "x.mp4,happy,s0,2", r"line 2, column fold: subject s0 is"),
         ("video,label", "x.mp4,happy", r"line 1: missing column\(s\) \['subject'\]"),
     ],
@@ -299,3 +301,26 @@ def test_index_options_carry_only_the_datasets_own_flags():
     for name in builtin_names():
         if name != "ravdess":
             assert "--modalities" not in get_dataset(name).index_options(cfg, "r"), name
+
+
+@pytest.mark.parametrize(
+    ("clip", "problem"), [("../Sad/0001", "leaves"), ("/Sad/0001", "absolute")]
+)
+def test_split_file_entries_outside_the_root_are_refused(tmp_path, clip, problem):
+    """A split file's video id becomes a path under the dataset root (DFEW, FERV39k, MAFW share
+    wild.Entry): one that leaves the root is refused, naming the split file and the line."""
+    from vjepa_fer.datasets.ferv39k import read_split
+    from vjepa_fer.io import PathEscapeError
+
+    split = tmp_path / "train_All.csv"
+    split.write_text(f"Action/Happy/0002 Happy\n{clip} Sad\n")
+    with pytest.raises(PathEscapeError, match=rf"{re.escape(str(split))} line 2: .*{problem}"):
+        read_split(split)
+
+
+def test_locate_refuses_a_pattern_that_leaves_the_root(tmp_path):
+    from vjepa_fer.datasets.wild import locate
+    from vjepa_fer.io import PathEscapeError
+
+    with pytest.raises(PathEscapeError, match=r"DFEW split files, video '00001'.*leaves its root"):
+        locate(tmp_path, ["00001"], lambda v: f"../{v}.mp4", expect_full=True, what="DFEW")

@@ -744,3 +744,17 @@ def test_download_cli_passes_the_speed_limits(tmp_path):
     dl.add_arguments(parser)
     args = parser.parse_args(["--dataset", "checkpoint", "--min-speed", "5", "--deadline", "9"])
     assert (args.min_speed, args.deadline) == (5.0, 9.0)
+
+
+@pytest.mark.parametrize("name", ["../../x.flv", "/vjepa-fer-abs/x.flv", "VideoFlash/../../x.flv"])
+def test_checksum_table_names_outside_the_root_are_refused(tmp_path, name):
+    """A checksum table's names become paths under the dataset root: one that leaves it is
+    refused when the table is read, naming the table and the line."""
+    table = tmp_path / "lfs.csv"
+    table.write_text(f"name,sha256,size\n1001_DFA_ANG_XX.flv,{'a' * 64},10\n{name},{'b' * 64},10\n")
+    with pytest.raises(ValueError, match=rf"{re.escape(str(table))}, line 3, column name: path"):
+        dl.load_cremad_table(table)
+    root = tmp_path / "root"
+    with pytest.raises(ValueError, match="line 3"):
+        dl.download_cremad(root, url_templates=["http://127.0.0.1:9/{name}"], table=table)
+    assert not (tmp_path / "x.flv").exists() and not Path("/vjepa-fer-abs").exists()

@@ -32,3 +32,36 @@ def test_digest(tmp_path):
     p = tmp_path / "x"
     p.write_bytes(b"abc")
     assert file_digest(p, "md5") == "900150983cd24fb0d6963f7d28e17f72"
+
+
+# ----------------------------------------------------------------------------- path containment
+
+
+@pytest.mark.parametrize(
+    ("rel", "problem"),
+    [
+        ("../x.flv", "leaves its root"),
+        ("../../x.flv", "leaves its root"),
+        ("Actor_01/../../x.mp4", "leaves its root"),
+        ("..", "leaves its root"),
+        ("/etc/passwd", "is absolute"),
+        ("\\\\server\\share\\x.mp4", "is absolute"),
+        ("C:\\data\\x.mp4", "is absolute"),
+        ("", "is empty"),
+        ("a\0b", "NUL"),
+    ],
+)
+def test_safe_join_refuses_paths_that_leave_the_root(tmp_path, rel, problem):
+    from vjepa_fer.io import PathEscapeError, safe_join
+
+    with pytest.raises(PathEscapeError, match=problem) as info:
+        safe_join(tmp_path, rel, source="table.csv line 7")
+    assert str(info.value).startswith("table.csv line 7: path ")  # names the file and the entry
+
+
+def test_safe_join_keeps_paths_inside_the_root(tmp_path):
+    from vjepa_fer.io import contained, safe_join
+
+    assert safe_join(tmp_path, "a/./b/../c.mp4", source="t") == tmp_path / "a/c.mp4"
+    assert contained("Actor_01\\x.mp4", source="t") == "Actor_01/x.mp4"
+    assert contained("a..b/c", source="t") == "a..b/c"  # dots inside a name are no parent step

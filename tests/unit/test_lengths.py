@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import numpy as np
@@ -134,3 +135,22 @@ def test_lengths_records_each_file_identity(dataset, tmp_path: Path) -> None:
     st = (root / "Actor_01/good.mp4").stat()
     assert by.loc["Actor_01/good.mp4", "identity"] == f"{st.st_size}:{st.st_mtime_ns}"
     assert pd.isna(by.loc["Actor_01/missing.mp4", "identity"])
+
+
+@pytest.mark.parametrize("video", ["../outside.mp4", "/abs/outside.mp4"])
+def test_manifest_paths_outside_the_root_are_refused(tmp_path, capsys, video):
+    """The manifest's paths are read by every later stage: lengths, the first, refuses one
+    that leaves the dataset root, naming the manifest and the line."""
+    from vjepa_fer.cli import main
+
+    root = tmp_path / "root"
+    root.mkdir()
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text(f"video,label\nok.mp4,happy\n{video},sad\n")
+    argv = ["lengths", "--manifest", str(manifest), "--root", str(root)]
+    argv += ["--out", str(tmp_path / "l.csv"), "--report", str(tmp_path / "bad.csv")]
+    assert main(argv) != 0
+    assert re.search(
+        rf"{re.escape(str(manifest))} line 3, column video: path", capsys.readouterr().err
+    )
+    assert not (tmp_path / "l.csv").exists()

@@ -379,3 +379,12 @@ def test_html_escapes_user_names() -> None:
     page = to_html_page(t, run_name="<run>")
     assert "<b>" not in page and "<x>" not in page and "<run>" not in page
     assert "Results &lt;b&gt;of&lt;/b&gt; a&amp;b" in page and '<td class="num">1.50</td>' in page
+
+
+def test_markdown_escapes_a_hostile_name():
+    """Names are refused by the schema; escaping where they are rendered is the second line."""
+    from vjepa_fer.text import markdown_escape
+
+    out = markdown_escape("</script><script>alert(1)</script> | *x* `y`\nz")
+    assert "<" not in out and ">" not in out and "\n" not in out
+    assert "&lt;/script&gt;" in out and "\\|" in out and "\\*x\\*" in out and "\\`y\\`" in out

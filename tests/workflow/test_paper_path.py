@@ -49,7 +49,7 @@ WORKFLOW_FILES = ("Snakefile", "workflow", "envs", "config.yaml")
 WINDOW = 64  # 16 frames at step 4: one clip spans 64 frames
 # The `encoder` block's outputs lie in results/<id>/, id = its registry name: vit_huge as shipped,
 # tiny in the miniature below.
-OUT = "results/tiny"
+OUT = "results/paper/tiny"
 
 
 def clone(dest: Path) -> Path:
@@ -231,7 +231,7 @@ def paper_run(tmp_path_factory):
 def _logs(work: Path) -> str:
     """The tail of every rule log, for a failing run's message."""
     out = []
-    for log in sorted((work / "results" / "logs").rglob("*.log")):
+    for log in sorted((work / "results/paper/logs").rglob("*.log")):
         out.append(f"\n--- {log.relative_to(work)}\n{log.read_text(errors='replace')[-1500:]}")
     return "".join(out)
 
@@ -306,7 +306,7 @@ def test_probes_trained_online_with_augmentation_from_the_checkpoint(paper_run):
             assert info["encoder"] == "tiny" and info["train"]["epochs"] == 2
         done = json.loads((work / f"{OUT}/probes/{ds}/train-all.json").read_text())
         assert done["clip_forwards"] > 0
-        log = (work / f"results/logs/train_probes/tiny/{ds}-all.log").read_text()
+        log = (work / f"results/paper/logs/train_probes/tiny/{ds}-all.log").read_text()
         # Loaded from the official layout, and progress lines in the rule's log.
         assert "from resources/checkpoints/vith16-384.pth.tar['target_encoder']" in log
         assert re.search(r"train \S+ \(2 epochs\): \d+/\d+ clips \(100\.0%\)", log), log[-2000:]
@@ -317,18 +317,19 @@ def test_probes_trained_online_with_augmentation_from_the_checkpoint(paper_run):
 def test_inference_used_every_start_frame(paper_run):
     work = paper_run["work"]
     for ds in ("ravdess", "crema-d"):
-        lengths = pd.read_csv(work / f"results/{ds}/lengths.csv").set_index("video")
+        lengths = pd.read_csv(work / f"results/paper/{ds}/lengths.csv").set_index("video")
         post = pd.read_csv(work / f"{OUT}/posteriors/{ds}/{ds}-fold1-main.csv")
         per_video = post.groupby("video")["start"].agg(["count", "max"])
         assert (
-            len(per_video) == (pd.read_csv(work / f"results/{ds}/manifest.csv")["fold"] == 1).sum()
+            len(per_video)
+            == (pd.read_csv(work / f"results/paper/{ds}/manifest.csv")["fold"] == 1).sum()
         )
         for video, row in per_video.iterrows():
             # The authors' full-video evaluation: starts 0, 1, ..., L - 65 (one clip if L <= 64).
             frames = int(lengths.loc[video, "num_frames"])
             expected = max(1, frames - WINDOW)
             assert (row["count"], row["max"]) == (expected, expected - 1), video
-        log = (work / f"results/logs/infer/tiny/{ds}.log").read_text()
+        log = (work / f"results/paper/logs/infer/tiny/{ds}.log").read_text()
         assert re.search(rf"infer {ds}: \d+/\d+ clips \(100\.0%\)", log), log[-2000:]
 
 
@@ -415,5 +416,5 @@ def test_shipped_config_dry_run_plans_and_every_command_parses(tmp_path):
     ravdess = [c for c in commands if c.startswith("vjepa-fer download --dataset ravdess")]
     assert len(ravdess) == 1 and "--mirror" not in ravdess[0]  # RAVDESS has no CREMA-D mirrors
     # One encoder, named by its registry name: every encoder output under results/vit_huge/.
-    assert "--done results/vit_huge/posteriors/ravdess/done.json" in res.stdout
+    assert "--done results/paper/vit_huge/posteriors/ravdess/done.json" in res.stdout
     assert "compare_encoders" not in rules

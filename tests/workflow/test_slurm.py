@@ -126,9 +126,9 @@ def feature_targets(cfg: dict) -> list[str]:
     and tables after them are left out: minutes of CPU that add no SLURM behaviour."""
     out = []
     for ds in cfg["datasets"]:
-        out += [f"results/{ds}/{name}" for name in COMPARED]
+        out += [f"results/demo/{ds}/{name}" for name in COMPARED]
         out += [
-            f"results/{encoder_id(cfg)}/features/{ds}/{kind}/index.csv"
+            f"results/demo/{encoder_id(cfg)}/features/{ds}/{kind}/index.csv"
             for kind in cfg["features"]["store"]
         ]
     return out
@@ -180,13 +180,13 @@ def test_demo_on_slurm_equals_local_run(demo_runs):
     cfg = demo_config("cpu")
     for ds in cfg["datasets"]:
         for name in COMPARED:
-            a, b = (pd.read_csv(d / "results" / ds / name) for d in (slurm_dir, local_dir))
+            a, b = (pd.read_csv(d / "results/demo" / ds / name) for d in (slurm_dir, local_dir))
             # lengths.csv records each file's identity (size:mtime): the two runs made their
             # synthetic videos at different times, so only that column may differ.
             a, b = (t.drop(columns=["identity"], errors="ignore") for t in (a, b))
             pd.testing.assert_frame_equal(a, b, obj=f"{ds}/{name}")
         for kind in cfg["features"]["store"]:
-            rel = Path("results", encoder_id(cfg), "features", ds, kind)
+            rel = Path("results/demo", encoder_id(cfg), "features", ds, kind)
             stores = [FeatureStore(d / rel, d / rel / "index.csv") for d in (slurm_dir, local_dir)]
             # The stores record each video file's identity (size:mtime), like lengths.csv.
             pd.testing.assert_frame_equal(

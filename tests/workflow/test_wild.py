@@ -27,10 +27,10 @@ def test_wild_config_plans_all_three_from_local_copies(tmp_path):
     assert "download" not in {line.split()[-1] for line in out.splitlines() if "rule " in line}
     # One encoder (the `encoder` block): its outputs in results/<registry name>/.
     for k in range(1, 6):
-        assert f"results/vit_huge/probes/dfew/train-fold{k}.json" in out
-        assert f"results/vit_huge/probes/mafw/train-fold{k}.json" in out
-    assert "results/vit_huge/probes/ferv39k/train-fold1.json" in out
-    assert "results/vit_huge/probes/ferv39k/train-fold2.json" not in out
+        assert f"results/wild/vit_huge/probes/dfew/train-fold{k}.json" in out
+        assert f"results/wild/vit_huge/probes/mafw/train-fold{k}.json" in out
+    assert "results/wild/vit_huge/probes/ferv39k/train-fold1.json" in out
+    assert "results/wild/vit_huge/probes/ferv39k/train-fold2.json" not in out
     assert "compare_encoders" not in out
     assert "--variant 2_ClipsforFaceCrop" in out
     ferv = [ln for ln in out.splitlines() if "vjepa-fer infer --dataset ferv39k" in ln]
@@ -73,9 +73,9 @@ def test_custom_dataset_plans_its_own_folds(tmp_path):
     }
     res = dry_run(tmp_path, cfg)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert "results/tiny/probes/my-faces/train-fold1.json" in res.stdout
-    assert "results/tiny/probes/my-faces/train-fold3.json" in res.stdout
-    assert "results/tiny/probes/my-faces/train-fold2.json" not in res.stdout
+    assert "results/run/tiny/probes/my-faces/train-fold1.json" in res.stdout
+    assert "results/run/tiny/probes/my-faces/train-fold3.json" in res.stdout
+    assert "results/run/tiny/probes/my-faces/train-fold2.json" not in res.stdout
     assert '"type": "custom"' in res.stdout  # the entry reaches `vjepa-fer index`
     cfg["datasets"]["unknown-set"] = {"source": "local", "root": str(data)}
     res = dry_run(tmp_path, cfg)

@@ -90,8 +90,8 @@ def test_encoders_config_plans_every_encoder_and_the_comparison(tmp_path):
     ids = ["vjepa-vitl16", "vjepa-vith16", "vjepa-vith16-384", "vjepa2-vitl"]
     ids += ["videomae-b", "videomae-l"]
     for enc in ids:
-        assert f"results/{enc}/probes/ravdess/train-all.json" in out, enc
-        assert f"--run {enc}=results/{enc}/posteriors" in out, enc
+        assert f"results/encoders/{enc}/probes/ravdess/train-all.json" in out, enc
+        assert f"--run {enc}=results/encoders/{enc}/posteriors" in out, enc
     downloads = re.findall(r"vjepa-fer download --dataset checkpoint --url (\S+)", out)
     assert len(downloads) == 3 and {u.split("/")[-2] for u in downloads} == {
         "vitl16",
@@ -190,18 +190,18 @@ def test_demo_end_to_end(demo_run):
     import pandas as pd
 
     for ds in ("ravdess", "crema-d"):
-        manifest = pd.read_csv(demo_run / f"results/{ds}/manifest.csv")
+        manifest = pd.read_csv(demo_run / f"results/demo/{ds}/manifest.csv")
         assert sorted(manifest["fold"].unique()) == [1, 2, 3, 4, 5]
-        summary = pd.read_csv(demo_run / f"results/{ds}/fold_summary.csv")
+        summary = pd.read_csv(demo_run / f"results/demo/{ds}/fold_summary.csv")
         assert summary["fold"].astype(str).tolist() == ["1", "2", "3", "4", "5", "all"]
         assert summary["videos"].iloc[-1] == len(manifest)
         for video in manifest["video"]:
-            assert (demo_run / f"results/synth/{ds}" / video).is_file()
-        lengths = pd.read_csv(demo_run / f"results/{ds}/lengths.csv")
+            assert (demo_run / f"results/demo/synth/{ds}" / video).is_file()
+        lengths = pd.read_csv(demo_run / f"results/demo/{ds}/lengths.csv")
         assert len(lengths) == len(manifest) and (lengths["status"] == "ok").all()
-    assert (demo_run / "results/synth/crema-d/VideoDemographics.csv").is_file()
+    assert (demo_run / "results/demo/synth/crema-d/VideoDemographics.csv").is_file()
     for enc in DEMO_ENCODERS:  # the whole protocol once per encoder, each in results/<id>/
-        out = demo_run / "results" / enc
+        out = demo_run / "results/demo" / enc
         for ds in ("ravdess", "crema-d"):
             for fold in range(1, 6):
                 probe = out / f"probes/{ds}/fold{fold}/main"
@@ -222,7 +222,10 @@ def test_demo_end_to_end(demo_run):
         forwards = pd.read_csv(out / "compute/forwards.csv")
         assert {"authors", "ours-online", "ours-cached"} <= set(forwards["protocol"])
     # Dataset stages ran once for both encoders; nothing encoder-dependent outside results/<id>/.
-    assert not (demo_run / "results/tables").exists() and not (demo_run / "results/probes").exists()
+    assert (
+        not (demo_run / "results/demo/tables").exists()
+        and not (demo_run / "results/demo/probes").exists()
+    )
 
 
 def test_demo_compares_its_encoders(demo_run):
@@ -230,7 +233,7 @@ def test_demo_compares_its_encoders(demo_run):
     between them with p-values and the test's name."""
     import pandas as pd
 
-    compare = demo_run / "results/compare"
+    compare = demo_run / "results/demo/compare"
     table = pd.read_csv(compare / "encoders.csv")
     assert set(table["encoder"]) == set(DEMO_ENCODERS)
     same = table[table["train"] == table["test"]]
@@ -248,7 +251,7 @@ def test_demo_compares_its_encoders(demo_run):
     names = set(tests["test_name"])
     assert any(n.startswith("paired bootstrap") for n in names), names
     assert any(n.startswith("McNemar exact") for n in names), names
-    md = (compare / "encoders.md").read_text()
+    md = (compare / "encoders.md").read_text().replace("\\_", "_")  # Markdown-escaped names
     assert all(enc in md for enc in DEMO_ENCODERS)
     assert (compare / "encoders.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -259,8 +262,8 @@ def test_demo_tables_equal_numbers_recomputed_from_posteriors(demo_run, tmp_path
 
     from vjepa_fer.evaluate.results import evaluate_all
 
-    fresh = evaluate_all(demo_run / "results/tiny/posteriors", tmp_path)
-    table2 = pd.read_csv(demo_run / "results/tiny/tables/table2.csv")
+    fresh = evaluate_all(demo_run / "results/demo/tiny/posteriors", tmp_path)
+    table2 = pd.read_csv(demo_run / "results/demo/tiny/tables/table2.csv")
     for _, row in table2.iterrows():
         ref = fresh["table2"]
         ref = ref[
@@ -272,7 +275,7 @@ def test_demo_tables_equal_numbers_recomputed_from_posteriors(demo_run, tmp_path
         for metric in ("uar", "paper_uar", "war"):
             for stat in ("mean", "std"):
                 assert row[f"{metric}_{stat}"] == pytest.approx(ref[f"{metric}_{stat}"].iloc[0])
-    table4 = pd.read_csv(demo_run / "results/tiny/tables/table4.csv")
+    table4 = pd.read_csv(demo_run / "results/demo/tiny/tables/table4.csv")
     assert set(table4["rule"]) == {"drop", "merge", "strict"}
     for _, row in table4.iterrows():
         ref = fresh["table4"]
@@ -296,27 +299,33 @@ def test_demo_intervals_tests_and_predict(demo_run, tmp_path):
 
     from vjepa_fer.cli import main
 
-    table2 = pd.read_csv(demo_run / "results/tiny/tables/table2.csv")
+    table2 = pd.read_csv(demo_run / "results/demo/tiny/tables/table2.csv")
     for metric in ("uar", "paper_uar", "war"):
         low, high = table2[f"{metric}_ci_low"], table2[f"{metric}_ci_high"]
         assert (low <= table2[f"{metric}_mean"]).all() and (table2[f"{metric}_mean"] <= high).all()
-    tests = pd.read_csv(demo_run / "results/tiny/tables/voting_tests.csv")
+    tests = pd.read_csv(demo_run / "results/demo/tiny/tables/voting_tests.csv")
     assert set(tests["dataset"]) == {"ravdess", "crema-d", "dfew"}
     assert tests["p_value"].between(0, 1).all()
     for enc in DEMO_ENCODERS:  # predict_demo per encoder, with that encoder's probes
-        predict = demo_run / "results" / enc / "predict"
+        predict = demo_run / "results/demo" / enc / "predict"
         assert (predict / "timeline.png").read_bytes()[:4] == b"\x89PNG"
         demo = pd.read_csv(predict / "predictions.csv")
         assert len(demo) == 2 and {"label", "pbv", "mv"} <= set(demo.columns)
 
-    video = pd.read_csv(demo_run / "results/ravdess/manifest.csv")["video"].iloc[0]
+    video = pd.read_csv(demo_run / "results/demo/ravdess/manifest.csv")["video"].iloc[0]
     out = tmp_path / "clips.csv"
-    argv = ["predict", str(demo_run / "results/synth/ravdess" / video), "--probes"]
-    argv += [str(demo_run / "results/tiny/probes/crema-d"), "--stride", "4", "--clips", str(out)]
+    argv = ["predict", str(demo_run / "results/demo/synth/ravdess" / video), "--probes"]
+    argv += [
+        str(demo_run / "results/demo/tiny/probes/crema-d"),
+        "--stride",
+        "4",
+        "--clips",
+        str(out),
+    ]
     assert main(argv) == 0
     got = pd.read_csv(out)
-    folds = [pd.read_csv(demo_run / f"results/tiny/posteriors/ravdess/crema-d-fold{k}-main.csv")
-             for k in range(1, 6)]  # fmt: skip
+    posteriors = demo_run / "results/demo/tiny/posteriors/ravdess"
+    folds = [pd.read_csv(posteriors / f"crema-d-fold{k}-main.csv") for k in range(1, 6)]
     folds = [f[f["video"] == video].sort_values("clip") for f in folds]
     assert list(got["start"]) == list(folds[0]["start"])
     cols = [c for c in got.columns if c.startswith("p_")]
@@ -329,7 +338,7 @@ def test_demo_probes_beat_chance(demo_run):
 
     chance = {"ravdess": 100 / 8, "crema-d": 100 / 6, "dfew": 100 / 7}
     for enc in DEMO_ENCODERS:
-        table2 = pd.read_csv(demo_run / f"results/{enc}/metrics/table2.csv")
+        table2 = pd.read_csv(demo_run / f"results/demo/{enc}/metrics/table2.csv")
         main = table2[(table2["voting"] == "pbv") & (table2["variant"] == "main")]
         for _, row in main.iterrows():
             assert 1.5 * chance[row["test"]] < row["uar_mean"] < 100, (enc, row.to_dict())
@@ -472,7 +481,8 @@ def test_evaluate_reads_the_done_files_of_this_configs_inference(tmp_path):
     evaluate = sorted(ln for ln in out.splitlines() if "vjepa-fer evaluate" in ln)
     assert len(evaluate) == 2  # one per encoder
     for enc, line in zip(DEMO_ENCODERS, evaluate, strict=True):
-        assert f"--done results/{enc}/posteriors/ravdess/done.json --out results/{enc}/" in line
+        done = f"results/demo/{enc}/posteriors/ravdess/done.json"
+        assert f"--done {done} --data results/demo --out results/demo/{enc}/" in line
         assert "crema-d" not in line and "--posteriors" not in line
     forwards = [ln for ln in out.splitlines() if "vjepa-fer forwards" in ln]
     flags = "--img-size 64,--frames-per-clip 16,--frame-step 4,--clips 8"
@@ -482,11 +492,14 @@ def test_evaluate_reads_the_done_files_of_this_configs_inference(tmp_path):
         for flag in flags.split(","):
             assert flag in line, flag
     figures = [ln for ln in out.splitlines() if "vjepa-fer figures" in ln][0]
-    assert "--datasets ravdess" in figures and "--data results" in figures
+    assert "--datasets ravdess" in figures and "--data results/demo" in figures
     compare = [ln for ln in out.splitlines() if "vjepa-fer compare-encoders" in ln]
     assert len(compare) == 1
-    runs = "--run tiny=results/tiny/posteriors --run tiny_deep=results/tiny_deep/posteriors"
-    assert f"{runs} --datasets ravdess --out" in compare[0]  # this config's datasets only
+    runs = (
+        "--run tiny=results/demo/tiny/posteriors --run tiny_deep=results/demo/tiny_deep/posteriors"
+    )
+    # this config's datasets only
+    assert f"{runs} --datasets ravdess --data results/demo --out" in compare[0]
     # The figure's legend gets display names (vjepa_fer.report.names).
     assert "--label 'tiny=Tiny ViT (2 blocks), 64 px, random weights'" in compare[0]
 
@@ -520,7 +533,7 @@ def test_rerun_without_a_dataset_gives_tables_of_that_config_only(demo_run, tmp_
         "--configfile", str(tmp_path / "one.yaml"),
     )  # fmt: skip
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:]
-    out = work / "results/tiny"
+    out = work / "results/demo/tiny"
     per_fold = pd.read_csv(out / "metrics/per_fold.csv")
     assert set(per_fold["train"]) == {"ravdess"} and set(per_fold["test"]) == {"ravdess"}
     assert set(pd.read_csv(out / "tables/table2.csv")["dataset"]) == {"ravdess"}
@@ -557,12 +570,12 @@ DEMO_DOC = REPO / "docs" / "demo.md"
 
 def test_readme_demo_table_is_what_the_demo_prints(demo_run):
     """The documented demo numbers (docs/demo.md) are a verbatim copy of
-    results/tiny/tables/table2.md of `make demo`; after a change that moves them, paste the new
+    results/demo/tiny/tables/table2.md of `make demo`; after a change that moves them, paste the new
     file between the markers."""
     block = README_TABLE.search(DEMO_DOC.read_text())
     assert block, f"{DEMO_DOC} lacks the <!-- demo-table2 begin/end --> block"
     readme = table_numbers(block["table"])
-    produced = table_numbers((demo_run / "results/tiny/tables/table2.md").read_text())
+    produced = table_numbers((demo_run / "results/demo/tiny/tables/table2.md").read_text())
     assert readme, f"no table rows between the markers of {DEMO_DOC}"
     assert readme.keys() == produced.keys()
     for key, values in produced.items():

@@ -20,6 +20,17 @@ for _name, _cfg in config["datasets"].items():
         f"datasets.{_name}",
     )
 DATASETS = list(config["datasets"])
+# Every output of this config lies under results/<run_name>/ (docs/outputs.md, "one clone, many
+# configs"): two configs run in one clone never plan, rewrite or delete each other's files. Only
+# the verified downloads under resources/ are shared. This is the one place that names the prefix.
+RUN_DIR = f"results/{config['run_name']}"
+
+
+def run_out(path):
+    """``path`` (a pattern relative to this run's folder) under results/<run_name>/."""
+    return f"{RUN_DIR}/{path}"
+
+
 # Each dataset's module (vjepa_fer.datasets): classes, folds, index and synth options.
 MODULES = {name: resolve(name, cfg) for name, cfg in config["datasets"].items()}
 for _name, _cfg in config["datasets"].items():
@@ -29,8 +40,8 @@ for _name, _cfg in config["datasets"].items():
             f"{MODULES[_name].licence}); set source: local and root: <your copy>"
         )
 # The run's encoders by id: the `encoders` list, else the `encoder` block (id: its own, else its
-# registry name). Everything that depends on the encoder lies under results/{encoder}/; the
-# datasets' own stages (synth, index, fold summary, lengths) stay shared under results/{dataset}/.
+# registry name). Everything that depends on the encoder lies under <run>/{encoder}/, the
+# datasets' own stages (synth, index, fold summary, lengths) under <run>/{dataset}/.
 ENCODERS = encoder_entries(config, _SCHEMA)
 FEATURES = config["features"]
 # A GPU job asks for one card, so two encoder jobs never share one (profiles map `gpu`).
@@ -59,7 +70,7 @@ def dataset_root(dataset):
         return cfg["root"]
     if cfg["source"] == "download":
         return f"resources/datasets/{dataset}"
-    return f"results/synth/{dataset}"
+    return run_out(f"synth/{dataset}")
 
 
 def dataset_ready(wildcards):
@@ -112,36 +123,36 @@ def all_outputs():
     """
     targets = expand(
         [
-            "results/{dataset}/manifest.csv",
-            "results/{dataset}/fold_summary.csv",
-            "results/{dataset}/fold_summary.md",
-            "results/{dataset}/lengths.csv",
+            run_out("{dataset}/manifest.csv"),
+            run_out("{dataset}/fold_summary.csv"),
+            run_out("{dataset}/fold_summary.md"),
+            run_out("{dataset}/lengths.csv"),
         ],
         dataset=DATASETS,
     )
     targets += expand(
-        "results/{encoder}/features/{dataset}/{kind}/index.csv",
+        run_out("{encoder}/features/{dataset}/{kind}/index.csv"),
         encoder=ENCODERS,
         dataset=DATASETS,
         kind=FEATURES["store"],
     )
     targets += expand(
         [
-            "results/{encoder}/metrics/table2.csv",
-            "results/{encoder}/metrics/table4.csv",
-            "results/{encoder}/compute/forwards.csv",
-            "results/{encoder}/tables",
-            "results/{encoder}/figures",
+            run_out("{encoder}/metrics/table2.csv"),
+            run_out("{encoder}/metrics/table4.csv"),
+            run_out("{encoder}/compute/forwards.csv"),
+            run_out("{encoder}/tables"),
+            run_out("{encoder}/figures"),
         ],
         encoder=ENCODERS,
     )
     targets += COMPARISON
-    return targets + ["results/report/outputs.csv"]
+    return targets + [run_out("report/outputs.csv")]
 
 
 def synth_options(dataset):
     """Flags of `vjepa-fer synth` from the dataset's `synth` block (lists comma-separated)."""
-    # results/synth/ belongs to the workflow: videos of other parameters are replaced.
+    # <run>/synth/ belongs to the workflow: videos of other parameters are replaced.
     return [*MODULES[dataset].synth_options(dataset_cfg(dataset)), "--replace"]
 
 
@@ -149,7 +160,7 @@ PROBE = config["probe"]
 # The comparison of the encoders (vjepa-fer compare-encoders), with two or more.
 COMPARISON = (
     expand(
-        "results/compare/{name}",
+        run_out("compare/{name}"),
         name=["encoders.csv", "encoders.md", "encoder_tests.csv", "encoder_tests.md"],
     )
     if len(ENCODERS) > 1
@@ -203,8 +214,8 @@ def checkpoint_input(encoder):
 def extract_inputs(wildcards):
     """Manifest and frame counts, plus the checkpoint when the encoder has one."""
     return {
-        "manifest": f"results/{wildcards.dataset}/manifest.csv",
-        "lengths": f"results/{wildcards.dataset}/lengths.csv",
+        "manifest": run_out(f"{wildcards.dataset}/manifest.csv"),
+        "lengths": run_out(f"{wildcards.dataset}/lengths.csv"),
         "checkpoint": checkpoint_input(wildcards.encoder),
     }
 
@@ -279,8 +290,8 @@ def group_folds(dataset, group):
 def train_inputs(wildcards):
     """Manifest, frame counts and checkpoint; in cached mode the stored training pool instead."""
     inputs = {
-        "manifest": f"results/{wildcards.dataset}/manifest.csv",
-        "lengths": f"results/{wildcards.dataset}/lengths.csv",
+        "manifest": run_out(f"{wildcards.dataset}/manifest.csv"),
+        "lengths": run_out(f"{wildcards.dataset}/lengths.csv"),
     }
     if PROBE["mode"] == "cached":
         inputs["store"] = f"{features_dir(wildcards)}/train/index.csv"
@@ -291,7 +302,7 @@ def train_inputs(wildcards):
 
 def features_dir(wildcards):
     """An encoder's feature store of a dataset (one folder per kind: train, eval)."""
-    return f"results/{wildcards.encoder}/features/{wildcards.dataset}"
+    return run_out(f"{wildcards.encoder}/features/{wildcards.dataset}")
 
 
 def train_options(wildcards):
@@ -340,7 +351,7 @@ def train_options(wildcards):
 def all_train_markers(encoder):
     """Every training job of an encoder (all datasets, all groups)."""
     return [
-        f"results/{encoder}/probes/{d}/train-{g}.json"
+        run_out(f"{encoder}/probes/{d}/train-{g}.json")
         for d in DATASETS
         for g in groups(d)
     ]
@@ -350,11 +361,11 @@ def figure_inputs(wildcards):
     """What `vjepa-fer figures` reads besides the metrics: manifests, probe curves (via the
     training markers) and the inference job that keeps the PCA tokens."""
     ev = config["evaluation"]
-    files = expand("results/{dataset}/manifest.csv", dataset=DATASETS)
+    files = expand(run_out("{dataset}/manifest.csv"), dataset=DATASETS)
     files += all_train_markers(wildcards.encoder)
     if ev["pca_fold"] and ev["pca_dataset"] in DATASETS:
         files.append(
-            f"results/{wildcards.encoder}/posteriors/{ev['pca_dataset']}/done.json"
+            run_out(f"{wildcards.encoder}/posteriors/{ev['pca_dataset']}/done.json")
         )
     return files
 
@@ -396,12 +407,12 @@ def measured_forwards(wildcards):
     """Every job's clip-forward count of an encoder: training, inference and stored features."""
     files = all_train_markers(wildcards.encoder)
     files += expand(
-        "results/{encoder}/posteriors/{dataset}/done.json",
+        run_out("{encoder}/posteriors/{dataset}/done.json"),
         encoder=wildcards.encoder,
         dataset=DATASETS,
     )
     files += expand(
-        "results/{encoder}/features/{dataset}/{kind}/forwards.json",
+        run_out("{encoder}/features/{dataset}/{kind}/forwards.json"),
         encoder=wildcards.encoder,
         dataset=DATASETS,
         kind=FEATURES["store"],

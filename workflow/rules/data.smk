@@ -4,11 +4,11 @@
 
 rule synth:
     output:
-        "results/synth/{dataset}/synth.json",
+        run_out("synth/{dataset}/synth.json"),
     log:
-        "results/logs/synth/{dataset}.log",
+        run_out("logs/synth/{dataset}.log"),
     benchmark:
-        "results/benchmarks/synth/{dataset}.tsv"
+        run_out("benchmarks/synth/{dataset}.tsv")
     conda:
         "../../envs/data.yaml"
     threads: 2
@@ -26,12 +26,12 @@ rule index:
         dataset_ready,
         declared=index_declared_inputs,
     output:
-        manifest="results/{dataset}/manifest.csv",
-        report="results/{dataset}/index_report.json",
-        card="results/{dataset}/dataset.json",
-        folds="results/{dataset}/folds.csv",
+        manifest=run_out("{dataset}/manifest.csv"),
+        report=run_out("{dataset}/index_report.json"),
+        card=run_out("{dataset}/dataset.json"),
+        folds=run_out("{dataset}/folds.csv"),
     log:
-        "results/logs/index/{dataset}.log",
+        run_out("logs/index/{dataset}.log"),
     conda:
         "../../envs/data.yaml"
     params:
@@ -45,17 +45,17 @@ rule index:
 
 rule fold_summary:
     input:
-        "results/{dataset}/manifest.csv",
+        run_out("{dataset}/manifest.csv"),
     output:
         csv=report(
-            "results/{dataset}/fold_summary.csv",
+            run_out("{dataset}/fold_summary.csv"),
             caption="../report/fold_summary.rst",
             category="Data",
             labels={"dataset": "{dataset}", "table": "folds"},
         ),
-        md="results/{dataset}/fold_summary.md",
+        md=run_out("{dataset}/fold_summary.md"),
     log:
-        "results/logs/fold_summary/{dataset}.log",
+        run_out("logs/fold_summary/{dataset}.log"),
     conda:
         "../../envs/data.yaml"
     shell:

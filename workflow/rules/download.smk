@@ -6,9 +6,9 @@ rule download_dataset:
     output:
         "resources/datasets/{dataset}/.vjepa-fer-download.json",
     log:
-        "results/logs/download/{dataset}.log",
+        run_out("logs/download/{dataset}.log"),
     benchmark:
-        "results/benchmarks/download/{dataset}.tsv"
+        run_out("benchmarks/download/{dataset}.tsv")
     localrule: True
     conda:
         "../../envs/data.yaml"
@@ -28,7 +28,7 @@ if DOWNLOADS:
         output:
             "{checkpoint}",
         log:
-            "results/logs/download/checkpoint/{checkpoint}.log",
+            run_out("logs/download/checkpoint/{checkpoint}.log"),
         wildcard_constraints:
             checkpoint="|".join(re.escape(path) for path in DOWNLOADS),
         localrule: True

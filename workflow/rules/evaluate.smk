@@ -8,28 +8,29 @@ rule evaluate:
         # Exactly the current configuration's inference jobs: their done.json lists the posterior
         # tables to read, so tables of removed probes, datasets or folds are never read.
         done=expand(
-            "results/{{encoder}}/posteriors/{dataset}/done.json", dataset=DATASETS
+            run_out("{{encoder}}/posteriors/{dataset}/done.json"), dataset=DATASETS
         ),
     output:
-        per_fold="results/{encoder}/metrics/per_fold.csv",
-        table2="results/{encoder}/metrics/table2.csv",
-        table4="results/{encoder}/metrics/table4.csv",
-        voting_tests="results/{encoder}/metrics/voting_tests.csv",
-        confusion=directory("results/{encoder}/metrics/confusion"),
-        videos=directory("results/{encoder}/metrics/videos"),
+        per_fold=run_out("{encoder}/metrics/per_fold.csv"),
+        table2=run_out("{encoder}/metrics/table2.csv"),
+        table4=run_out("{encoder}/metrics/table4.csv"),
+        voting_tests=run_out("{encoder}/metrics/voting_tests.csv"),
+        confusion=directory(run_out("{encoder}/metrics/confusion")),
+        videos=directory(run_out("{encoder}/metrics/videos")),
     log:
-        "results/logs/evaluate/{encoder}.log",
+        run_out("logs/evaluate/{encoder}.log"),
     conda:
         "../../envs/analysis.yaml"
     params:
-        out=lambda wc: f"results/{wc.encoder}/metrics",
+        out=lambda wc: run_out(f"{wc.encoder}/metrics"),
+        data=lambda wc: RUN_DIR,
         mv_tie=config["evaluation"]["mv_tie"],
         ddof=config["evaluation"]["std_ddof"],
         samples=config["evaluation"]["bootstrap"]["samples"],
         confidence=config["evaluation"]["bootstrap"]["confidence"],
         seed=config["seed"],
     shell:
-        "vjepa-fer evaluate --done {input.done:q} --out {params.out:q}"
+        "vjepa-fer evaluate --done {input.done:q} --data {params.data:q} --out {params.out:q}"
         " --mv-tie {params.mv_tie} --std-ddof {params.ddof}"
         " --bootstrap-samples {params.samples} --confidence {params.confidence}"
         " --seed {params.seed} > {log:q} 2>&1"
@@ -37,19 +38,19 @@ rule evaluate:
 
 rule forwards:
     input:
-        manifests=expand("results/{dataset}/manifest.csv", dataset=DATASETS),
-        lengths=expand("results/{dataset}/lengths.csv", dataset=DATASETS),
+        manifests=expand(run_out("{dataset}/manifest.csv"), dataset=DATASETS),
+        lengths=expand(run_out("{dataset}/lengths.csv"), dataset=DATASETS),
         measured=measured_forwards,
     output:
         csv=report(
-            "results/{encoder}/compute/forwards.csv",
+            run_out("{encoder}/compute/forwards.csv"),
             caption="../report/forwards.rst",
             category="Compute",
             subcategory="{encoder}",
         ),
-        json="results/{encoder}/compute/forwards.json",
+        json=run_out("{encoder}/compute/forwards.json"),
     log:
-        "results/logs/forwards/{encoder}.log",
+        run_out("logs/forwards/{encoder}.log"),
     conda:
         "../../envs/analysis.yaml"
     params:
@@ -68,34 +69,34 @@ if COMPARISON:
     rule compare_encoders:
         input:
             expand(
-                "results/{encoder}/posteriors/{dataset}/done.json",
+                run_out("{encoder}/posteriors/{dataset}/done.json"),
                 encoder=ENCODERS,
                 dataset=DATASETS,
             ),
         output:
             table=report(
-                "results/compare/encoders.csv",
+                run_out("compare/encoders.csv"),
                 caption="../report/compare.rst",
                 category="Encoders",
                 labels={"table": "encoders"},
             ),
             tests=report(
-                "results/compare/encoder_tests.csv",
+                run_out("compare/encoder_tests.csv"),
                 caption="../report/compare.rst",
                 category="Encoders",
                 labels={"table": "paired tests"},
             ),
-            md="results/compare/encoders.md",
-            tests_md="results/compare/encoder_tests.md",
+            md=run_out("compare/encoders.md"),
+            tests_md=run_out("compare/encoder_tests.md"),
             figure=report(
-                "results/compare/encoders.png",
+                run_out("compare/encoders.png"),
                 caption="../report/compare.rst",
                 category="Encoders",
                 labels={"table": "figure"},
             ),
-            pdf="results/compare/encoders.pdf",
+            pdf=run_out("compare/encoders.pdf"),
         log:
-            "results/logs/compare/compare_encoders.log",
+            run_out("logs/compare/compare_encoders.log"),
         localrule: True
         conda:
             "../../envs/analysis.yaml"
@@ -103,7 +104,7 @@ if COMPARISON:
             runs=[
                 opt
                 for e in ENCODERS
-                for opt in ("--run", f"{e}=results/{e}/posteriors")
+                for opt in ("--run", f"{e}={run_out(e)}/posteriors")
             ],
             # The figure's legend: display names (vjepa_fer.report.names), ids in brackets.
             labels=[
@@ -117,8 +118,10 @@ if COMPARISON:
             seed=config["seed"],
             # Only this configuration's datasets: a folder keeps tables of removed ones.
             datasets=DATASETS,
+            data=lambda wc: RUN_DIR,
+            out=lambda wc: run_out("compare"),
         shell:
             "vjepa-fer compare-encoders {params.runs:q} --datasets {params.datasets:q}"
-            " --out results/compare {params.labels:q} --mv-tie {params.mv_tie}"
-            " --bootstrap-samples {params.samples}"
+            " --data {params.data:q} --out {params.out:q} {params.labels:q}"
+            " --mv-tie {params.mv_tie} --bootstrap-samples {params.samples}"
             " --confidence {params.confidence} --seed {params.seed} > {log:q} 2>&1"

@@ -5,20 +5,20 @@
 
 rule lengths:
     input:
-        manifest="results/{dataset}/manifest.csv",
+        manifest=run_out("{dataset}/manifest.csv"),
         ready=dataset_ready,
     output:
-        lengths="results/{dataset}/lengths.csv",
+        lengths=run_out("{dataset}/lengths.csv"),
         bad=report(
-            "results/{dataset}/bad_videos.csv",
+            run_out("{dataset}/bad_videos.csv"),
             caption="../report/bad_videos.rst",
             category="Data",
             labels={"dataset": "{dataset}", "table": "unreadable videos"},
         ),
     log:
-        "results/logs/lengths/{dataset}.log",
+        run_out("logs/lengths/{dataset}.log"),
     benchmark:
-        "results/benchmarks/lengths/{dataset}.tsv"
+        run_out("benchmarks/lengths/{dataset}.tsv")
     conda:
         "../../envs/torch.yaml"
     threads: config["compute"]["lengths_threads"]
@@ -37,11 +37,11 @@ rule extract:
     input:
         unpack(extract_inputs),
     output:
-        "results/{encoder}/features/{dataset}/{kind}/shard-{shard}.json",
+        run_out("{encoder}/features/{dataset}/{kind}/shard-{shard}.json"),
     log:
-        "results/logs/extract/{encoder}/{dataset}-{kind}-{shard}.log",
+        run_out("logs/extract/{encoder}/{dataset}-{kind}-{shard}.log"),
     benchmark:
-        "results/benchmarks/extract/{encoder}/{dataset}-{kind}-{shard}.tsv"
+        run_out("benchmarks/extract/{encoder}/{dataset}-{kind}-{shard}.tsv")
     conda:
         "../../envs/torch.yaml"
     threads: max(1, FEATURES["workers"])
@@ -60,17 +60,17 @@ rule extract:
 
 rule merge_features:
     input:
-        manifest="results/{dataset}/manifest.csv",
-        lengths="results/{dataset}/lengths.csv",
+        manifest=run_out("{dataset}/manifest.csv"),
+        lengths=run_out("{dataset}/lengths.csv"),
         shards=lambda wc: expand(
-            "results/{{encoder}}/features/{{dataset}}/{{kind}}/shard-{shard}.json",
+            run_out("{{encoder}}/features/{{dataset}}/{{kind}}/shard-{shard}.json"),
             shard=range(FEATURES["shards"]),
         ),
     output:
-        index="results/{encoder}/features/{dataset}/{kind}/index.csv",
-        counts="results/{encoder}/features/{dataset}/{kind}/forwards.json",
+        index=run_out("{encoder}/features/{dataset}/{kind}/index.csv"),
+        counts=run_out("{encoder}/features/{dataset}/{kind}/forwards.json"),
     log:
-        "results/logs/merge_features/{encoder}/{dataset}-{kind}.log",
+        run_out("logs/merge_features/{encoder}/{dataset}-{kind}.log"),
     conda:
         "../../envs/torch.yaml"
     params:

@@ -7,7 +7,7 @@ PREDICT_PROBES = DATASETS[0]
 PREDICT_VIDEOS = DATASETS[1] if len(DATASETS) > 1 else DATASETS[0]
 # Targets of `rule all`: the predict demo runs only on synthetic data.
 DEMO_PREDICTIONS = (
-    expand("results/{encoder}/predict/timeline.png", encoder=ENCODERS)
+    expand(run_out("{encoder}/predict/timeline.png"), encoder=ENCODERS)
     if all(dataset_cfg(d)["source"] == "synth" for d in DATASETS)
     else []
 )
@@ -15,25 +15,25 @@ DEMO_PREDICTIONS = (
 
 rule predict_demo:
     input:
-        manifest=f"results/{PREDICT_VIDEOS}/manifest.csv",
+        manifest=run_out(f"{PREDICT_VIDEOS}/manifest.csv"),
         trained=expand(
-            "results/{{encoder}}/probes/{dataset}/train-{group}.json",
+            run_out("{{encoder}}/probes/{dataset}/train-{group}.json"),
             dataset=PREDICT_PROBES,
             group=groups(PREDICT_PROBES),
         ),
         checkpoint=lambda wc: checkpoint_input(wc.encoder),
     output:
         timeline=report(
-            "results/{encoder}/predict/timeline.png",
+            run_out("{encoder}/predict/timeline.png"),
             caption="../report/predict.rst",
             category="Predict",
             subcategory="{encoder}",
         ),
-        csv="results/{encoder}/predict/predictions.csv",
+        csv=run_out("{encoder}/predict/predictions.csv"),
     log:
-        "results/logs/predict/{encoder}.log",
+        run_out("logs/predict/{encoder}.log"),
     benchmark:
-        "results/benchmarks/predict/{encoder}.tsv"
+        run_out("benchmarks/predict/{encoder}.tsv")
     conda:
         "../../envs/torch.yaml"
     resources:

@@ -7,11 +7,11 @@ rule train_probes:
     input:
         unpack(train_inputs),
     output:
-        "results/{encoder}/probes/{dataset}/train-{group}.json",
+        run_out("{encoder}/probes/{dataset}/train-{group}.json"),
     log:
-        "results/logs/train_probes/{encoder}/{dataset}-{group}.log",
+        run_out("logs/train_probes/{encoder}/{dataset}-{group}.log"),
     benchmark:
-        "results/benchmarks/train_probes/{encoder}/{dataset}-{group}.tsv"
+        run_out("benchmarks/train_probes/{encoder}/{dataset}-{group}.tsv")
     conda:
         "../../envs/torch.yaml"
     threads: max(1, FEATURES["workers"]) * DEVICES_PER_JOB
@@ -20,7 +20,7 @@ rule train_probes:
         mem_mb=32000,
     params:
         root=lambda wc: dataset_root(wc.dataset),
-        out=lambda wc: f"results/{wc.encoder}/probes/{wc.dataset}",
+        out=lambda wc: run_out(f"{wc.encoder}/probes/{wc.dataset}"),
         folds=lambda wc: group_folds(wc.dataset, wc.group),
         opts=train_options,
         encoder=encoder_options,
@@ -35,16 +35,16 @@ rule train_probes:
 
 rule infer:
     input:
-        manifest="results/{dataset}/manifest.csv",
-        lengths="results/{dataset}/lengths.csv",
+        manifest=run_out("{dataset}/manifest.csv"),
+        lengths=run_out("{dataset}/lengths.csv"),
         trained=lambda wc: all_train_markers(wc.encoder),
         checkpoint=lambda wc: checkpoint_input(wc.encoder),
     output:
-        "results/{encoder}/posteriors/{dataset}/done.json",
+        run_out("{encoder}/posteriors/{dataset}/done.json"),
     log:
-        "results/logs/infer/{encoder}/{dataset}.log",
+        run_out("logs/infer/{encoder}/{dataset}.log"),
     benchmark:
-        "results/benchmarks/infer/{encoder}/{dataset}.tsv"
+        run_out("benchmarks/infer/{encoder}/{dataset}.tsv")
     conda:
         "../../envs/torch.yaml"
     threads: max(1, FEATURES["workers"]) * DEVICES_PER_JOB
@@ -53,7 +53,7 @@ rule infer:
         mem_mb=32000,
     params:
         root=lambda wc: dataset_root(wc.dataset),
-        out=lambda wc: f"results/{wc.encoder}/posteriors/{wc.dataset}",
+        out=lambda wc: run_out(f"{wc.encoder}/posteriors/{wc.dataset}"),
         stride=FEATURES["eval_stride"],
         views=FEATURES["eval_views"],
         pca=lambda wc: pca_fold(wc.dataset),

@@ -63,7 +63,14 @@ from vjepa_fer.data.fetch import (
     write_json,
 )
 from vjepa_fer.datasets import get_dataset
-from vjepa_fer.io import file_digest, recorded_digest, write_digest_sidecar
+from vjepa_fer.io import (
+    atomic_open,
+    contained,
+    file_digest,
+    recorded_digest,
+    safe_join,
+    write_digest_sidecar,
+)
 from vjepa_fer.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -138,7 +145,12 @@ def _load_table(
                 f"{source}, line {line}: expected a name, a {algorithm} of {width} hex digits "
                 f"and a size in bytes; got {dict(row)}"
             )
-        table[name] = (int(size), digest)
+        # A name becomes a path under the dataset root (and a URL): one that leaves the root
+        # (../../x.flv, /etc/x) is refused here, naming the table and line.
+        table[contained(name, source=f"{source}, line {line}, column {name_col}")] = (
+            int(size),
+            digest,
+        )
     if not table:
         raise ValueError(f"{source}: the checksum table lists no files")
     return table
@@ -297,7 +309,7 @@ def download_ravdess(
             try:
                 archive = fetch(
                     f"{base_url.rstrip('/')}/{name}?download=1",
-                    archive_dir / name,
+                    safe_join(archive_dir, name, source="RAVDESS checksum table"),
                     size=size if size >= 0 else None,
                     checksum=("md5", md5),
                     retries=retries,
@@ -425,7 +437,7 @@ def download_cremad(
     tasks = {
         name: FetchTask(
             [t.format(name=name) for t in templates],
-            video_dir / name,
+            safe_join(video_dir, name, source="CREMA-D checksum table"),
             size=lfs[name][0],
             checksum=("sha256", lfs[name][1]),
         )
@@ -512,7 +524,8 @@ def verify_cremad(
 
     def check(name: str) -> str | None:
         size, sha256 = lfs[name]
-        return verify_file(video_dir / name, size=size, checksum=("sha256", sha256))
+        path = safe_join(video_dir, name, source="CREMA-D checksum table")
+        return verify_file(path, size=size, checksum=("sha256", sha256))
 
     # hashlib releases the GIL on large buffers, so threads overlap hashing and disk reads.
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:

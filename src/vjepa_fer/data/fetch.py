@@ -28,7 +28,6 @@ import hashlib
 import json
 import logging
 import os
-import posixpath
 import re
 import shutil
 import socket
@@ -40,7 +39,7 @@ import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from pathlib import Path, PureWindowsPath
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,7 +47,7 @@ import requests
 import urllib3
 
 from vjepa_fer import __version__
-from vjepa_fer.io import atomic_open, file_digest
+from vjepa_fer.io import PathEscapeError, atomic_open, contained, file_digest
 from vjepa_fer.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -467,13 +466,10 @@ def _check_member(info: zipfile.ZipInfo, archive: Path) -> None:
     name = info.filename
     if stat.S_ISLNK(info.external_attr >> 16):
         raise UnsafeArchiveError(f"{archive}: member {name!r} is a symbolic link; refusing it")
-    unified = name.replace("\\", "/")
-    if unified.startswith("/") or PureWindowsPath(name).drive:
-        raise UnsafeArchiveError(f"{archive}: member {name!r} has an absolute path; refusing it")
-    if posixpath.normpath(unified).split("/")[0] == "..":
-        raise UnsafeArchiveError(
-            f"{archive}: member {name!r} would be written outside the target; refusing it"
-        )
+    try:  # the pipeline's one containment rule (vjepa_fer.io.contained)
+        contained(name, source=f"{archive}: member {name!r}")
+    except PathEscapeError as exc:
+        raise UnsafeArchiveError(str(exc)) from None
 
 
 def _move_into(src: Path, dst: Path) -> None:

@@ -16,6 +16,7 @@ import pandas as pd
 
 from vjepa_fer.io import atomic_open, write_csv
 from vjepa_fer.labels import labels_for
+from vjepa_fer.text import markdown_escape
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +53,11 @@ def to_markdown(df: pd.DataFrame, title: str) -> str:
     """A GitHub-flavoured Markdown table (no tabulate dependency)."""
     cols = [c for c in df.columns if c != "actor_ids"]
     fmt = lambda v: "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)  # noqa: E731
-    lines = [f"# {title}", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    lines += ["| " + " | ".join(fmt(r[c]) for c in cols) + " |" for _, r in df.iterrows()]
+    head = "| " + " | ".join(markdown_escape(c) for c in cols) + " |"
+    lines = [f"# {markdown_escape(title)}", "", head, "|" + "---|" * len(cols)]
+    lines += [
+        "| " + " | ".join(markdown_escape(fmt(r[c])) for c in cols) + " |" for _, r in df.iterrows()
+    ]
     return "\n".join(lines) + "\n"
 
 

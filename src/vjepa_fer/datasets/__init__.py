@@ -2,8 +2,8 @@
 
 Built-in modules register themselves here by name; ``get_dataset(name)`` returns the instance.
 A dataset that is not built in (a ``custom`` one, named by the user) reaches later stages through
-its card, ``results/<name>/dataset.json``, written by ``vjepa-fer index``: stages that read
-results call :func:`load_cards` on the results folder first.
+its card, ``results/<run_name>/<name>/dataset.json``, written by ``vjepa-fer index``: stages
+that read results call :func:`load_cards` on the run's results folder first.
 
     from vjepa_fer.datasets import get_dataset
     ds = get_dataset("dfew")
@@ -68,7 +68,8 @@ def get_dataset(name: str) -> Dataset:
         known = sorted(set(BUILTIN) | set(_REGISTRY))
         raise ValueError(
             f"unknown dataset {name!r}; known: {', '.join(known)} "
-            "(a custom dataset is known to later stages through results/<name>/dataset.json)"
+            "(a custom dataset is known to later stages through its card, "
+            "results/<run_name>/<name>/dataset.json)"
         ) from None
 
 

@@ -17,8 +17,8 @@ Manifest columns: ``video`` (a file or a folder of numbered frames), ``label`` (
 or ``split`` (train/test: a fixed split, test = fold 1, train = fold 0). Without either, folds are
 made from the seed: subjects are dealt to ``n_folds`` folds so that every fold's class counts stay
 close to an even share (stratified and subject-independent), and the table is written to
-``results/<name>/folds.csv`` (subject, actor, fold) to be reused (``folds:``) and cited. Every
-error names the manifest's line and column.
+``results/<run_name>/<name>/folds.csv`` (subject, actor, fold) to be reused (``folds:``) and
+cited. Every error names the manifest's line and column.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ import numpy as np
 
 from vjepa_fer.datasets.base import TRAIN_ONLY_FOLD, Dataset, IndexOptions
 from vjepa_fer.datasets.wild import base_row
+from vjepa_fer.io import contained, safe_join
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -78,10 +79,12 @@ class CustomDataset(Dataset):
         ignored: Counter = Counter()
         present = []
         for r in rows:
-            if (root / r["video"]).exists():
+            where = f"{opts.manifest} line {r['line']}, column video"
+            path = safe_join(root, r["video"], source=where)  # never outside the root
+            if path.exists():
                 present.append(r)
                 continue
-            msg = f"{opts.manifest} line {r['line']}, column video: {root / r['video']} not found"
+            msg = f"{where}: {path} not found"
             if opts.expect_full:
                 raise ValueError(msg + " (set expect_full: false to index a partial copy)")
             logger.warning("%s", msg)
@@ -136,11 +139,8 @@ def read_manifest(path: Path, classes: tuple[str, ...]) -> tuple[list[dict], str
             for col in REQUIRED:
                 if not r.get(col):
                     raise ValueError(f"{path} line {line}, column {col}: empty")
-            video = r["video"].replace("\\", "/")
-            if video.startswith("/") or ".." in Path(video).parts:
-                raise ValueError(
-                    f"{path} line {line}, column video: {video!r} must be relative to the root"
-                )
+            # Relative to the root and inside it (vjepa_fer.io.contained), "/"-separated.
+            video = contained(r["video"], source=f"{path} line {line}, column video")
             if video in seen:
                 raise ValueError(
                     f"{path} line {line}, column video: {video} already on line {seen[video]}"

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from vjepa_fer.datasets.base import Dataset, IndexOptions
+from vjepa_fer.io import contained, safe_join
 
 logger = logging.getLogger(__name__)
 MAX_LISTED = 10
@@ -30,6 +31,11 @@ class Entry:
     label: str
     source: str  # split file
     line: int  # 1-based line number in that file
+
+    def __post_init__(self) -> None:
+        # The id becomes a path under the dataset root: one that leaves it is refused here,
+        # naming the split file and line (vjepa_fer.io.contained).
+        contained(self.video, source=f"{self.source} line {self.line}")
 
 
 def first_existing(root: Path, candidates: Iterable[str], what: str) -> Path:
@@ -97,7 +103,7 @@ def locate(
     found, missing = {}, []
     for v in videos:
         rel = path_of(v)
-        if (root / rel).exists():
+        if safe_join(root, rel, source=f"{what} split files, video {v!r}").exists():
             found[v] = rel
         else:
             missing.append(rel)

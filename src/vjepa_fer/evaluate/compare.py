@@ -27,9 +27,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from vjepa_fer.datasets import load_cards
 from vjepa_fer.evaluate.results import KEYS, NAME, paired_tests, posterior_files, score_posteriors
 from vjepa_fer.evaluate.stats import METRICS, Decisions, interval, replicates
 from vjepa_fer.io import atomic_open, write_csv
+from vjepa_fer.text import markdown_escape as md
 
 logger = logging.getLogger(__name__)
 
@@ -154,8 +156,10 @@ def to_markdown(table: pd.DataFrame, tests: pd.DataFrame) -> tuple[str, str]:
             for m in ("uar", "war", "paper_uar")
         ]
         lines.append(
-            f"| {r['encoder']} | {r['train']} → {r['test']} | {r['voting'].upper()} | "
-            f"{r['rule']} | {r['decisions']} | " + " | ".join(cells) + " |"
+            f"| {md(r['encoder'])} | {md(r['train'])} → {md(r['test'])} | "
+            f"{md(r['voting'].upper())} | {md(r['rule'])} | {r['decisions']} | "
+            + " | ".join(cells)
+            + " |"
         )
     lines += [
         "",
@@ -172,10 +176,11 @@ def to_markdown(table: pd.DataFrame, tests: pd.DataFrame) -> tuple[str, str]:
         t_lines.append("|---|---|---|---|---|---|---:|---:|---:|---:|---|")
         for _, t in tests.iterrows():
             t_lines.append(
-                f"| {t['system_a']} | {t['system_b']} | {t['train']} → {t['test']} | "
-                f"{t['voting'].upper()} | {t['rule']} | {t['metric']} | {_pct(t['estimate_a'])} | "
+                f"| {md(t['system_a'])} | {md(t['system_b'])} | {md(t['train'])} → "
+                f"{md(t['test'])} | {md(t['voting'].upper())} | {md(t['rule'])} | "
+                f"{md(t['metric'])} | {_pct(t['estimate_a'])} | "
                 f"{_pct(t['estimate_b'])} | {t['difference']:+.2f} | {t['p_value']:.4f} | "
-                f"{t['test_name']} |"
+                f"{md(t['test_name'])} |"
             )
     return "\n".join(lines) + "\n", "\n".join(t_lines) + "\n"
 
@@ -295,6 +300,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "repeat per run; default: its NAME",
     )
     parser.add_argument("--out", required=True, type=Path, help="folder for tables and figure")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        help="folder holding the datasets' cards <name>/dataset.json (the workflow: "
+        "results/<run_name>); needed for custom datasets",
+    )
     parser.add_argument("--variant", default="main", help="probe variant to compare")
     parser.add_argument(
         "--datasets",
@@ -324,6 +335,8 @@ def run(args: argparse.Namespace) -> int:
     runs = dict(args.run)
     if len(runs) != len(args.run):
         raise ValueError("--run names must be unique")
+    if args.data is not None:
+        load_cards(args.data)  # custom datasets' classes
     table, tests = compare_runs(
         runs,
         samples=args.bootstrap_samples,

@@ -250,9 +250,15 @@ def evaluate_all(
     samples: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
+    data: Path | None = None,
 ) -> dict:
-    """Compute and write every table; returns the Table II / IV frames and the voting tests."""
-    load_cards(Path(out).parent)  # custom datasets' classes: results/<name>/dataset.json
+    """Compute and write every table; returns the Table II / IV frames and the voting tests.
+
+    ``data``: the folder holding the datasets' cards (``<data>/<name>/dataset.json``, the run's
+    results/<run_name>/), so custom datasets' classes are known.
+    """
+    if data is not None:
+        load_cards(data)
     rows, matrices, groups, written = [], {}, {}, set()
     scored = list(score_posteriors(tables, mv_tie=mv_tie))
     for sub in ("confusion", "videos"):
@@ -362,6 +368,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="results folder for metrics, matrices and per-video votes",
     )
     parser.add_argument(
+        "--data",
+        type=Path,
+        help="folder holding the datasets' cards <name>/dataset.json (the workflow: "
+        "results/<run_name>); needed for custom datasets",
+    )
+    parser.add_argument(
         "--mv-tie",
         choices=["authors", "lowest", "posterior"],
         default="authors",
@@ -392,6 +404,7 @@ def run(args: argparse.Namespace) -> int:
         samples=args.bootstrap_samples,
         seed=args.seed,
         confidence=args.confidence,
+        data=args.data,
     )
     print("Table II (same dataset, mean ± std over folds; paper_uar = macro precision)")
     print(format_table(tables["table2"], rule_col=False))

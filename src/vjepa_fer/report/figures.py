@@ -104,6 +104,29 @@ CLASS_COLORS: dict[str, str] = {
     "disgust": "#009E73",
     "surprised": "#A6761D",
 }
+# Colours for classes outside that vocabulary (a custom dataset's own names), in the classes'
+# probe order: distinct from the fixed ones above, repeated only past the tenth new class.
+EXTRA_COLORS: tuple[str, ...] = (
+    "#F0E442",
+    "#882255",
+    "#44AA99",
+    "#332288",
+    "#999933",
+    "#AA4499",
+    "#117733",
+    "#88CCEE",
+    "#661100",
+    "#DDCC77",
+)
+
+
+def class_colors(classes: Sequence[str]) -> dict[str, str]:
+    """A colour for every class: the fixed one of a shared class, else the next extra colour."""
+    colors = dict(CLASS_COLORS)
+    extra = [str(c) for c in classes if str(c) not in colors]
+    for i, name in enumerate(dict.fromkeys(extra)):
+        colors[name] = EXTRA_COLORS[i % len(EXTRA_COLORS)]
+    return colors
 
 
 def save_figure(fig: Figure, stem: Path, *, dpi: int = 200) -> list[Path]:
@@ -204,10 +227,13 @@ def known_datasets(results_dir: Path) -> list[str]:
     return list(dict.fromkeys([*builtin_names(), *load_cards(results_dir)]))
 
 
-def same_dataset_matrices(metrics_dir: Path, *, variant: str = "main") -> dict[str, pd.DataFrame]:
-    """Fold-averaged PBV matrices per dataset, ``{dataset: counts}``, from evaluate's output."""
+def same_dataset_matrices(
+    metrics_dir: Path, *, variant: str = "main", data_dir: Path | None = None
+) -> dict[str, pd.DataFrame]:
+    """Fold-averaged PBV matrices per dataset, ``{dataset: counts}``, from evaluate's output
+    (``data_dir``: where the datasets' cards lie; None: the folder above ``metrics_dir``)."""
     out = {}
-    for ds in known_datasets(metrics_dir.parent):
+    for ds in known_datasets(metrics_dir.parent if data_dir is None else data_dir):
         path = metrics_dir / "confusion" / f"{ds}-{variant}_on_{ds}_pbv_same_mean.csv"
         if path.is_file():
             out[ds] = read_confusion(path)
@@ -220,14 +246,14 @@ VIDEO_TABLE = re.compile(
 
 
 def cross_matrices(
-    metrics_dir: Path, *, variant: str = "main"
+    metrics_dir: Path, *, variant: str = "main", data_dir: Path | None = None
 ) -> tuple[dict[tuple[str, str], pd.DataFrame], str]:
     """``{(train, test): counts}`` averaged over fold probes, and which kind they are.
 
     Kind ``"full"``: rectangular test label × probe output, nothing dropped (from the per-video
     vote tables); kind ``"drop"``: the calm-dropped rule's matrices (fallback).
     """
-    known = known_datasets(metrics_dir.parent)
+    known = known_datasets(metrics_dir.parent if data_dir is None else data_dir)
     pairs = [(a, b) for a in known for b in known if a != b]
     full: dict[tuple[str, str], list[pd.DataFrame]] = {}
     for path in sorted((metrics_dir / "videos").glob("*_on_*.csv")):
@@ -328,7 +354,7 @@ def pca_figure(
     unknown = sorted(set(labels) - set(classes))
     if unknown:
         raise ValueError(f"labels {unknown} are not among the classes {list(classes)}")
-    colors = CLASS_COLORS
+    colors = class_colors(classes)
     # Random drawing order: no class is systematically painted over the others.
     order = np.random.default_rng(seed).permutation(len(labels))
     point_colors = [colors[labels[i]] for i in order]
@@ -585,12 +611,12 @@ def write_figures(
     def emit(fig: Figure, stem: str) -> None:
         paths.extend(save_figure(fig, out_dir / stem, dpi=dpi))
 
-    same = same_dataset_matrices(metrics, variant=variant)
+    same = same_dataset_matrices(metrics, variant=variant, data_dir=data_dir)
     if same:
         panels = {_name(ds): cm for ds, cm in same.items()}
         title = "Same-dataset confusion (PBV, mean over folds)"
         emit(confusion_figure(panels, suptitle=title), "fig3_confusion_same_pbv")
-    cross, kind = cross_matrices(metrics, variant=variant)
+    cross, kind = cross_matrices(metrics, variant=variant, data_dir=data_dir)
     if cross:
         emit(cross_figure(cross, kind), "fig4_confusion_cross_pbv")
     if pca_fold:

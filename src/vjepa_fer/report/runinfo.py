@@ -4,7 +4,13 @@ Writes, for Snakemake's HTML report: the run's configuration as a flat key/value
 software versions that produced it, and an index of every output file under ``results/`` (path,
 size, sha256), so a reader can check that a file they hold is the one the report describes.
 
-    vjepa-fer run-info --config-json '{...}' --results results --out results/report
+    vjepa-fer run-info --config-json '{...}' --save-config results/demo/report/config.json
+    vjepa-fer run-info --config-file results/demo/report/config.json --results results/demo \
+        --out results/demo/report
+
+The workflow passes the config through a file (rule run_config, then run_info): the HTML report
+embeds the params of every report output in a ``<script>`` block, so the job whose outputs are in
+the report must not carry config strings in its params.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vjepa_fer.io import file_digest, write_csv
+from vjepa_fer.io import atomic_open, file_digest, write_csv
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +98,7 @@ def output_index(
             continue
         rows.append(
             {
-                "file": f"results/{rel.as_posix()}",
+                "file": f"{results.as_posix()}/{rel.as_posix()}",
                 "bytes": path.stat().st_size,
                 "sha256": file_digest(path),
             }
@@ -100,7 +106,7 @@ def output_index(
     for folder, files in sorted(bulk.items()):
         rows.append(
             {
-                "file": f"results/{folder}/ ({len(files)} files)",
+                "file": f"{results.as_posix()}/{folder}/ ({len(files)} files)",
                 "bytes": sum(p.stat().st_size for p in files),
                 "sha256": "",
             }
@@ -109,17 +115,35 @@ def output_index(
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config-json", required=True, help="the run's config as JSON")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--config-json", help="the run's config as JSON")
+    source.add_argument("--config-file", type=Path, help="the run's config as a JSON file")
     parser.add_argument(
-        "--results", required=True, type=Path, help="the pipeline's results/ folder"
+        "--save-config",
+        type=Path,
+        help="only write the config (--config-json) to this JSON file, then stop",
     )
     parser.add_argument(
-        "--out", required=True, type=Path, help="folder for config, versions and the output index"
+        "--results", type=Path, help="the run's results folder (results/<run_name>)"
     )
+    parser.add_argument("--out", type=Path, help="folder for config, versions and the output index")
 
 
 def run(args: argparse.Namespace) -> int:
-    config = json.loads(args.config_json)
+    if args.config_file is not None:
+        try:
+            config = json.loads(args.config_file.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise ValueError(f"{args.config_file}: cannot read the run's config: {err}") from err
+    else:
+        config = json.loads(args.config_json)
+    if args.save_config is not None:
+        with atomic_open(args.save_config) as fh:
+            json.dump(config, fh, indent=2, sort_keys=True)
+        logger.info("config -> %s", args.save_config)
+        return 0
+    if args.results is None or args.out is None:
+        raise ValueError("run-info: --results and --out are needed unless --save-config is given")
     write_csv(pd.DataFrame(flatten(config)), args.out / "config.csv")
     write_csv(versions(), args.out / "versions.csv")
     write_csv(output_index(args.results), args.out / "outputs.csv")

@@ -37,6 +37,7 @@ from vjepa_fer.datasets import PAPER_DATASETS, builtin_names, display_name, load
 from vjepa_fer.io import atomic_open, write_csv
 from vjepa_fer.report import paper
 from vjepa_fer.report.html import to_html_page
+from vjepa_fer.text import markdown_escape
 
 logger = logging.getLogger(__name__)
 
@@ -174,13 +175,6 @@ _LATEX = {
 def latex_escape(text: str) -> str:
     """Escape LaTeX specials (and map the few Unicode symbols the tables use to math)."""
     return "".join(_LATEX.get(ch, ch) for ch in text)
-
-
-def markdown_escape(text: str) -> str:
-    """Escape characters that would break a Markdown table cell or start emphasis."""
-    for ch in ("\\", "|", "*", "_"):
-        text = text.replace(ch, "\\" + ch)
-    return text
 
 
 def _numeric_column(table: Table, j: int) -> bool:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vjepa_fer.io import write_csv
+from vjepa_fer.io import contained, write_csv
 from vjepa_fer.video.clips import WINDOW
 from vjepa_fer.video.decode import BACKENDS, VideoError, probe_video
 
@@ -149,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
     empty = table.index[table["video"].isna()].tolist()
     if empty:
         raise ValueError(f"{manifest}: empty 'video' entries in rows {empty[:10]}")
+    for i, video in enumerate(table["video"], start=2):  # every later stage reads these paths
+        contained(video, source=f"{manifest} line {i}, column video")
     root = Path(args.root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: dataset root does not exist")
