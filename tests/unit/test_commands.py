@@ -176,7 +176,7 @@ def test_readme_first_screen() -> None:
     assert len(text.splitlines()) <= 60
     first = _commands_of_block(FENCE.findall(text)[0])
     assert first[:2] == ["make demo", "make test"]
-    assert "results/report.html" in text
+    assert "results/demo/report.html" in text
     linked = set(re.findall(r"\]\((docs/[\w.-]+\.md)", text))
     assert {"docs/demo.md", "docs/reproducing.md", "docs/protocol.md"} <= linked
     assert all((REPO / p).is_file() for p in linked)

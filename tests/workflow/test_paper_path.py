@@ -243,7 +243,7 @@ def test_readme_shows_the_commands_this_test_runs():
     commands, section = readme_commands()
     assert [c[:3] for c in commands] == [
         ["snakemake", "--cores", "8"],
-        ["snakemake", "--report", "results/report.html"],
+        ["snakemake", "--report", "results/paper/report.html"],
     ]
     assert commands[0][-1] == "all"
     # What a killed or offline run needs is in the same section.
@@ -354,7 +354,7 @@ def test_every_table_and_figure_with_both_datasets(paper_run):
         "curves_crema-d",
     ):
         assert {f"{stem}.png", f"{stem}.pdf"} <= figures, sorted(figures)
-    html = (work / "results/report.html").read_text(errors="replace")
+    html = (work / "results/paper/report.html").read_text(errors="replace")
     assert "table2.html" in html and "fig3_confusion_same_pbv" in html
 
 
@@ -380,7 +380,7 @@ def test_ranks_give_the_one_device_tables(paper_run, tmp_path, ranks):
     res = run_snakemake("--cores", "8", "all", cwd=work, timeout=900)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-5000:] + _logs(work)
     for ds in ("ravdess", "crema-d"):
-        log = (work / f"results/logs/train_probes/tiny/{ds}-all.log").read_text()
+        log = (work / f"results/paper/logs/train_probes/tiny/{ds}-all.log").read_text()
         assert f"[rank 0/{ranks}]" in log  # the rerun really ran as ranks
     before = paper_run["work"] / f"{OUT}/tables"
     for name in ("table2", "table3", "table4"):

@@ -24,7 +24,7 @@ import yaml
 from tests.conftest import REPO, run_snakemake
 
 BIN = Path(sys.executable).parent
-TARGET = "results/tiny/tables"  # evaluation, tables: rules with directory outputs
+TARGET = "results/demo/tiny/tables"  # evaluation, tables: rules with directory outputs
 
 
 def demo_like(tmp_path: Path) -> Path:
@@ -107,7 +107,7 @@ def test_a_failed_jobs_reason_reaches_snakemakes_stderr(tmp_path):
         yaml.safe_dump({"datasets": {"ravdess": {"source": "local", "root": "/no/such/root"}}})
     )
     res = run_snakemake(
-        "results/ravdess/manifest.csv", "--cores", "1", "-s", str(REPO / "Snakefile"),
+        "results/demo/ravdess/manifest.csv", "--cores", "1", "-s", str(REPO / "Snakefile"),
         "-d", str(tmp_path), "--configfile", str(tmp_path / "c.yaml"),
     )  # fmt: skip
     assert res.returncode != 0

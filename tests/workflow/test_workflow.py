@@ -345,7 +345,7 @@ def test_demo_probes_beat_chance(demo_run):
 
 
 # The demo's HTML report, where `make demo` writes it (Makefile DEMO_REPORT).
-DEMO_REPORT = "results/report.html"
+DEMO_REPORT = "results/demo/report.html"
 
 
 @pytest.fixture(scope="module")
@@ -388,7 +388,7 @@ def test_report_shows_tables_and_figures_in_a_browser(demo_report, tmp_path):
     tables = {p: r for p, r in results.items() if p.endswith(".html") and "/tables/" in p}
     for enc in DEMO_ENCODERS:
         for name in ("table2", "table3", "table4", "table4_mv", "voting_tests"):
-            assert f"results/{enc}/tables/{name}.html" in tables, sorted(tables)
+            assert f"results/demo/{enc}/tables/{name}.html" in tables, sorted(tables)
     for path, entry in tables.items():
         assert entry["mime_type"] == "text/html", path
         page = browser.decode_data_uri(entry["data_uri"]).decode("utf-8")
@@ -396,7 +396,7 @@ def test_report_shows_tables_and_figures_in_a_browser(demo_report, tmp_path):
     profile = tmp_path / "profile"
     # The page of Table II as the report's frame shows it, after the browser laid it out.
     page = tmp_path / "table2.html"
-    page.write_bytes(browser.decode_data_uri(tables["results/tiny/tables/table2.html"]["data_uri"]))
+    page.write_bytes(browser.decode_data_uri(tables["results/demo/tiny/tables/table2.html"]["data_uri"]))
     dom = browser.run(binary, page.as_uri(), "--dump-dom", profile=profile)
     caption = re.search(r"<caption>(.*?)</caption>", dom, re.S)
     assert caption and caption.group(1).startswith("Table II: same-dataset validation")
@@ -404,7 +404,7 @@ def test_report_shows_tables_and_figures_in_a_browser(demo_report, tmp_path):
     assert "95 % CI UAR (true)" in dom and "CI: percentile bootstrap interval" in dom
     assert len(re.findall(r"<tr>|<tr class", dom)) == 1 + 6  # header + 3 datasets x PBV, MV
     # The report itself, Table II opened as a click would: its frame holds the page.
-    shown = browser.showing(demo_report, "results/tiny/tables/table2.html", tmp_path / "r.html")
+    shown = browser.showing(demo_report, "results/demo/tiny/tables/table2.html", tmp_path / "r.html")
     dom = browser.run(binary, shown.as_uri(), "--dump-dom", profile=profile)
     assert re.search(r'<iframe[^>]+src="data:text/html', dom), dom[-2000:]
     assert "table2.html" in dom and "Tables" in dom  # the side bar lists the category's results
@@ -421,12 +421,12 @@ def test_report_shows_tables_and_figures_in_a_browser(demo_report, tmp_path):
     # Each figure is a page holding the PNG as an <img> under the figure's title (a page scrolls
     # in the report's frame; the report's own image view cuts off the top of a tall figure).
     figures = [p for p in results if "/figures/" in p]
-    assert "results/tiny/figures/fig4_confusion_cross_pbv.html" in figures
+    assert "results/demo/tiny/figures/fig4_confusion_cross_pbv.html" in figures
     assert all(p.endswith(".html") for p in figures), figures
     page = tmp_path / "fig4.html"
     page.write_bytes(
         browser.decode_data_uri(
-            results["results/tiny/figures/fig4_confusion_cross_pbv.html"]["data_uri"]
+            results["results/demo/tiny/figures/fig4_confusion_cross_pbv.html"]["data_uri"]
         )
     )
     dom = browser.run(binary, page.as_uri(), "--dump-dom", profile=profile)
@@ -442,7 +442,7 @@ def test_readme_paths_exist_after_the_demo(demo_report, demo_run):
     text = (REPO / "README.md").read_text()
     named = set(re.findall(r"`([\w./-]+)`", text)) | set(re.findall(r"\]\(([\w./-]+)\)", text))
     paths = {p for p in named if "/" in p or re.search(r"\.(md|ya?ml|html|csv|png|pdf)$", p)}
-    assert "results/report.html" in paths and "docs/demo.md" in paths
+    assert "results/demo/report.html" in paths and "docs/demo.md" in paths
     missing = [
         p for p in sorted(paths)
         if not (demo_run / p if p.startswith("results/") else REPO / p).exists()
