@@ -57,6 +57,13 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
         df.to_csv(fh, index=False)
 
 
+def file_identity(path: str | os.PathLike[str]) -> str:
+    """``"<bytes>:<mtime_ns>"`` of a file (symbolic links followed): a video replaced under the
+    same name gets another identity."""
+    st = os.stat(path)
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
 def file_digest(
     path: str | os.PathLike[str], algorithm: str = "sha256", chunk: int = 1 << 20
 ) -> str:

@@ -30,9 +30,9 @@ import pandas as pd
 from vjepa_fer.features.build import add_encoder_arguments, build_stream
 from vjepa_fer.features.cpu_fallback import report_cpu_fallback
 from vjepa_fer.features.plan import eval_requests, shard_of, train_requests, usable_videos
-from vjepa_fer.features.store import StoreConfig, StoreWriter, file_identity
+from vjepa_fer.features.store import StoreConfig, StoreWriter
 from vjepa_fer.features.stream import PixelConfig
-from vjepa_fer.io import atomic_open
+from vjepa_fer.io import atomic_open, file_identity
 from vjepa_fer.progress import ClipCounter, Progress
 
 logger = logging.getLogger(__name__)

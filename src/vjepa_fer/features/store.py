@@ -5,7 +5,7 @@ index of its rows (video, clip, view, epoch, start, identity, settings). Parts a
 atomically and hold whole videos only, so a killed extraction loses at most the part in progress.
 
 The store is a cache keyed by content and settings: every row records the video file's
-``identity`` (size and modification time, :func:`file_identity`) and the ``settings`` key (a digest
+``identity`` (size and modification time, ``io.file_identity``) and the ``settings`` key (a digest
 of every setting that changes the tokens: encoder, checkpoint file, resolution, frames, step,
 precision, seed, pooling, clip plan, ...). A stored video is reused only when both match; anything
 else is re-encoded, with a log line saying why. Extraction shards (separate Snakemake jobs, split
@@ -41,13 +41,6 @@ logger = logging.getLogger(__name__)
 INDEX_COLUMNS = ["video", "clip", "view", "epoch", "start", "part", "row", "identity", "settings"]
 POOLING = ("none", "space", "all")
 PART = re.compile(r"^part-(?P<tag>[^-]+)-(?P<num>\d+)$")
-
-
-def file_identity(path: str | os.PathLike[str]) -> str:
-    """``"<bytes>:<mtime_ns>"`` of a file (symbolic links followed): a video replaced under the
-    same name gets another identity."""
-    st = os.stat(path)
-    return f"{st.st_size}:{st.st_mtime_ns}"
 
 
 def settings_key(settings: Mapping) -> str:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vjepa_fer.io import write_csv
+from vjepa_fer.io import file_identity, write_csv
 from vjepa_fer.video.clips import WINDOW
 from vjepa_fer.video.decode import BACKENDS, VideoError, probe_video
 
@@ -52,8 +52,6 @@ REPORT_COLUMNS = ["video", "path", "status", "error"]
 
 def probe_row(task: tuple[str, str, str, bool]) -> dict:
     """Probe one video; never raises for a bad video (the row records the problem)."""
-    from vjepa_fer.features.store import file_identity
-
     video, path, backend, verify = task
     row: dict = {"video": video, "num_frames": None, "fps": None, "width": None, "height": None}
     try:
