@@ -26,15 +26,25 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import pandas as pd
 
 from vjepa_fer.datasets import PAPER_DATASETS, builtin_names, display_name, load_cards
-from vjepa_fer.io import atomic_open, write_csv
+from vjepa_fer.io import atomic_open
 from vjepa_fer.report import paper
+from vjepa_fer.report.render import (
+    CI,
+    PM,
+    STD_NOTE,
+    Count,
+    Diff,
+    Table,
+    markdown_escape,
+    to_markdown,
+    write_table,
+)
+from vjepa_fer.report.wild import wild_table
 
 logger = logging.getLogger(__name__)
 
@@ -62,172 +72,6 @@ UAR_NOTE = (
     "matrices transposed): compare that column with the paper. WAR = accuracy. "
     "Confusion matrices are [label, prediction] as in scikit-learn."
 )
-STD_NOTE = "mean ± standard deviation over the fold probes (ddof as set in evaluation.std_ddof)."
-
-
-class PM(NamedTuple):
-    """A mean ± std cell."""
-
-    mean: float
-    std: float
-
-
-class Count(NamedTuple):
-    """A (possibly fold-averaged) number of videos."""
-
-    value: float
-
-
-class CI(NamedTuple):
-    """A confidence interval cell [low, high]."""
-
-    low: float
-    high: float
-
-
-class Diff(NamedTuple):
-    """A signed difference cell (ours − paper)."""
-
-    value: float
-
-
-@dataclass
-class Table:
-    """A table in display form (``rows``) and in numbers (``data``, written as CSV)."""
-
-    name: str
-    title: str
-    header: list[str]
-    rows: list[list[object]]
-    data: pd.DataFrame
-    notes: list[str] = field(default_factory=list)
-    rules: list[int] = field(default_factory=list)  # row indices preceded by a \midrule
-
-
-# ----------------------------------------------------------------------------- rendering
-
-
-def _missing(v: object) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
-
-
-def cell_text(cell: object, *, latex: bool) -> str:
-    """One display cell as Markdown (``latex=False``) or LaTeX text."""
-    if isinstance(cell, PM):
-        if _missing(cell.mean):
-            return "--" if latex else "–"
-        if _missing(cell.std):
-            return f"{cell.mean:.2f}"
-        return (
-            f"{cell.mean:.2f} $\\pm$ {cell.std:.2f}"
-            if latex
-            else f"{cell.mean:.2f} ± {cell.std:.2f}"
-        )
-    if isinstance(cell, CI):
-        if _missing(cell.low) or _missing(cell.high):
-            return "--" if latex else "–"
-        return f"[{cell.low:.2f}, {cell.high:.2f}]"
-    if isinstance(cell, Diff):
-        if _missing(cell.value):
-            return "--" if latex else "–"
-        # Math mode gives a real minus sign in LaTeX.
-        return f"${cell.value:+.2f}$" if latex else f"{cell.value:+.2f}"
-    if isinstance(cell, Count):
-        return f"{cell.value:.0f}" if float(cell.value).is_integer() else f"{cell.value:.1f}"
-    if _missing(cell):
-        return "--" if latex else "–"
-    if isinstance(cell, int):
-        return str(cell)
-    if isinstance(cell, float):
-        return f"{cell:.2f}"
-    return latex_escape(str(cell)) if latex else markdown_escape(str(cell))
-
-
-_LATEX = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    "<": r"\textless{}",
-    ">": r"\textgreater{}",
-    "|": r"\textbar{}",
-    "±": r"$\pm$",
-    "→": r"$\rightarrow$",
-    "Δ": r"$\Delta$",
-    "−": r"$-$",
-    "×": r"$\times$",
-    "–": "--",
-    "—": "---",
-    "“": "``",
-    "”": "''",
-}
-
-
-def latex_escape(text: str) -> str:
-    """Escape LaTeX specials (and map the few Unicode symbols the tables use to math)."""
-    return "".join(_LATEX.get(ch, ch) for ch in text)
-
-
-def markdown_escape(text: str) -> str:
-    """Escape characters that would break a Markdown table cell or start emphasis."""
-    for ch in ("\\", "|", "*", "_"):
-        text = text.replace(ch, "\\" + ch)
-    return text
-
-
-def _numeric_column(table: Table, j: int) -> bool:
-    return all(
-        isinstance(r[j], (PM, CI, Diff, Count, float, int)) or _missing(r[j]) for r in table.rows
-    )
-
-
-def to_markdown(table: Table) -> str:
-    """GitHub-flavoured Markdown: a heading, the table (numbers right-aligned) and notes."""
-    aligns = ["---:" if _numeric_column(table, j) else "---" for j in range(len(table.header))]
-    lines = [f"## {markdown_escape(table.title)}", ""]
-    lines.append("| " + " | ".join(markdown_escape(h) for h in table.header) + " |")
-    lines.append("|" + "|".join(aligns) + "|")
-    for row in table.rows:
-        lines.append("| " + " | ".join(cell_text(c, latex=False) for c in row) + " |")
-    if table.notes:
-        lines.append("")
-        lines += [f"- {markdown_escape(n)}" for n in table.notes]
-    return "\n".join(lines) + "\n"
-
-
-def to_latex(table: Table, *, run_name: str = "") -> str:
-    """A booktabs ``table`` float with caption, label and notes below the tabular."""
-    spec = "".join("r" if _numeric_column(table, j) else "l" for j in range(len(table.header)))
-    out = [
-        f"% {table.name}: written by `vjepa-fer tables`"
-        + (f" for run {' '.join(run_name.split())}" if run_name else "")
-        + "; needs \\usepackage{booktabs}",
-        "\\begin{table}[t]",
-        "  \\centering",
-        "  \\footnotesize",
-        f"  \\caption{{{latex_escape(table.title)}}}",
-        f"  \\label{{tab:{table.name.replace('_', '-')}}}",
-        f"  \\begin{{tabular}}{{{spec}}}",
-        "    \\toprule",
-        "    " + " & ".join(latex_escape(h) for h in table.header) + " \\\\",
-        "    \\midrule",
-    ]
-    for i, row in enumerate(table.rows):
-        if i in table.rules and i > 0:
-            out.append("    \\midrule")
-        out.append("    " + " & ".join(cell_text(c, latex=True) for c in row) + " \\\\")
-    out += ["    \\bottomrule", "  \\end{tabular}"]
-    if table.notes:
-        out.append("  \\par\\smallskip")
-        out += [f"  {latex_escape(n)}\\par" for n in table.notes]
-    out.append("\\end{table}")
-    return "\n".join(out) + "\n"
 
 
 # ----------------------------------------------------------------------------- inputs
@@ -594,17 +438,6 @@ def voting_tests(tests: pd.DataFrame, *, run_name: str) -> Table:
 # ----------------------------------------------------------------------------- writing
 
 
-def write_table(table: Table, out_dir: Path, *, run_name: str) -> list[Path]:
-    """``<name>.csv``, ``.md`` and ``.tex`` of one table, each written atomically."""
-    paths = [out_dir / f"{table.name}.{ext}" for ext in ("csv", "md", "tex")]
-    write_csv(table.data, paths[0])
-    with atomic_open(paths[1], encoding="utf-8") as fh:
-        fh.write(to_markdown(table))
-    with atomic_open(paths[2], encoding="utf-8") as fh:
-        fh.write(to_latex(table, run_name=run_name))
-    return paths
-
-
 def build_tables(
     metrics_dir: Path, *, run_name: str, compare_paper: bool, data_dir: Path | None = None
 ) -> list[Table]:
@@ -623,8 +456,6 @@ def build_tables(
         tables.append(
             table3(summary2, paper.literature(), run_name=run_name, compare_paper=compare_paper)
         )
-    from vjepa_fer.report.wild import wild_table
-
     wild = wild_table(summary2, run_name=run_name)
     tables += [wild] if wild is not None else []
     path4 = metrics_dir / "table4.csv"
