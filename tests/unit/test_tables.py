@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 
 from tests.conftest import REPO
+from vjepa_fer.datasets import labels_for
 from vjepa_fer.evaluate.results import evaluate_all
 from vjepa_fer.io import write_csv
-from vjepa_fer.labels import labels_for
 from vjepa_fer.report import paper, render, tables
 
 RUN = "run_1 & 50% #2"  # LaTeX and Markdown specials on purpose

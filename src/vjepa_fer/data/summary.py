@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from vjepa_fer.datasets import labels_for
 from vjepa_fer.io import atomic_open, write_csv
-from vjepa_fer.labels import labels_for
 
 logger = logging.getLogger(__name__)
 

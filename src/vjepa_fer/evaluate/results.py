@@ -38,7 +38,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vjepa_fer.datasets import get_dataset, load_cards
+from vjepa_fer.datasets import get_dataset, labels_for, load_cards
 from vjepa_fer.evaluate.cross import cross_dataset, probe_classes
 from vjepa_fer.evaluate.metrics import (
     average_confusions,
@@ -57,7 +57,6 @@ from vjepa_fer.evaluate.stats import (
 )
 from vjepa_fer.evaluate.voting import authors_tie_order, vote
 from vjepa_fer.io import write_csv
-from vjepa_fer.labels import labels_for
 
 logger = logging.getLogger(__name__)
 

@@ -38,13 +38,12 @@ import pandas as pd
 import torch
 from safetensors.torch import save_file
 
-from vjepa_fer.datasets import load_cards
+from vjepa_fer.datasets import labels_for, load_cards
 from vjepa_fer.features.cpu_fallback import report_cpu_fallback
 from vjepa_fer.features.plan import train_requests, usable_videos
 from vjepa_fer.features.store import FeatureStore
 from vjepa_fer.features.stream import ClipRequest, PixelConfig, autocast_dtype
 from vjepa_fer.io import atomic_open, atomic_path, write_csv
-from vjepa_fer.labels import labels_for
 from vjepa_fer.probe.inputs import input_spec
 from vjepa_fer.probe.trainer import ProbeSpec, ProbeTrainer, TrainConfig, epoch_order
 from vjepa_fer.progress import ClipCounter, Progress

@@ -45,11 +45,10 @@ from matplotlib.ticker import MaxNLocator
 from safetensors.numpy import load_file
 from sklearn.decomposition import PCA
 
-from vjepa_fer.datasets import builtin_names, display_name, load_cards
+from vjepa_fer.datasets import builtin_names, display_name, labels_for, load_cards
 from vjepa_fer.evaluate.cross import full_confusion
 from vjepa_fer.evaluate.metrics import read_confusion, row_normalise
 from vjepa_fer.io import atomic_path
-from vjepa_fer.labels import labels_for
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
