@@ -364,7 +364,7 @@ ENCODER_FIELDS = ("embed_dim", "depth", "patch", "tubelet")
 def encoder_dims(name: str, img_size: int = 224, num_frames: int = 16) -> dict[str, int]:
     """``embed_dim, depth, patch, tubelet`` of a registry encoder: from the V-JEPA presets without
     building anything, else read off a randomly initialised build (optional encoders)."""
-    from vjepa_fer.models.vit import VIT_PRESETS
+    from vjepa_fer.models.vit import VIT_PRESETS  # torch: only when an encoder is named
 
     if name in VIT_PRESETS:
         c = VIT_PRESETS[name]
@@ -374,7 +374,7 @@ def encoder_dims(name: str, img_size: int = 224, num_frames: int = 16) -> dict[s
             "patch": c.patch_size,
             "tubelet": c.tubelet_size,
         }
-    from vjepa_fer.models.registry import build_encoder
+    from vjepa_fer.models.registry import build_encoder  # torch: optional encoders only
 
     try:
         model = build_encoder(name, img_size=img_size, num_frames=num_frames)

@@ -43,8 +43,10 @@ from vjepa_fer.features.loader import FrameDataset, plan_items
 from vjepa_fer.features.pixels import PixelConfig
 from vjepa_fer.features.requests import ClipRequest
 from vjepa_fer.io import atomic_open
+from vjepa_fer.video import device_transforms as dt
 from vjepa_fer.video.augment import augment_clip, draw_clip_params
 from vjepa_fer.video.decode import decode_frames
+from vjepa_fer.video.device_transforms import eval_frames, eval_plan
 from vjepa_fer.video.transforms import eval_views
 
 logger = logging.getLogger(__name__)
@@ -119,8 +121,6 @@ class DeviceClips:
     """Device backend: the clips of one loader item, made on the encoder's device on demand."""
 
     def __init__(self, item, plan, cfg: PixelConfig, device: torch.device) -> None:  # noqa: ANN001
-        from vjepa_fer.video.device_transforms import eval_frames, eval_plan
-
         self.plan, self.cfg, self.device = plan, cfg, device
         self.frames = item.frames.to(device, non_blocking=True)
         self.positions = item.positions
@@ -133,8 +133,6 @@ class DeviceClips:
 
     def clips(self, start: int, stop: int) -> torch.Tensor:
         """(stop - start, 3, T, S, S) float32 for requests ``start:stop`` of the item."""
-        from vjepa_fer.video import device_transforms as dt
-
         reqs = self.plan.requests[start:stop]
         cfg = self.cfg
         if self.normed is not None:

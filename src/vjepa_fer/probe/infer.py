@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
 
+from vjepa_fer.features.build import add_encoder_arguments, build_stream
 from vjepa_fer.features.cpu_fallback import report_cpu_fallback
 from vjepa_fer.features.plan import eval_requests, usable_videos
 from vjepa_fer.features.stream import PixelConfig
@@ -96,8 +97,6 @@ def probe_folders(trained: list[Path]) -> list[Path]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from vjepa_fer.features.build import add_encoder_arguments
-
     parser.add_argument("--dataset", required=True, help="the dataset evaluated on")
     parser.add_argument(
         "--manifest", required=True, type=Path, help="manifest CSV of the dataset evaluated on"
@@ -131,8 +130,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vjepa_fer.features.build import build_stream
-
     for tmp in args.out.glob(".*.tmp"):  # a killed run's atomic-write leftovers
         logger.info("removing a killed job's temporary file %s", tmp)
         tmp.unlink()

@@ -39,6 +39,7 @@ import torch
 from safetensors.torch import save_file
 
 from vjepa_fer.datasets import labels_for, load_cards
+from vjepa_fer.features.build import add_encoder_arguments, build_stream, resolve_device
 from vjepa_fer.features.cpu_fallback import report_cpu_fallback
 from vjepa_fer.features.plan import train_requests, usable_videos
 from vjepa_fer.features.store import FeatureStore
@@ -241,8 +242,6 @@ class PixelPlan:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from vjepa_fer.features.build import add_encoder_arguments
-
     parser.add_argument(
         "--dataset",
         required=True,
@@ -344,8 +343,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vjepa_fer.features.build import build_stream, resolve_device
-
     load_cards(Path(args.manifest).parent.parent)  # custom datasets' classes, beside the manifest
     videos = usable_videos(pd.read_csv(args.manifest), pd.read_csv(args.lengths))
     if set(videos["dataset"]) != {args.dataset}:
