@@ -1,4 +1,4 @@
-"""Every default lives once, in workflow/schemas/config.schema.yaml: the stage dataclasses and the
+"""Every default lives once, in vjepa_fer/schemas/config.schema.yaml: the stage dataclasses and the
 command-line options that mirror a config key must carry the same value."""
 
 from __future__ import annotations

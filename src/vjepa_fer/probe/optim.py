@@ -51,7 +51,7 @@ class ProbeOptimConfig:
     ``warmup_epochs`` and ``start_lr`` only matter with a warm-up (the authors use none).
     """
 
-    # Equal to workflow/schemas/config.schema.yaml's probe defaults (tests/unit/test_defaults.py).
+    # Equal to vjepa_fer/schemas/config.schema.yaml's probe defaults (tests/unit/test_defaults.py).
     lr: float = 1e-3
     final_lr: float = 0.0
     start_lr: float = lr
