@@ -38,6 +38,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from vjepa_fer import schema
 from vjepa_fer.datasets import get_dataset, labels_for, load_cards
 from vjepa_fer.evaluate.cross import cross_dataset, probe_classes
 from vjepa_fer.evaluate.metrics import (
@@ -246,9 +247,9 @@ def evaluate_all(
     *,
     mv_tie: str = "authors",
     ddof: int = 0,
-    samples: int = 1000,
+    samples: int = schema.default("evaluation.bootstrap.samples"),
     seed: int = 0,
-    confidence: float = 0.95,
+    confidence: float = schema.default("evaluation.bootstrap.confidence"),
 ) -> dict:
     """Compute and write every table; returns the Table II / IV frames and the voting tests."""
     load_cards(Path(out).parent)  # custom datasets' classes: results/<name>/dataset.json
@@ -363,11 +364,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mv-tie",
         choices=["authors", "lowest", "posterior"],
-        default="authors",
+        default=schema.default("evaluation.mv_tie"),
         help="MV ties: the authors' label-map order (default), the probe's order, or posterior",
     )
     parser.add_argument(
-        "--std-ddof", type=int, default=0, help="delta degrees of freedom of the std over folds"
+        "--std-ddof",
+        type=int,
+        default=schema.default("evaluation.std_ddof"),
+        help="delta degrees of freedom of the std over folds",
     )
     parser.add_argument(
         "--bootstrap-samples",
@@ -376,9 +380,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="bootstrap resamples for the confidence intervals and paired tests",
     )
     parser.add_argument(
-        "--confidence", type=float, default=0.95, help="confidence level of the intervals"
+        "--confidence",
+        type=float,
+        default=schema.default("evaluation.bootstrap.confidence"),
+        help="confidence level of the intervals",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples")
+    parser.add_argument(
+        "--seed", type=int, default=schema.default("seed"), help="seed of the bootstrap resamples"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from vjepa_fer import schema
+
 METRICS = ("uar", "paper_uar", "war")
 BOOTSTRAP_METHOD = "percentile bootstrap, videos resampled within folds"
 PAIRED_BOOTSTRAP = "paired bootstrap (videos resampled within folds)"
@@ -216,7 +218,11 @@ class Interval:
     method: str = BOOTSTRAP_METHOD
 
 
-def interval(estimate: float, reps: np.ndarray, confidence: float = 0.95) -> Interval:
+def interval(
+    estimate: float,
+    reps: np.ndarray,
+    confidence: float = schema.default("evaluation.bootstrap.confidence"),
+) -> Interval:
     """Percentile interval of the replicates (NaN replicates are ignored)."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
@@ -246,7 +252,11 @@ class TestResult:
 
 
 def paired_bootstrap(
-    a: Replicates, b: Replicates, metric: str, *, confidence: float = 0.95
+    a: Replicates,
+    b: Replicates,
+    metric: str,
+    *,
+    confidence: float = schema.default("evaluation.bootstrap.confidence"),
 ) -> TestResult:
     """Paired bootstrap test of A − B on shared resamples.
 

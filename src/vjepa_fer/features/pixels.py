@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from vjepa_fer import schema
 from vjepa_fer.video.augment import AugmentConfig
 
 AUGMENT_BACKENDS = ("device", "reference")
@@ -14,7 +15,7 @@ AUGMENT_BACKENDS = ("device", "reference")
 class PixelConfig:
     """How requested clips become encoder input."""
 
-    size: int = 384
+    size: int = schema.default("encoder.img_size")
     num_views: int = 1  # evaluation views (1 = the protocol's centre view)
     seed: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)

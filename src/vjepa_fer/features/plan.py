@@ -11,6 +11,7 @@ import logging
 
 import pandas as pd
 
+from vjepa_fer import schema
 from vjepa_fer.features.requests import EVAL_EPOCH, ClipRequest
 from vjepa_fer.video.clips import plan_eval_clips, plan_train_clips
 
@@ -46,7 +47,7 @@ def eval_requests(
     videos: pd.DataFrame,
     *,
     frames_per_clip: int = 16,
-    frame_step: int = 4,
+    frame_step: int = schema.default("encoder.frame_step"),
     stride: int = 1,
     num_views: int = 1,
     short: str = "authors",
@@ -86,7 +87,7 @@ def train_requests(
     augment: bool = True,
     random_clips: bool = False,
     frames_per_clip: int = 16,
-    frame_step: int = 4,
+    frame_step: int = schema.default("encoder.frame_step"),
     num_clips: int = 8,
     pad: str = "code",
     long_window: str = "random",

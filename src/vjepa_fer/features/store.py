@@ -34,6 +34,7 @@ import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
 
+from vjepa_fer import schema
 from vjepa_fer.io import atomic_open, atomic_path, write_csv
 
 logger = logging.getLogger(__name__)
@@ -57,7 +58,9 @@ def _changed(old: Mapping, new: Mapping) -> list[str]:
 class StoreConfig:
     """How tokens are reduced before they are written."""
 
-    pool: str = "none"  # none | space (one token per time step) | all (one token per clip)
+    # none | space (one token per time step) | all (one token per clip)
+
+    pool: str = schema.default("features.pool")
     int8: bool = False
     grid: tuple[int, int, int] = (0, 0, 0)  # (t, h, w) token grid, needed for pool="space"
 

@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
 
+from vjepa_fer import schema
 from vjepa_fer.features.build import add_encoder_arguments, build_stream
 from vjepa_fer.features.cpu_fallback import report_cpu_fallback
 from vjepa_fer.features.plan import eval_requests, usable_videos
@@ -115,10 +116,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="folder of posterior CSVs")
     parser.add_argument("--done", type=Path, help="JSON summary written at the end")
     parser.add_argument(
-        "--stride", type=int, default=1, help="step between evaluation clip starts (the authors: 1)"
+        "--stride",
+        type=int,
+        default=schema.default("features.eval_stride"),
+        help="step between evaluation clip starts (the authors: 1)",
     )
     parser.add_argument(
-        "--views", type=int, default=1, help="1 centre view, or 3 views along the long side"
+        "--views",
+        type=int,
+        default=schema.default("features.eval_views"),
+        help="1 centre view, or 3 views along the long side",
     )
     parser.add_argument(
         "--pca-fold",

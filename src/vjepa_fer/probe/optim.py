@@ -38,6 +38,8 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from vjepa_fer import schema
+
 logger = logging.getLogger(__name__)
 
 # Group flag read by Schedules: such groups keep weight decay 0 (official key "WD_exclude").
@@ -52,15 +54,16 @@ class ProbeOptimConfig:
     """
 
     # Equal to vjepa_fer/schemas/config.schema.yaml's probe defaults (tests/unit/test_defaults.py).
-    lr: float = 1e-3
-    final_lr: float = 0.0
+    lr: float = schema.default("probe.lr")
+    final_lr: float = schema.default("probe.final_lr")
     start_lr: float = lr
     warmup_epochs: float = 0.0
-    weight_decay: float = 0.01
-    final_weight_decay: float = 1e-6
-    epochs: int = 20
-    batch_videos: int = 4
-    grad_clip: float = 1.0  # max gradient norm, applied by the loop before optimizer.step()
+    weight_decay: float = schema.default("probe.weight_decay")
+    final_weight_decay: float = schema.default("probe.final_weight_decay")
+    epochs: int = schema.default("probe.epochs")
+    batch_videos: int = schema.default("probe.batch_videos")
+    # max gradient norm, applied by the loop before optimizer.step()
+    grad_clip: float = schema.default("probe.grad_clip")
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
 

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from vjepa_fer import schema
 from vjepa_fer.features.build import resolve_device
 from vjepa_fer.io import atomic_open, write_csv
 
@@ -409,15 +410,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--checkpoint",
         help="encoder checkpoint if it moved; its sha256 must equal the recorded one",
     )
-    parser.add_argument("--stride", type=int, default=1, help="step between clip starts")
-    parser.add_argument("--batch-size", type=int, default=16, help="clips per encoder forward")
     parser.add_argument(
-        "--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N"
+        "--stride",
+        type=int,
+        default=schema.default("features.eval_stride"),
+        help="step between clip starts",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=schema.default("features.batch_size"),
+        help="clips per encoder forward",
+    )
+    parser.add_argument(
+        "--device",
+        default=schema.default("features.device"),
+        help="auto (CUDA when present), cpu, cuda or cuda:N",
     )
     parser.add_argument(
         "--dtype",
         choices=["bf16", "fp16", "fp32"],
-        default="bf16",
+        default=schema.default("features.dtype"),
         help="autocast precision on GPU (CPU runs float32)",
     )
     parser.add_argument(

@@ -38,6 +38,7 @@ import pandas as pd
 import torch
 from safetensors.torch import save_file
 
+from vjepa_fer import schema
 from vjepa_fer.datasets import labels_for, load_cards
 from vjepa_fer.features.build import add_encoder_arguments, build_stream, resolve_device
 from vjepa_fer.features.cpu_fallback import report_cpu_fallback
@@ -267,12 +268,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mode",
         choices=["online", "cached"],
-        default="online",
+        default=schema.default("probe.mode"),
         help="online: encode augmented clips every epoch; cached: train from the store",
     )
     parser.add_argument("--store", type=Path, help="cached mode: feature store of the pool")
     parser.add_argument("--store-index", type=Path, help="cached mode: merged store index")
-    parser.add_argument("--copies", type=int, default=0, help="cached: augmented copies stored")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=schema.default("features.train_copies"),
+        help="cached: augmented copies stored",
+    )
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="training epochs")
     parser.add_argument(
         "--batch-videos",
