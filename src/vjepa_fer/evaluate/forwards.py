@@ -95,7 +95,7 @@ def h100_hours(flop: float, tflops: float = 400.0) -> float:
 @lru_cache(maxsize=4096)  # 10k videos share a few hundred lengths
 def distinct_train_positions(
     num_frames: int,
-    frames_per_clip: int = 16,
+    frames_per_clip: int = schema.default("encoder.num_frames"),
     frame_step: int = schema.default("encoder.frame_step"),
     clips: int = 8,
 ) -> int:
@@ -118,7 +118,7 @@ def prepare(
     *,
     clips: int = 8,
     stride: int = 1,
-    frames_per_clip: int = 16,
+    frames_per_clip: int = schema.default("encoder.num_frames"),
     frame_step: int = schema.default("encoder.frame_step"),
 ) -> pd.DataFrame:
     """Usable videos of one dataset with ``eval_clips`` and ``train_positions`` per video."""
@@ -187,7 +187,7 @@ def authors_protocol(
     clips: int = 8,
     views: int = 3,
     stride: int = 1,
-    frames_per_clip: int = 16,
+    frames_per_clip: int = schema.default("encoder.num_frames"),
     frame_step: int = schema.default("encoder.frame_step"),
     probe_sets: int = 1,
 ) -> tuple[pd.DataFrame, dict]:
@@ -248,7 +248,7 @@ def our_protocol(
     epochs: int = 20,
     clips: int = 8,
     stride: int = 1,
-    frames_per_clip: int = 16,
+    frames_per_clip: int = schema.default("encoder.num_frames"),
     frame_step: int = schema.default("encoder.frame_step"),
     copies: int = 0,
     distinct: bool = False,
@@ -317,7 +317,7 @@ class Settings:
     clips: int = schema.default("probe.clips")
     views: int = 3
     stride: int = 1
-    frames_per_clip: int = 16
+    frames_per_clip: int = schema.default("encoder.num_frames")
     frame_step: int = schema.default("encoder.frame_step")
     img_size: int = schema.default("encoder.img_size")
     embed_dim: int = 1280

@@ -99,7 +99,7 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--short-clip",
         choices=["authors", "window"],
-        default="authors",
+        default=schema.default("features.eval_short_clip"),
         help="evaluation clip of a video of at most 64 frames: the authors' rule or the paper's",
     )
     parser.add_argument(

@@ -46,7 +46,7 @@ def shard_of(actors: pd.Series, num_shards: int) -> pd.Series:
 def eval_requests(
     videos: pd.DataFrame,
     *,
-    frames_per_clip: int = 16,
+    frames_per_clip: int = schema.default("encoder.num_frames"),
     frame_step: int = schema.default("encoder.frame_step"),
     stride: int = 1,
     num_views: int = 1,
@@ -86,7 +86,7 @@ def train_requests(
     seed: int = 0,
     augment: bool = True,
     random_clips: bool = False,
-    frames_per_clip: int = 16,
+    frames_per_clip: int = schema.default("encoder.num_frames"),
     frame_step: int = schema.default("encoder.frame_step"),
     num_clips: int = 8,
     pad: str = "code",
