@@ -29,7 +29,13 @@ import pandas as pd
 
 from vjepa_fer import schema
 from vjepa_fer.evaluate.results import KEYS, NAME, paired_tests, posterior_files, score_posteriors
-from vjepa_fer.evaluate.stats import METRICS, Decisions, interval, replicates
+from vjepa_fer.evaluate.stats import (
+    METRICS,
+    Decisions,
+    add_bootstrap_arguments,
+    interval,
+    replicates,
+)
 from vjepa_fer.io import atomic_open, write_csv
 
 logger = logging.getLogger(__name__)
@@ -270,21 +276,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=schema.default("evaluation.mv_tie"),
         help="MV ties: the authors' label-map order (default), the probe's order, or posterior",
     )
-    parser.add_argument(
-        "--bootstrap-samples",
-        type=int,
-        default=1000,
-        help="bootstrap resamples for the intervals and paired tests",
-    )
-    parser.add_argument(
-        "--confidence",
-        type=float,
-        default=schema.default("evaluation.bootstrap.confidence"),
-        help="confidence level of the intervals",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=schema.default("seed"), help="seed of the bootstrap resamples"
-    )
+    add_bootstrap_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

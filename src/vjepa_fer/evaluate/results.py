@@ -51,6 +51,7 @@ from vjepa_fer.evaluate.metrics import (
 from vjepa_fer.evaluate.stats import METRICS as STAT_METRICS
 from vjepa_fer.evaluate.stats import (
     Decisions,
+    add_bootstrap_arguments,
     interval,
     mcnemar,
     paired_bootstrap,
@@ -373,21 +374,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=schema.default("evaluation.std_ddof"),
         help="delta degrees of freedom of the std over folds",
     )
-    parser.add_argument(
-        "--bootstrap-samples",
-        type=int,
-        default=1000,
-        help="bootstrap resamples for the confidence intervals and paired tests",
-    )
-    parser.add_argument(
-        "--confidence",
-        type=float,
-        default=schema.default("evaluation.bootstrap.confidence"),
-        help="confidence level of the intervals",
-    )
-    parser.add_argument(
-        "--seed", type=int, default=schema.default("seed"), help="seed of the bootstrap resamples"
-    )
+    add_bootstrap_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ paper-compatible UAR = macro precision over classes among labels or predictions.
 
 from __future__ import annotations
 
+import argparse
 import math
 import zlib
 from collections.abc import Mapping, Sequence
@@ -334,4 +335,24 @@ def mcnemar(a: Sequence[Decisions], b: Sequence[Decisions], *, mid_p: bool = Fal
         n=n,
         a_only=a_only,
         b_only=b_only,
+    )
+
+
+def add_bootstrap_arguments(parser: argparse.ArgumentParser) -> None:
+    """The bootstrap options of ``evaluate`` and ``compare-encoders`` (config
+    ``evaluation.bootstrap`` and ``seed``)."""
+    parser.add_argument(
+        "--bootstrap-samples",
+        type=int,
+        default=schema.default("evaluation.bootstrap.samples"),
+        help="bootstrap resamples for the confidence intervals and paired tests",
+    )
+    parser.add_argument(
+        "--confidence",
+        type=float,
+        default=schema.default("evaluation.bootstrap.confidence"),
+        help="confidence level of the intervals",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=schema.default("seed"), help="seed of the bootstrap resamples"
     )
