@@ -26,6 +26,22 @@ def resolve_device(name: str) -> str:
     return name
 
 
+def add_device_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--dtype`` of every command that runs an encoder (extract, train, infer,
+    predict)."""
+    parser.add_argument(
+        "--device",
+        default=schema.default("features.device"),
+        help="auto (CUDA when present), cpu, cuda or cuda:N",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=["bf16", "fp16", "fp32"],
+        default=schema.default("features.dtype"),
+        help="autocast precision on GPU (CPU runs float32)",
+    )
+
+
 def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
     """Encoder and clip-stream flags shared by extract, train and infer."""
     parser.add_argument(
@@ -71,17 +87,7 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=int, default=schema.default("features.workers"), help="decoding processes"
     )
-    parser.add_argument(
-        "--device",
-        default=schema.default("features.device"),
-        help="auto (CUDA when present), cpu, cuda or cuda:N",
-    )
-    parser.add_argument(
-        "--dtype",
-        choices=["bf16", "fp16", "fp32"],
-        default=schema.default("features.dtype"),
-        help="autocast precision on GPU (CPU runs float32)",
-    )
+    add_device_arguments(parser)
     parser.add_argument("--compile", action="store_true", help="torch.compile the encoder")
     parser.add_argument(
         "--seed",

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from vjepa_fer import schema
-from vjepa_fer.features.build import resolve_device
+from vjepa_fer.features.build import add_device_arguments, resolve_device
 from vjepa_fer.io import atomic_open, write_csv
 
 logger = logging.getLogger(__name__)
@@ -422,17 +422,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=schema.default("features.batch_size"),
         help="clips per encoder forward",
     )
-    parser.add_argument(
-        "--device",
-        default=schema.default("features.device"),
-        help="auto (CUDA when present), cpu, cuda or cuda:N",
-    )
-    parser.add_argument(
-        "--dtype",
-        choices=["bf16", "fp16", "fp32"],
-        default=schema.default("features.dtype"),
-        help="autocast precision on GPU (CPU runs float32)",
-    )
+    add_device_arguments(parser)
     parser.add_argument(
         "--backend",
         choices=["auto", "decord", "pyav"],
