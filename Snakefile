@@ -29,7 +29,8 @@ validate_config(
     load_schema(),
     " + ".join(map(str, workflow.overwrite_configfiles or ["config.yaml"])),
 )
-validate(config, str(SCHEMA_FILE))  # package data: src/vjepa_fer/schemas/config.schema.yaml
+# The schema is package data (src/vjepa_fer/schemas/config.schema.yaml).
+validate(config, str(SCHEMA_FILE))
 
 
 # With --software-deployment-method conda, each rule runs in its envs/*.yaml environment, which
