@@ -35,9 +35,10 @@ report: install
 test: install
 	$(PY) -m pytest
 
-# Unit tests only (no Snakemake runs, no demo, no SLURM), for the edit-test loop.
+# Unit tests only, without those marked slow (no Snakemake runs, no demo, no SLURM, no wheel
+# build): the goal is 90 s on a quiet 2-core machine.
 test-fast: install
-	$(PY) -m pytest tests/unit -q
+	$(PY) -m pytest tests/unit -q -m "not slow"
 
 lint: install
 	snakemake --lint

@@ -22,13 +22,15 @@ if not workflow.overwrite_configfiles:
 # print the whole schema). validate() then fills the defaults.
 sys.path.insert(0, f"{workflow.basedir}/src")
 from vjepa_fer.config import load_schema, validate_config
+from vjepa_fer.schema import SCHEMA_FILE
 
 validate_config(
     config,
-    load_schema(f"{workflow.basedir}/workflow/schemas/config.schema.yaml"),
+    load_schema(),
     " + ".join(map(str, workflow.overwrite_configfiles or ["config.yaml"])),
 )
-validate(config, "workflow/schemas/config.schema.yaml")
+# The schema is package data (src/vjepa_fer/schemas/config.schema.yaml).
+validate(config, str(SCHEMA_FILE))
 
 
 # With --software-deployment-method conda, each rule runs in its envs/*.yaml environment, which

@@ -19,7 +19,7 @@ import time
 
 import torch
 
-from vjepa_fer.evaluate.compute import encoder_flops, encoder_tokens
+from vjepa_fer.evaluate.forwards import encoder_flops, encoder_tokens
 from vjepa_fer.features.stream import ClipStream
 from vjepa_fer.models import build_encoder
 

@@ -38,7 +38,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # loader_throughput's video maker
 
-from vjepa_fer.evaluate.compute import encoder_flops  # noqa: E402
+from vjepa_fer.evaluate.forwards import encoder_flops  # noqa: E402
 from vjepa_fer.features.loader import FrameDataset, plan_items  # noqa: E402
 from vjepa_fer.features.plan import eval_requests, train_requests  # noqa: E402
 from vjepa_fer.features.stream import ClipStream, PixelConfig, group_by_video  # noqa: E402

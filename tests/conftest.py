@@ -32,3 +32,14 @@ def run_snakemake(
         text=True,
         timeout=timeout,
     )
+
+
+# Fixtures that run a whole pipeline (minutes): every test using one is `slow`, also tests that
+# others add later, without a decorator to forget.
+SLOW_FIXTURES = {"demo_run", "demo_runs", "paper_run", "failing_run"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -26,7 +26,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "extract": ("vjepa_fer.features.extract", "encode clips once into the feature store"),
     "merge-features": ("vjepa_fer.features.merge", "join extraction shards into one index"),
     "train": ("vjepa_fer.probe.train", "train attentive probes together from one encoder pass"),
-    "forwards": ("vjepa_fer.evaluate.compute", "clip forwards: authors' protocol vs this pipeline"),
+    "forwards": (
+        "vjepa_fer.evaluate.forwards",
+        "clip forwards: authors' protocol vs this pipeline",
+    ),
     "evaluate": ("vjepa_fer.evaluate.results", "Tables II and IV numbers from saved posteriors"),
     "tables": ("vjepa_fer.report.tables", "Tables II-IV as CSV, Markdown and LaTeX"),
     "figures": ("vjepa_fer.report.figures", "Figures 3-6 and training curves (PNG, PDF)"),

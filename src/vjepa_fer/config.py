@@ -1,6 +1,7 @@
 """Load and validate a pipeline config outside Snakemake (in a user's script or a notebook).
 
-The JSON schema in workflow/schemas/config.schema.yaml is the single source of defaults;
+The JSON schema shipped in the package (vjepa_fer/schemas/config.schema.yaml, read by
+:mod:`vjepa_fer.schema`) is the single source of defaults;
 Snakemake's ``validate()`` fills them for the workflow and :func:`load_config` does the same
 here, so both see identical values.
 
@@ -19,12 +20,13 @@ from typing import Any
 import jsonschema
 import yaml
 
+from vjepa_fer import schema
 from vjepa_fer.datasets import BUILTIN
 
 logger = logging.getLogger(__name__)
 
-# src/vjepa_fer/config.py -> repository root
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+# Package data, so an installed vjepa-fer (no checkout) validates configs too.
+SCHEMA_PATH = schema.SCHEMA_FILE
 
 
 def _with_defaults(validator_class: type) -> type:
@@ -41,10 +43,13 @@ def _with_defaults(validator_class: type) -> type:
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
 
 
-def load_schema(path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+def load_schema(path: str | Path | None = None) -> dict[str, Any]:
+    """The package's schema (None), or the schema file at ``path``."""
+    if path is None:
+        return schema.load()
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: config schema not found (run from a vjepa-fer checkout)")
+        raise FileNotFoundError(f"{path}: config schema not found")
     return yaml.safe_load(path.read_text())
 
 
@@ -246,7 +251,7 @@ def check_pca_dataset(config: dict[str, Any], source: str) -> None:
         )
 
 
-def load_config(path: str | Path, schema_path: str | Path = SCHEMA_PATH) -> dict[str, Any]:
+def load_config(path: str | Path, schema_path: str | Path | None = None) -> dict[str, Any]:
     """Read a YAML config, validate it and fill in every default."""
     path = Path(path)
     try:

@@ -91,6 +91,62 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> None:
         df.to_csv(fh, index=False)
 
 
+IDENTITIES = ("stat", "content")  # features.identity: what identifies a video file or folder
+CONTENT_PREFIX = "sha256:"
+FOLDER_PREFIX = "frames:"
+
+
+def _folder_files(folder: Path) -> list[Path]:
+    """The regular files of a frame folder (hidden files aside), by name."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def _sha256(path: Path, h: Any = None) -> Any:  # a hashlib object in and out
+    h = h or hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h
+
+
+def file_identity(path: str | os.PathLike[str], mode: str = "stat") -> str:
+    """What identifies a video's content for the feature store (symbolic links followed).
+
+    ``stat`` (default): ``"<bytes>:<mtime_ns>"`` of a file, so a video replaced under the same
+    name gets another identity. A frame folder is identified by its frames, never by the folder's
+    own size and mtime (which do not change when a frame is overwritten in place):
+    ``"frames:<count>:<digest of every file's name, size and mtime_ns>"``.
+    ``content``: a SHA-256 of the bytes (``"sha256:<hex>"``; of every frame's name and bytes for a
+    folder), which also catches a same-size edit whose mtime was restored; it reads every byte.
+    """
+    if mode not in IDENTITIES:
+        raise ValueError(f"file identity must be one of {IDENTITIES}, got {mode!r}")
+    path = Path(path)
+    if path.is_dir():
+        files = _folder_files(path)
+        h = hashlib.sha256()
+        for f in files:
+            h.update(f.name.encode() + b"\0")
+            if mode == "content":
+                _sha256(f, h)
+            else:
+                st = f.stat()
+                h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+            h.update(b"\0")
+        tag = CONTENT_PREFIX if mode == "content" else FOLDER_PREFIX
+        return f"{tag}{len(files)}:{h.hexdigest()[:32]}"
+    if mode == "content":
+        return CONTENT_PREFIX + _sha256(path).hexdigest()
+    st = os.stat(path)
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def identity_mode(recorded: str | None) -> str:
+    """The mode a recorded identity was computed in (``extract`` recomputes it the same way)."""
+    content = isinstance(recorded, str) and recorded.startswith(CONTENT_PREFIX)
+    return "content" if content else "stat"
+
+
 def file_digest(
     path: str | os.PathLike[str], algorithm: str = "sha256", chunk: int = 1 << 20
 ) -> str:

@@ -34,10 +34,3 @@ VOCABULARY: tuple[str, ...] = (
     "helplessness",
     "disappointment",
 )
-
-
-def labels_for(dataset: str) -> tuple[str, ...]:
-    """Class names of ``dataset`` in probe-index order (from its module in vjepa_fer.datasets)."""
-    from vjepa_fer.datasets import get_dataset
-
-    return tuple(get_dataset(dataset).classes)

@@ -20,7 +20,7 @@ def test_a_light_stage_imports_nothing_heavy():
 
 TORCH_FREE = [
     "vjepa_fer.features.plan",
-    "vjepa_fer.evaluate.compute",
+    "vjepa_fer.evaluate.forwards",
     "vjepa_fer.evaluate.results",
     "vjepa_fer.evaluate.metrics",
     "vjepa_fer.report.tables",

@@ -10,8 +10,15 @@ import pytest
 from vjepa_fer.cli import main
 from vjepa_fer.data.index import build_manifest
 from vjepa_fer.data.synth_wild import synth_wild
-from vjepa_fer.datasets import IndexOptions, builtin_names, get_dataset, load_cards, resolve
-from vjepa_fer.labels import CREMAD_LABELS, RAVDESS_LABELS, VOCABULARY, labels_for
+from vjepa_fer.datasets import (
+    IndexOptions,
+    builtin_names,
+    get_dataset,
+    labels_for,
+    load_cards,
+    resolve,
+)
+from vjepa_fer.labels import CREMAD_LABELS, RAVDESS_LABELS, VOCABULARY
 from vjepa_fer.video.frames import list_frames
 
 SIZE = (32, 32)

@@ -1,145 +1,174 @@
-"""Every default lives once, in workflow/schemas/config.schema.yaml: the stage dataclasses and the
-command-line options that mirror a config key must carry the same value."""
+"""Every default lives once, in vjepa_fer/schemas/config.schema.yaml (docs/architecture.md).
+
+Code takes a default from there (``vjepa_fer.schema.default("encoder.img_size")``) instead of
+writing the value again. This test reads the package's source with ``ast`` and fails on a literal
+that repeats a schema default under the key's name:
+
+* any command-line option mirroring a config key (``--img-size``, ``--stride`` for
+  ``features.eval_stride``, ...), whatever the key;
+* function parameters and dataclass fields named after a protocol key (image size, frames per
+  clip, frame step, checkpoint key, bootstrap samples and confidence);
+* dataclass fields named after a ``probe.*`` key or ``features.pool``.
+"""
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
+import ast
+from pathlib import Path
 
 import pytest
 
-from vjepa_fer.cli import build_parser
-from vjepa_fer.config import load_schema
-from vjepa_fer.features.store import StoreConfig
-from vjepa_fer.probe.optim import ProbeOptimConfig
-from vjepa_fer.probe.trainer import ProbeSpec, TrainConfig
+from vjepa_fer import schema
+
+SRC = Path(schema.__file__).parent
+
+# Code names that differ from the key's last part: name -> key
+ALIASES = {
+    "size": "encoder.img_size",
+    "stride": "features.eval_stride",
+    "views": "features.eval_views",
+    "copies": "features.train_copies",
+    "num_shards": "features.shards",
+    "bootstrap": "evaluation.bootstrap.samples",
+    "bootstrap_samples": "evaluation.bootstrap.samples",
+    "frames_per_clip": "encoder.num_frames",
+    "short_clip": "features.eval_short_clip",
+    "encoder": "encoder.name",
+    "base_url": "download.ravdess_base_url",
+    "record_api": "download.ravdess_record_api",
+}
+# Checked in every function signature and dataclass, not only in command-line options.
+PROTOCOL = {
+    "encoder.img_size",
+    "encoder.num_frames",
+    "encoder.frame_step",
+    "encoder.checkpoint_key",
+    "evaluation.bootstrap.samples",
+    "evaluation.bootstrap.confidence",
+}
 
 
-def schema_defaults() -> dict[str, object]:
-    out: dict[str, object] = {}
-
-    schema = load_schema()
+def schema_leaves() -> dict[str, tuple[str, object]]:
+    """Last key part -> (dotted key, default) for every schema default (``datasets`` excluded)."""
+    full = schema.load()
+    out: dict[str, tuple[str, object]] = {}
 
     def walk(node: dict, path: tuple[str, ...]) -> None:
         for key, sub in node.get("properties", {}).items():
-            if "$ref" in sub:  # e.g. encoder: #/$defs/encoder
-                sub = {**schema["$defs"][sub["$ref"].rsplit("/", 1)[-1]], **sub}
-            if "properties" in sub:
+            if "$ref" in sub:
+                sub = {**full["$defs"][sub["$ref"].rsplit("/", 1)[-1]], **sub}
+            if key == "datasets":
+                continue
+            if "properties" in sub and sub.get("type") == "object":
                 walk(sub, (*path, key))
             elif "default" in sub:
-                out[".".join((*path, key))] = sub["default"]
+                out[key] = (".".join((*path, key)), sub["default"])
 
-    walk(schema, ())
+    walk(full, ())
+    by_key = {k: d for k, d in out.values()}
+    for name, key in ALIASES.items():
+        out[name] = (key, by_key[key])
     return out
 
 
-SCHEMA = schema_defaults()
+LEAVES = schema_leaves()
 
-# config key -> the CLI options that take it: (command, option dest)
-CLI = {
-    "seed": [("train", "seed"), ("extract", "seed"), ("infer", "seed"), ("synth", "seed")],
-    "download.jobs": [("download", "jobs")],
-    "download.retries": [("download", "retries")],
-    "download.timeout": [("download", "timeout")],
-    "download.ravdess_base_url": [("download", "base_url")],
-    "download.ravdess_record_api": [("download", "record_api")],
-    "download.keep_archives": [("download", "keep_archives")],
-    "encoder.name": [("extract", "encoder"), ("train", "encoder"), ("infer", "encoder")],
-    "encoder.random_weights": [("extract", "random_weights")],
-    "encoder.checkpoint_key": [("extract", "checkpoint_key")],
-    "encoder.img_size": [("extract", "img_size"), ("forwards", "img_size")],
-    "encoder.num_frames": [("extract", "num_frames")],
-    "encoder.frame_step": [("extract", "frame_step"), ("forwards", "frame_step")],
-    "features.device": [("extract", "device")],
-    "features.dtype": [("extract", "dtype")],
-    "features.batch_size": [("extract", "batch_size")],
-    "features.workers": [("extract", "workers")],
-    "features.compile": [("extract", "compile")],
-    "features.eval_stride": [("infer", "stride"), ("extract", "stride"), ("forwards", "stride")],
-    "features.eval_views": [("infer", "views"), ("extract", "views")],
-    "features.shards": [("extract", "num_shards")],
-    "features.train_copies": [("train", "copies"), ("extract", "copies"), ("forwards", "copies")],
-    "features.pool": [("extract", "pool")],
-    "features.identity": [("lengths", "identity")],
-    "download.min_speed": [("download", "min_speed")],
-    "download.deadline": [("download", "deadline")],
-    "features.int8": [("extract", "int8")],
-    "probe.mode": [("train", "mode")],
-    "probe.epochs": [("train", "epochs"), ("forwards", "epochs")],
-    "probe.batch_videos": [("train", "batch_videos")],
-    "probe.lr": [("train", "lr")],
-    "probe.final_lr": [("train", "final_lr")],
-    "probe.weight_decay": [("train", "weight_decay")],
-    "probe.final_weight_decay": [("train", "final_weight_decay")],
-    "probe.grad_clip": [("train", "grad_clip")],
-    "probe.clips": [("train", "clips"), ("forwards", "clips")],
-    "probe.unit": [("train", "unit")],
-    "probe.reshuffle": [("train", "reshuffle")],
-    "probe.lr_schedule": [("train", "lr_schedule")],
-    "compute.devices_per_job": [("train", "devices_per_job"), ("infer", "devices_per_job")],
-    "probe.random_clips": [("train", "random_clips")],
-    "probe.augment": [("train", "augment")],
-    "evaluation.mv_tie": [("evaluate", "mv_tie"), ("predict", "mv_tie")],
-    "evaluation.std_ddof": [("evaluate", "std_ddof")],
-    "evaluation.pca_dataset": [("figures", "pca_dataset")],
-    "evaluation.pca_fold": [("figures", "pca_fold")],
-}
 
-# config key -> dataclass field that holds it
-FIELDS = {
-    "seed": [(TrainConfig, "seed"), (ProbeSpec, "seed")],
-    "probe.epochs": [(TrainConfig, "epochs"), (ProbeOptimConfig, "epochs")],
-    "probe.batch_videos": [(TrainConfig, "batch_videos"), (ProbeOptimConfig, "batch_videos")],
-    "probe.lr": [(ProbeSpec, "lr"), (ProbeOptimConfig, "lr")],
-    "probe.final_lr": [(ProbeSpec, "final_lr"), (ProbeOptimConfig, "final_lr")],
-    "probe.weight_decay": [(ProbeSpec, "weight_decay"), (ProbeOptimConfig, "weight_decay")],
-    "probe.final_weight_decay": [
-        (ProbeSpec, "final_weight_decay"),
-        (ProbeOptimConfig, "final_weight_decay"),
+def _duplicate(name: str | None, value: ast.expr, kind: str) -> str | None:
+    """The key whose default ``value`` repeats under ``name``, if this is one to flag."""
+    if name is None or not isinstance(value, ast.Constant):
+        return None
+    name = name.lstrip("-").replace("-", "_")
+    if name not in LEAVES or isinstance(value.value, bool) or value.value is None:
+        return None  # switches and "not given" are no protocol values
+    key, default = LEAVES[name]
+    if isinstance(default, bool) or value.value != default:
+        return None
+    checked = (
+        kind == "option"
+        or key in PROTOCOL
+        or (kind == "field" and (key.startswith("probe.") or key == "features.pool"))
+    )
+    return key if checked else None
+
+
+def _option_name(call: ast.Call) -> str | None:
+    for kw in call.keywords:
+        if kw.arg == "dest" and isinstance(kw.value, ast.Constant):
+            return kw.value.value
+    longs = [a.value for a in call.args if isinstance(a, ast.Constant) and str(a.value)[:2] == "--"]
+    return longs[0] if longs else None
+
+
+def literal_defaults(source: str) -> list[tuple[int, str, str]]:
+    """``(line, name, key)`` of every duplicated default in ``source``."""
+    found = []
+
+    def check(name: str | None, value: ast.expr, kind: str) -> None:
+        key = _duplicate(name, value, kind)
+        if key is not None:
+            found.append((value.lineno, str(name), key))
+
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            a = node.args
+            positional = a.posonlyargs + a.args
+            for arg, value in zip(
+                positional[len(positional) - len(a.defaults) :], a.defaults, strict=True
+            ):
+                check(arg.arg, value, "parameter")
+            for arg, value in zip(a.kwonlyargs, a.kw_defaults, strict=True):
+                if value is not None:
+                    check(arg.arg, value, "parameter")
+        elif isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+                    if item.value is not None:
+                        check(item.target.id, item.value, "field")
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "add_argument":
+            for kw in node.keywords:
+                if kw.arg == "default":
+                    check(_option_name(node), kw.value, "option")
+    return sorted(found)
+
+
+def test_no_default_is_written_twice() -> None:
+    found = [
+        f"{path.relative_to(SRC.parent)}:{line}: {name} repeats the default of {key}"
+        for path in sorted(SRC.rglob("*.py"))
+        for line, name, key in literal_defaults(path.read_text(encoding="utf-8"))
+    ]
+    assert not found, "use vjepa_fer.schema.default(KEY) instead:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize(
+    "source, key",
+    [
+        ('p.add_argument("--img-size", type=int, default=384)', "encoder.img_size"),
+        ('p.add_argument("--stride", type=int, default=1)', "features.eval_stride"),
+        ("def f(x, *, num_frames: int = 16): ...", "encoder.num_frames"),
+        ("def f(confidence=0.95): ...", "evaluation.bootstrap.confidence"),
+        ("class C:\n    size: int = 384\n", "encoder.img_size"),
+        ("class C:\n    epochs: int = 20\n", "probe.epochs"),
     ],
-    "probe.grad_clip": [(TrainConfig, "grad_clip"), (ProbeOptimConfig, "grad_clip")],
-    "probe.clips": [(TrainConfig, "clips")],
-    "probe.unit": [(TrainConfig, "unit")],
-    "probe.drop_last": [(TrainConfig, "drop_last")],
-    "probe.lr_schedule": [(TrainConfig, "lr_schedule"), (ProbeOptimConfig, "lr_schedule")],
-    "probe.reshuffle": [(TrainConfig, "reshuffle")],
-    "probe.random_clips": [(TrainConfig, "random_clips")],
-    "probe.augment": [(TrainConfig, "augment")],
-    "features.pool": [(StoreConfig, "pool")],
-    "features.int8": [(StoreConfig, "int8")],
-}
+)
+def test_the_scan_finds_a_duplicate(source: str, key: str) -> None:
+    assert [k for _, _, k in literal_defaults(source)] == [key]
 
 
-def cli_defaults(command: str) -> dict[str, object]:
-    parser = build_parser(command)
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return {a.dest: a.default for a in sub.choices[command]._actions}
+def test_the_scan_leaves_other_values_alone() -> None:
+    source = (
+        'p.add_argument("--img-size", type=int, default=224)\n'  # another value: not a copy
+        'p.add_argument("--compile", action="store_true", default=False)\n'
+        "def f(seed: int = 0, size: int = 64): ...\n"  # seed: a helper's own RNG default
+    )
+    assert literal_defaults(source) == []
 
 
-def field_default(cls: type, name: str) -> object:
-    f = next(f for f in dataclasses.fields(cls) if f.name == name)
-    return f.default
+def test_cli_defaults_come_from_the_schema() -> None:
+    from vjepa_fer.cli import build_parser
 
-
-@pytest.mark.parametrize("key", sorted(CLI))
-def test_cli_defaults_equal_the_schema(key: str) -> None:
-    for command, dest in CLI[key]:
-        got = cli_defaults(command)[dest]
-        assert got == SCHEMA[key], (
-            f"vjepa-fer {command} --{dest}: {got!r}, schema {key}: {SCHEMA[key]!r}"
-        )
-
-
-@pytest.mark.parametrize("key", sorted(FIELDS))
-def test_dataclass_defaults_equal_the_schema(key: str) -> None:
-    for cls, name in FIELDS[key]:
-        got = field_default(cls, name)
-        assert got == SCHEMA[key], f"{cls.__name__}.{name} = {got!r}, schema {key}: {SCHEMA[key]!r}"
-
-
-def test_head_classes_default_means_the_datasets_own_count() -> None:
-    assert SCHEMA["probe.head_classes"] == "dataset" and ProbeSpec.head_classes == 0
-
-
-def test_every_mapped_key_exists_in_the_schema() -> None:
-    assert set(CLI) | set(FIELDS) <= set(SCHEMA)
+    parser = build_parser("predict")
+    sub = next(a for a in parser._actions if a.dest == "command")
+    options = {a.dest: a.default for a in sub.choices["predict"]._actions}
+    assert options["batch_size"] == schema.default("features.batch_size")  # was 16, schema 32

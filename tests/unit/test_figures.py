@@ -16,11 +16,12 @@ import pandas as pd
 import pytest
 
 from tests.unit.test_tables import fake_posteriors
+from vjepa_fer.datasets import labels_for
 from vjepa_fer.evaluate.cross import full_confusion
 from vjepa_fer.evaluate.metrics import confusion
 from vjepa_fer.evaluate.results import evaluate_all
 from vjepa_fer.io import write_csv
-from vjepa_fer.labels import ALL_LABELS, labels_for
+from vjepa_fer.labels import ALL_LABELS
 from vjepa_fer.report import figures
 
 CREMAD = list(labels_for("crema-d"))

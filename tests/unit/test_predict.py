@@ -61,6 +61,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
 def train_probes(common: list[str], out: Path, encoder: list[str]) -> Path:
     argv = ["train", "--dataset", "ravdess", *common, "--out", str(out), "--folds", "1", "2"]
     argv += ["3", "--epochs", "2", "--batch-videos", "2", "--done", str(out / "done.json")]
+    argv += ["--clips", "2"]  # training clips per video (8 in the protocol): predict needs probes
     assert main([*argv, *encoder]) == 0
     return out
 

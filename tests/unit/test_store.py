@@ -180,7 +180,7 @@ def test_a_frame_folder_is_identified_by_its_frames_not_the_folder(tmp_path):
     import time
 
     from vjepa_fer.features.extract import video_identities
-    from vjepa_fer.features.store import file_identity
+    from vjepa_fer.io import file_identity
 
     folder = _frames(tmp_path / "clip", 4)
     folder_st = folder.stat()
@@ -200,7 +200,7 @@ def test_a_frame_folder_is_identified_by_its_frames_not_the_folder(tmp_path):
 
 def test_content_identity_catches_same_size_edits_with_restored_mtime(tmp_path):
     from vjepa_fer.features.extract import video_identities
-    from vjepa_fer.features.store import file_identity
+    from vjepa_fer.io import file_identity
     from vjepa_fer.video.lengths import video_lengths
 
     video = tmp_path / "v.mp4"

@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 
 from tests.conftest import REPO
+from vjepa_fer.datasets import labels_for
 from vjepa_fer.evaluate.results import evaluate_all
 from vjepa_fer.io import write_csv
-from vjepa_fer.labels import labels_for
-from vjepa_fer.report import paper, tables
+from vjepa_fer.report import paper, render, tables
 
 RUN = "run_1 & 50% #2"  # LaTeX and Markdown specials on purpose
 
@@ -286,14 +286,14 @@ def test_markdown_shape(written: Path) -> None:
 
 
 def test_cell_formatting() -> None:
-    assert tables.cell_text(tables.PM(76.4, 1.234), latex=False) == "76.40 ± 1.23"
-    assert tables.cell_text(tables.PM(76.4, 1.234), latex=True) == r"76.40 $\pm$ 1.23"
-    assert tables.cell_text(tables.Diff(-0.5), latex=False) == "-0.50"
-    assert tables.cell_text(tables.Diff(0.5), latex=True) == "$+0.50$"
-    assert tables.cell_text(float("nan"), latex=False) == "–"
-    assert tables.cell_text(tables.Count(12.0), latex=False) == "12"
-    assert tables.cell_text(tables.Count(12.4), latex=False) == "12.4"
-    assert tables.latex_escape("a_b & c%") == r"a\_b \& c\%"
+    assert render.cell_text(render.PM(76.4, 1.234), latex=False) == "76.40 ± 1.23"
+    assert render.cell_text(render.PM(76.4, 1.234), latex=True) == r"76.40 $\pm$ 1.23"
+    assert render.cell_text(render.Diff(-0.5), latex=False) == "-0.50"
+    assert render.cell_text(render.Diff(0.5), latex=True) == "$+0.50$"
+    assert render.cell_text(float("nan"), latex=False) == "–"
+    assert render.cell_text(render.Count(12.0), latex=False) == "12"
+    assert render.cell_text(render.Count(12.4), latex=False) == "12.4"
+    assert render.latex_escape("a_b & c%") == r"a\_b \& c\%"
 
 
 def test_bad_inputs_name_the_file(tmp_path: Path) -> None:

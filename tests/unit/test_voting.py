@@ -2,8 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from vjepa_fer.datasets import labels_for
 from vjepa_fer.evaluate.voting import mv_decision, pbv_decision, vote
-from vjepa_fer.labels import CREMAD_LABELS, RAVDESS_LABELS, labels_for
+from vjepa_fer.labels import CREMAD_LABELS, RAVDESS_LABELS
 
 ABC = ["a", "b", "c"]
 

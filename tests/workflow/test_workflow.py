@@ -396,7 +396,9 @@ def test_report_shows_tables_and_figures_in_a_browser(demo_report, tmp_path):
     profile = tmp_path / "profile"
     # The page of Table II as the report's frame shows it, after the browser laid it out.
     page = tmp_path / "table2.html"
-    page.write_bytes(browser.decode_data_uri(tables["results/demo/tiny/tables/table2.html"]["data_uri"]))
+    page.write_bytes(
+        browser.decode_data_uri(tables["results/demo/tiny/tables/table2.html"]["data_uri"])
+    )
     dom = browser.run(binary, page.as_uri(), "--dump-dom", profile=profile)
     caption = re.search(r"<caption>(.*?)</caption>", dom, re.S)
     assert caption and caption.group(1).startswith("Table II: same-dataset validation")
@@ -404,7 +406,9 @@ def test_report_shows_tables_and_figures_in_a_browser(demo_report, tmp_path):
     assert "95 % CI UAR (true)" in dom and "CI: percentile bootstrap interval" in dom
     assert len(re.findall(r"<tr>|<tr class", dom)) == 1 + 6  # header + 3 datasets x PBV, MV
     # The report itself, Table II opened as a click would: its frame holds the page.
-    shown = browser.showing(demo_report, "results/demo/tiny/tables/table2.html", tmp_path / "r.html")
+    shown = browser.showing(
+        demo_report, "results/demo/tiny/tables/table2.html", tmp_path / "r.html"
+    )
     dom = browser.run(binary, shown.as_uri(), "--dump-dom", profile=profile)
     assert re.search(r'<iframe[^>]+src="data:text/html', dom), dom[-2000:]
     assert "table2.html" in dom and "Tables" in dom  # the side bar lists the category's results

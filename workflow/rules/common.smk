@@ -12,7 +12,7 @@ from vjepa_fer.report.names import encoder_label
 
 # Snakemake fills defaults only for the dataset names the schema lists; a custom dataset's entry
 # gets them here, from the same schema.
-_SCHEMA = load_schema(f"{workflow.basedir}/workflow/schemas/config.schema.yaml")
+_SCHEMA = load_schema()
 for _name, _cfg in config["datasets"].items():
     config["datasets"][_name] = validate_config(
         _cfg,

@@ -1,6 +1,6 @@
 # Stage: every number of Tables II and IV of each encoder from its saved per-clip posteriors, the
 # clip-forward count of its run against the authors' protocol, and the encoders side by side
-# (vjepa_fer.evaluate.results, vjepa_fer.evaluate.compute, vjepa_fer.evaluate.compare).
+# (vjepa_fer.evaluate.results, vjepa_fer.evaluate.forwards, vjepa_fer.evaluate.compare).
 
 
 rule evaluate:

@@ -45,7 +45,7 @@ from typing import Any
 
 import requests
 
-from vjepa_fer import __version__
+from vjepa_fer import __version__, schema
 from vjepa_fer.data.fetch import (
     DEADLINE,
     MIN_SPEED,
@@ -64,7 +64,6 @@ from vjepa_fer.data.fetch import (
 )
 from vjepa_fer.datasets import get_dataset
 from vjepa_fer.io import (
-    atomic_open,
     contained,
     file_digest,
     recorded_digest,
@@ -542,7 +541,9 @@ def verify_cremad(
 # ----------------------------------------------------------------------------- checkpoints
 
 
-def checkpoint_problem(path: Path, checkpoint_key: str = "target_encoder") -> str | None:
+def checkpoint_problem(
+    path: Path, checkpoint_key: str = schema.default("encoder.checkpoint_key")
+) -> str | None:
     """``None`` when ``path`` is a complete checkpoint the encoder loader accepts, else why not.
 
     The same rules as loading (:func:`vjepa_fer.models.checkpoint.read_encoder_state`):
@@ -566,7 +567,7 @@ def download_checkpoint(
     dest: str | os.PathLike[str],
     sha256: str | None = None,
     *,
-    checkpoint_key: str = "target_encoder",
+    checkpoint_key: str = schema.default("encoder.checkpoint_key"),
     retries: int = 5,
     timeout: float = 60,
     min_speed: float = MIN_SPEED,
@@ -638,7 +639,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sha256", help="expected checkpoint sha256 (default: record the first)")
     parser.add_argument(
         "--checkpoint-key",
-        default="target_encoder",
+        default=schema.default("encoder.checkpoint_key"),
         help="weights the checkpoint must hold before it is accepted (fallback: encoder)",
     )
     parser.add_argument("--base-url", default=RAVDESS_BASE_URL, help="RAVDESS file URL prefix")
@@ -667,7 +668,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="TEMPLATE",
         help="CREMA-D URL template with {name}, tried in order; repeat; replaces the defaults",
     )
-    parser.add_argument("--jobs", type=int, default=8, help="parallel CREMA-D downloads")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=schema.default("download.jobs"),
+        help="parallel CREMA-D downloads",
+    )
     parser.add_argument("--names-file", type=Path, help="CREMA-D subset: one video name a line")
     parser.add_argument(
         "--verify-only",
@@ -675,8 +681,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="CREMA-D: only verify an existing copy under --root",
     )
     parser.add_argument("--marker", type=Path, help=f"marker file (default ROOT/{MARKER_NAME})")
-    parser.add_argument("--retries", type=int, default=5, help="failed attempts allowed per file")
-    parser.add_argument("--timeout", type=float, default=60, help="seconds per network read")
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=schema.default("download.retries"),
+        help="failed attempts allowed per file",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=schema.default("download.timeout"),
+        help="seconds per network read",
+    )
     parser.add_argument(
         "--min-speed",
         type=float,

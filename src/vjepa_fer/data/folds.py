@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from vjepa_fer.datasets import get_dataset
+
 
 def packaged_resource(relpath: str) -> str:
     """Text of a data file shipped in ``vjepa_fer/data/resources``."""
@@ -50,8 +52,6 @@ def load_folds(dataset: str, path: str | Path | None = None) -> dict[int, int]:
 
 def _module_folds(dataset: str) -> str | None:
     """The packaged fold table a dataset module declares (vjepa_fer.datasets), if any."""
-    from vjepa_fer.datasets import get_dataset
-
     try:
         return get_dataset(dataset).packaged_folds
     except ValueError:

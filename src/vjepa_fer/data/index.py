@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from vjepa_fer import schema
 from vjepa_fer.data import naming
 from vjepa_fer.data.folds import assign_folds, load_folds, packaged_resource
 from vjepa_fer.data.validate import check_folds
@@ -316,7 +317,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--variant", help="which copy of the videos (DFEW: clip_224x224, ...)")
     parser.add_argument("--custom", help="JSON config entry of a `type: custom` dataset")
-    parser.add_argument("--seed", type=int, default=0, help="seed of generated folds (custom)")
+    parser.add_argument(
+        "--seed", type=int, default=schema.default("seed"), help="seed of generated folds (custom)"
+    )
     parser.add_argument("--card", type=Path, help="dataset card JSON for later stages")
     parser.add_argument("--folds-out", type=Path, help="write the folds used (custom datasets)")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from vjepa_fer.datasets import labels_for, load_cards
 from vjepa_fer.io import atomic_open, write_csv
-from vjepa_fer.labels import labels_for
 from vjepa_fer.text import markdown_escape
 
 logger = logging.getLogger(__name__)
@@ -70,8 +70,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vjepa_fer.datasets import load_cards
-
     load_cards(Path(args.manifest).parent.parent)  # a custom dataset's classes, beside its manifest
     manifest = pd.read_csv(args.manifest)
     if manifest.empty:

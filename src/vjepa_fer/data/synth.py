@@ -52,6 +52,7 @@ from vjepa_fer.data.naming import (
     parse_ravdess,
     ravdess_speech_design,
 )
+from vjepa_fer.datasets import get_dataset
 from vjepa_fer.io import atomic_open, atomic_path
 
 logger = logging.getLogger(__name__)
@@ -516,8 +517,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import importlib
-
-    from vjepa_fer.datasets import get_dataset
 
     generator = get_dataset(args.dataset).synth_module
     if generator is None:

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from vjepa_fer.data import faces
+from vjepa_fer.datasets import get_dataset
 from vjepa_fer.io import atomic_open, atomic_path
 
 logger = logging.getLogger(__name__)
@@ -191,8 +192,6 @@ def synth_wild(
     variant: str | None = None,
 ) -> list[Path]:
     """Write a synthetic ``dataset`` (dfew, ferv39k, mafw) under ``root``; returns video paths."""
-    from vjepa_fer.datasets import get_dataset
-
     ds = get_dataset(dataset)
     if dataset not in DURATIONS:
         raise ValueError(f"no synthetic generator for {dataset!r}; known: {', '.join(DURATIONS)}")

@@ -27,6 +27,7 @@ __all__ = [
     "builtin_names",
     "display_name",
     "get_dataset",
+    "labels_for",
     "load_cards",
     "register",
     "resolve",
@@ -71,6 +72,11 @@ def get_dataset(name: str) -> Dataset:
             "(a custom dataset is known to later stages through its card, "
             "results/<run_name>/<name>/dataset.json)"
         ) from None
+
+
+def labels_for(dataset: str) -> tuple[str, ...]:
+    """Class names of ``dataset`` in probe-index order (from its module)."""
+    return tuple(get_dataset(dataset).classes)
 
 
 def resolve(name: str, cfg: dict | None = None) -> Dataset:

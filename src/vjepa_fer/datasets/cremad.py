@@ -21,6 +21,9 @@ from vjepa_fer.data.download import (
     verify_cremad,
     write_cremad_marker,
 )
+from vjepa_fer.data.folds import packaged_resource
+from vjepa_fer.data.index import index_cremad, load_demographics
+from vjepa_fer.data.naming import parse_cremad
 from vjepa_fer.datasets import register
 from vjepa_fer.datasets.base import Dataset, IndexOptions
 from vjepa_fer.labels import CREMAD_LABELS
@@ -44,8 +47,6 @@ class CremaD(Dataset):
     synth_module = "vjepa_fer.data.synth"
 
     def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
-        from vjepa_fer.data.index import index_cremad, load_demographics
-
         return index_cremad(root, load_demographics(opts.demographics), opts.on_bad_name)
 
     def video_key(self, video: str) -> str:
@@ -54,14 +55,10 @@ class CremaD(Dataset):
     def expected_names(self, opts: IndexOptions) -> set[str]:
         import pandas as pd
 
-        from vjepa_fer.data.folds import packaged_resource
-
         table = pd.read_csv(io.StringIO(packaged_resource("crema-d/videoflash_lfs.tsv")), sep="\t")
         return set(table["file"])
 
     def published_rows(self) -> list[dict]:
-        from vjepa_fer.data.naming import parse_cremad
-
         rows = []
         for name in sorted(self.expected_names(IndexOptions())):
             n = parse_cremad(name)
@@ -70,8 +67,6 @@ class CremaD(Dataset):
         return rows
 
     def actor_of_name(self, name: str) -> int:
-        from vjepa_fer.data.naming import parse_cremad
-
         return parse_cremad(name).actor
 
     def index_options(self, cfg: dict, root: str) -> list[str]:

@@ -33,7 +33,7 @@ import numpy as np
 
 from vjepa_fer.datasets.base import TRAIN_ONLY_FOLD, Dataset, IndexOptions
 from vjepa_fer.datasets.wild import base_row
-from vjepa_fer.io import contained, safe_join
+from vjepa_fer.io import contained, safe_join, write_csv
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -249,8 +249,6 @@ def write_fold_table(
 ) -> None:
     """The folds used, as ``subject,actor,fold`` (reusable as ``folds:``)."""
     import pandas as pd
-
-    from vjepa_fer.io import write_csv
 
     fold_of_actor = dict(zip(df["actor"], df["fold"], strict=False))
     subjects = sorted({r["subject"] for r in rows}, key=lambda s: actors[s])

@@ -11,7 +11,10 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vjepa_fer.data import naming
 from vjepa_fer.data.download import download_ravdess
+from vjepa_fer.data.index import index_ravdess
+from vjepa_fer.data.naming import parse_ravdess
 from vjepa_fer.datasets import register
 from vjepa_fer.datasets.base import Dataset, IndexOptions
 from vjepa_fer.labels import RAVDESS_LABELS
@@ -35,21 +38,15 @@ class Ravdess(Dataset):
     synth_module = "vjepa_fer.data.synth"
 
     def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
-        from vjepa_fer.data.index import index_ravdess
-
         return index_ravdess(root, opts.modalities, opts.on_bad_name)
 
     def video_key(self, video: str) -> str:
         return video.rsplit("/", 1)[-1]  # file names are unique across the dataset
 
     def expected_names(self, opts: IndexOptions) -> set[str]:
-        from vjepa_fer.data import naming
-
         return {n.filename() for n in naming.ravdess_speech_design(modalities=opts.modalities)}
 
     def published_rows(self) -> list[dict]:
-        from vjepa_fer.data.naming import parse_ravdess
-
         rows = []
         for name in sorted(self.expected_names(IndexOptions())):
             n = parse_ravdess(name)
@@ -58,8 +55,6 @@ class Ravdess(Dataset):
         return rows
 
     def actor_of_name(self, name: str) -> int:
-        from vjepa_fer.data.naming import parse_ravdess
-
         return parse_ravdess(name).actor
 
     def index_options(self, cfg: dict, root: str) -> list[str]:

@@ -9,6 +9,8 @@ Cross-dataset; docs/datasets.md: "Label spaces and the cross-dataset rules").
   (macro precision, the authors' orientation bug), fold summaries; CLI ``vjepa-fer metrics CM.csv``.
 - :mod:`~vjepa_fer.evaluate.cross`: cross-dataset evaluation (paper Table IV): the authors' drop and
   merge rules for calm/surprised, and a strict variant that drops nothing.
+- :mod:`~vjepa_fer.evaluate.forwards`: clip-forward and FLOP accounting, the authors' protocol
+  against this pipeline (CLI ``vjepa-fer forwards``).
 
 Everything here is NumPy/pandas only (scikit-learn is used by the tests as the reference) and
 every output carries class names, never bare indices.

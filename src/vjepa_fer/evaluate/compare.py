@@ -27,9 +27,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from vjepa_fer import schema
 from vjepa_fer.datasets import load_cards
 from vjepa_fer.evaluate.results import KEYS, NAME, paired_tests, posterior_files, score_posteriors
-from vjepa_fer.evaluate.stats import METRICS, Decisions, interval, replicates
+from vjepa_fer.evaluate.stats import (
+    METRICS,
+    Decisions,
+    add_bootstrap_arguments,
+    interval,
+    replicates,
+)
 from vjepa_fer.io import atomic_open, write_csv
 from vjepa_fer.text import markdown_escape as md
 
@@ -81,9 +88,9 @@ def same_videos(a: list[Decisions], b: list[Decisions]) -> str | None:
 def compare_runs(
     runs: Mapping[str, Path],
     *,
-    samples: int = 1000,
+    samples: int = schema.default("evaluation.bootstrap.samples"),
     seed: int = 0,
-    confidence: float = 0.95,
+    confidence: float = schema.default("evaluation.bootstrap.confidence"),
     mv_tie: str = "authors",
     variant: str = "main",
     datasets: list[str] | None = None,
@@ -316,19 +323,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mv-tie",
         choices=["authors", "lowest", "posterior"],
-        default="authors",
+        default=schema.default("evaluation.mv_tie"),
         help="MV ties: the authors' label-map order (default), the probe's order, or posterior",
     )
-    parser.add_argument(
-        "--bootstrap-samples",
-        type=int,
-        default=1000,
-        help="bootstrap resamples for the intervals and paired tests",
-    )
-    parser.add_argument(
-        "--confidence", type=float, default=0.95, help="confidence level of the intervals"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples")
+    add_bootstrap_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -47,8 +47,8 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
+from vjepa_fer.datasets import labels_for
 from vjepa_fer.evaluate.voting import MV_TIE_RULES, mv_decision, pbv_decision, tie_ranks
-from vjepa_fer.labels import labels_for
 
 logger = logging.getLogger(__name__)
 

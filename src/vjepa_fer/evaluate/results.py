@@ -38,7 +38,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from vjepa_fer.datasets import get_dataset, load_cards
+from vjepa_fer import schema
+from vjepa_fer.datasets import get_dataset, labels_for, load_cards
 from vjepa_fer.evaluate.cross import cross_dataset, probe_classes
 from vjepa_fer.evaluate.metrics import (
     average_confusions,
@@ -50,6 +51,7 @@ from vjepa_fer.evaluate.metrics import (
 from vjepa_fer.evaluate.stats import METRICS as STAT_METRICS
 from vjepa_fer.evaluate.stats import (
     Decisions,
+    add_bootstrap_arguments,
     interval,
     mcnemar,
     paired_bootstrap,
@@ -57,7 +59,6 @@ from vjepa_fer.evaluate.stats import (
 )
 from vjepa_fer.evaluate.voting import authors_tie_order, vote
 from vjepa_fer.io import write_csv
-from vjepa_fer.labels import labels_for
 
 logger = logging.getLogger(__name__)
 
@@ -247,9 +248,9 @@ def evaluate_all(
     *,
     mv_tie: str = "authors",
     ddof: int = 0,
-    samples: int = 1000,
+    samples: int = schema.default("evaluation.bootstrap.samples"),
     seed: int = 0,
-    confidence: float = 0.95,
+    confidence: float = schema.default("evaluation.bootstrap.confidence"),
     data: Path | None = None,
 ) -> dict:
     """Compute and write every table; returns the Table II / IV frames and the voting tests.
@@ -376,22 +377,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mv-tie",
         choices=["authors", "lowest", "posterior"],
-        default="authors",
+        default=schema.default("evaluation.mv_tie"),
         help="MV ties: the authors' label-map order (default), the probe's order, or posterior",
     )
     parser.add_argument(
-        "--std-ddof", type=int, default=0, help="delta degrees of freedom of the std over folds"
-    )
-    parser.add_argument(
-        "--bootstrap-samples",
+        "--std-ddof",
         type=int,
-        default=1000,
-        help="bootstrap resamples for the confidence intervals and paired tests",
+        default=schema.default("evaluation.std_ddof"),
+        help="delta degrees of freedom of the std over folds",
     )
-    parser.add_argument(
-        "--confidence", type=float, default=0.95, help="confidence level of the intervals"
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resamples")
+    add_bootstrap_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -26,12 +26,15 @@ paper-compatible UAR = macro precision over classes among labels or predictions.
 
 from __future__ import annotations
 
+import argparse
 import math
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from vjepa_fer import schema
 
 METRICS = ("uar", "paper_uar", "war")
 BOOTSTRAP_METHOD = "percentile bootstrap, videos resampled within folds"
@@ -216,7 +219,11 @@ class Interval:
     method: str = BOOTSTRAP_METHOD
 
 
-def interval(estimate: float, reps: np.ndarray, confidence: float = 0.95) -> Interval:
+def interval(
+    estimate: float,
+    reps: np.ndarray,
+    confidence: float = schema.default("evaluation.bootstrap.confidence"),
+) -> Interval:
     """Percentile interval of the replicates (NaN replicates are ignored)."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
@@ -246,7 +253,11 @@ class TestResult:
 
 
 def paired_bootstrap(
-    a: Replicates, b: Replicates, metric: str, *, confidence: float = 0.95
+    a: Replicates,
+    b: Replicates,
+    metric: str,
+    *,
+    confidence: float = schema.default("evaluation.bootstrap.confidence"),
 ) -> TestResult:
     """Paired bootstrap test of A − B on shared resamples.
 
@@ -324,4 +335,24 @@ def mcnemar(a: Sequence[Decisions], b: Sequence[Decisions], *, mid_p: bool = Fal
         n=n,
         a_only=a_only,
         b_only=b_only,
+    )
+
+
+def add_bootstrap_arguments(parser: argparse.ArgumentParser) -> None:
+    """The bootstrap options of ``evaluate`` and ``compare-encoders`` (config
+    ``evaluation.bootstrap`` and ``seed``)."""
+    parser.add_argument(
+        "--bootstrap-samples",
+        type=int,
+        default=schema.default("evaluation.bootstrap.samples"),
+        help="bootstrap resamples for the confidence intervals and paired tests",
+    )
+    parser.add_argument(
+        "--confidence",
+        type=float,
+        default=schema.default("evaluation.bootstrap.confidence"),
+        help="confidence level of the intervals",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=schema.default("seed"), help="seed of the bootstrap resamples"
     )

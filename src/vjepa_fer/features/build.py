@@ -12,6 +12,7 @@ import argparse
 import torch
 import torch.nn as nn
 
+from vjepa_fer import schema
 from vjepa_fer.features.ranks import SINGLE, Ranks
 from vjepa_fer.features.stream import ClipStream
 from vjepa_fer.models.registry import build_encoder, require_weights
@@ -26,11 +27,27 @@ def resolve_device(name: str) -> str:
     return name
 
 
+def add_device_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--dtype`` of every command that runs an encoder (extract, train, infer,
+    predict)."""
+    parser.add_argument(
+        "--device",
+        default=schema.default("features.device"),
+        help="auto (CUDA when present), cpu, cuda or cuda:N",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=["bf16", "fp16", "fp32"],
+        default=schema.default("features.dtype"),
+        help="autocast precision on GPU (CPU runs float32)",
+    )
+
+
 def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
     """Encoder and clip-stream flags shared by extract, train and infer."""
     parser.add_argument(
         "--encoder",
-        default="vit_huge",
+        default=schema.default("encoder.name"),
         help="encoder name in the registry (vit_large, vit_huge, vit_giant, tiny, ...)",
     )
     parser.add_argument("--checkpoint", default=None, help="encoder checkpoint file")
@@ -40,47 +57,62 @@ def add_encoder_arguments(parser: argparse.ArgumentParser) -> None:
         help="run a non-tiny encoder without a checkpoint (seeded random weights)",
     )
     parser.add_argument(
-        "--checkpoint-key", default="target_encoder", help="state-dict entry holding the weights"
+        "--checkpoint-key",
+        default=schema.default("encoder.checkpoint_key"),
+        help="state-dict entry holding the weights",
     )
     parser.add_argument(
-        "--img-size", type=int, default=384, help="frame size in pixels fed to the encoder"
-    )
-    parser.add_argument("--num-frames", type=int, default=16, help="frames per clip")
-    parser.add_argument(
-        "--frame-step", type=int, default=4, help="take every n-th frame inside a clip"
-    )
-    parser.add_argument("--batch-size", type=int, default=32, help="clips per encoder forward")
-    parser.add_argument("--workers", type=int, default=8, help="decoding processes")
-    parser.add_argument(
-        "--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N"
+        "--img-size",
+        type=int,
+        default=schema.default("encoder.img_size"),
+        help="frame size in pixels fed to the encoder",
     )
     parser.add_argument(
-        "--dtype",
-        choices=["bf16", "fp16", "fp32"],
-        default="bf16",
-        help="autocast precision on GPU (CPU runs float32)",
+        "--num-frames",
+        type=int,
+        default=schema.default("encoder.num_frames"),
+        help="frames per clip",
     )
+    parser.add_argument(
+        "--frame-step",
+        type=int,
+        default=schema.default("encoder.frame_step"),
+        help="take every n-th frame inside a clip",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=schema.default("features.batch_size"),
+        help="clips per encoder forward",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=schema.default("features.workers"), help="decoding processes"
+    )
+    add_device_arguments(parser)
     parser.add_argument("--compile", action="store_true", help="torch.compile the encoder")
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of random weights and augmentation"
+        "--seed",
+        type=int,
+        default=schema.default("seed"),
+        help="seed of random weights and augmentation",
     )
     parser.add_argument(
         "--augment-backend",
         choices=["device", "reference"],
-        default="device",
+        default=schema.default("features.augment_backend"),
         help="where clips are assembled and augmented: the encoder's device, or the reference "
         "(float32 clips built with PIL in the loader processes)",
     )
     parser.add_argument(
         "--short-clip",
         choices=["authors", "window"],
-        default="authors",
+        default=schema.default("features.eval_short_clip"),
         help="evaluation clip of a video of at most 64 frames: the authors' rule or the paper's",
     )
     parser.add_argument(
         "--long-window",
         choices=["random", "first"],
-        default="random",
+        default=schema.default("probe.long_window"),
         help="training clips of ≥ 520-frame videos: a keyed random window per partition (the "
         "authors) or each partition's first window",
     )

@@ -27,13 +27,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from vjepa_fer import schema
 from vjepa_fer.features.build import add_encoder_arguments, build_stream
 from vjepa_fer.features.cpu_fallback import report_cpu_fallback
 from vjepa_fer.features.gpu_slots import claim_for_job
 from vjepa_fer.features.plan import eval_requests, shard_of, train_requests, usable_videos
-from vjepa_fer.features.store import StoreConfig, StoreWriter, file_identity, identity_mode
+from vjepa_fer.features.store import StoreConfig, StoreWriter
 from vjepa_fer.features.stream import PixelConfig
-from vjepa_fer.io import atomic_open
+from vjepa_fer.io import atomic_open, file_identity, identity_mode
 from vjepa_fer.progress import ClipCounter, Progress
 
 logger = logging.getLogger(__name__)
@@ -133,22 +134,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="eval",
         help="eval: every evaluation clip; train: the 8-clip training pool",
     )
-    parser.add_argument("--stride", type=int, default=1, help="eval: step between clip starts")
-    parser.add_argument("--views", type=int, default=1, help="eval: 1 centre view or 3 views")
+    parser.add_argument(
+        "--stride",
+        type=int,
+        default=schema.default("features.eval_stride"),
+        help="eval: step between clip starts",
+    )
+    parser.add_argument(
+        "--views",
+        type=int,
+        default=schema.default("features.eval_views"),
+        help="eval: 1 centre view or 3 views",
+    )
     parser.add_argument(
         "--copies",
         type=int,
-        default=0,
+        default=schema.default("features.train_copies"),
         help="train: augmented copies of the 8-clip pool (0 = unaugmented)",
     )
     parser.add_argument(
         "--shard", type=int, default=0, help="this job's shard (0-based); shards split the actors"
     )
-    parser.add_argument("--num-shards", type=int, default=1, help="number of extraction jobs")
+    parser.add_argument(
+        "--num-shards",
+        type=int,
+        default=schema.default("features.shards"),
+        help="number of extraction jobs",
+    )
     parser.add_argument(
         "--pool",
         choices=["none", "space", "all"],
-        default="none",
+        default=schema.default("features.pool"),
         help="token pooling before storing: none, over space, or everything",
     )
     parser.add_argument(

@@ -26,16 +26,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from vjepa_fer.features.pixels import PixelConfig
+from vjepa_fer.features.requests import ClipRequest
 from vjepa_fer.video.decode import iter_decoded
 from vjepa_fer.video.device_transforms import eval_plan, take_eval_taps
-
-if TYPE_CHECKING:
-    from vjepa_fer.features.stream import ClipRequest, PixelConfig
 
 # Full-resolution frames a worker decodes at once: 22 MB at 1280x720. Larger chunks are served by
 # fresh mmap allocations whose page faults cost more than the decoding they batch (measured).

@@ -11,6 +11,7 @@ import logging
 
 import pandas as pd
 
+from vjepa_fer import schema
 from vjepa_fer.features.requests import EVAL_EPOCH, ClipRequest
 from vjepa_fer.video.clips import plan_eval_clips, plan_train_clips
 
@@ -45,8 +46,8 @@ def shard_of(actors: pd.Series, num_shards: int) -> pd.Series:
 def eval_requests(
     videos: pd.DataFrame,
     *,
-    frames_per_clip: int = 16,
-    frame_step: int = 4,
+    frames_per_clip: int = schema.default("encoder.num_frames"),
+    frame_step: int = schema.default("encoder.frame_step"),
     stride: int = 1,
     num_views: int = 1,
     short: str = "authors",
@@ -85,8 +86,8 @@ def train_requests(
     seed: int = 0,
     augment: bool = True,
     random_clips: bool = False,
-    frames_per_clip: int = 16,
-    frame_step: int = 4,
+    frames_per_clip: int = schema.default("encoder.num_frames"),
+    frame_step: int = schema.default("encoder.frame_step"),
     num_clips: int = 8,
     pad: str = "code",
     long_window: str = "random",

@@ -6,7 +6,7 @@ atomically and hold whole videos only, so a killed extraction loses at most the 
 
 The store is a cache keyed by content and settings: every row records the video file's ``identity``
 (size and modification time of the file or of every frame of a frame folder, or a content hash with
-``features.identity: content``; :func:`file_identity`) and the ``settings`` key (a digest of every
+``features.identity: content``; ``io.file_identity``) and the ``settings`` key (a digest of every
 setting that changes the tokens: encoder, checkpoint file, resolution, frames, step, precision,
 seed, pooling, clip plan, ...). A stored video is reused only when both match; anything else is
 re-encoded, with a log line saying why. Extraction shards (separate Snakemake jobs, split by actor)
@@ -30,12 +30,12 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
 
+from vjepa_fer import schema
 from vjepa_fer.io import atomic_open, atomic_path, write_csv
 
 logger = logging.getLogger(__name__)
@@ -43,62 +43,6 @@ logger = logging.getLogger(__name__)
 INDEX_COLUMNS = ["video", "clip", "view", "epoch", "start", "part", "row", "identity", "settings"]
 POOLING = ("none", "space", "all")
 PART = re.compile(r"^part-(?P<tag>[^-]+)-(?P<num>\d+)$")
-
-
-IDENTITIES = ("stat", "content")  # features.identity: what identifies a video file or folder
-CONTENT_PREFIX = "sha256:"
-FOLDER_PREFIX = "frames:"
-
-
-def _folder_files(folder: Path) -> list[Path]:
-    """The regular files of a frame folder (hidden files aside), by name."""
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-
-
-def _sha256(path: Path, h: Any = None) -> Any:  # a hashlib object in and out
-    h = h or hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h
-
-
-def file_identity(path: str | os.PathLike[str], mode: str = "stat") -> str:
-    """What identifies a video's content for the feature store (symbolic links followed).
-
-    ``stat`` (default): ``"<bytes>:<mtime_ns>"`` of a file, so a video replaced under the same
-    name gets another identity. A frame folder is identified by its frames, never by the folder's
-    own size and mtime (which do not change when a frame is overwritten in place):
-    ``"frames:<count>:<digest of every file's name, size and mtime_ns>"``.
-    ``content``: a SHA-256 of the bytes (``"sha256:<hex>"``; of every frame's name and bytes for a
-    folder), which also catches a same-size edit whose mtime was restored; it reads every byte.
-    """
-    if mode not in IDENTITIES:
-        raise ValueError(f"file identity must be one of {IDENTITIES}, got {mode!r}")
-    path = Path(path)
-    if path.is_dir():
-        files = _folder_files(path)
-        h = hashlib.sha256()
-        for f in files:
-            h.update(f.name.encode() + b"\0")
-            if mode == "content":
-                _sha256(f, h)
-            else:
-                st = f.stat()
-                h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
-            h.update(b"\0")
-        tag = CONTENT_PREFIX if mode == "content" else FOLDER_PREFIX
-        return f"{tag}{len(files)}:{h.hexdigest()[:32]}"
-    if mode == "content":
-        return CONTENT_PREFIX + _sha256(path).hexdigest()
-    st = os.stat(path)
-    return f"{st.st_size}:{st.st_mtime_ns}"
-
-
-def identity_mode(recorded: str | None) -> str:
-    """The mode a recorded identity was computed in (``extract`` recomputes it the same way)."""
-    content = isinstance(recorded, str) and recorded.startswith(CONTENT_PREFIX)
-    return "content" if content else "stat"
 
 
 def settings_key(settings: Mapping) -> str:
@@ -115,7 +59,9 @@ def _changed(old: Mapping, new: Mapping) -> list[str]:
 class StoreConfig:
     """How tokens are reduced before they are written."""
 
-    pool: str = "none"  # none | space (one token per time step) | all (one token per clip)
+    # none | space (one token per time step) | all (one token per clip)
+
+    pool: str = schema.default("features.pool")
     int8: bool = False
     grid: tuple[int, int, int] = (0, 0, 0)  # (t, h, w) token grid, needed for pool="space"
 

@@ -38,7 +38,6 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -46,39 +45,22 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from vjepa_fer.features.loader import FrameDataset, plan_items
+from vjepa_fer.features.pixels import PixelConfig
 from vjepa_fer.features.ranks import SINGLE, Ranks, broadcast_object
 from vjepa_fer.features.requests import ClipRequest
 from vjepa_fer.io import atomic_open
-from vjepa_fer.video.augment import AugmentConfig, augment_clip, draw_clip_params
+from vjepa_fer.video import device_transforms as dt
+from vjepa_fer.video.augment import augment_clip, draw_clip_params
 from vjepa_fer.video.decode import decode_frames
+from vjepa_fer.video.device_transforms import eval_frames, eval_plan
 from vjepa_fer.video.transforms import eval_views
 
 logger = logging.getLogger(__name__)
 
-AUGMENT_BACKENDS = ("device", "reference")
 # Items each worker keeps ready. Loader memory is about workers x PREFETCH x item bytes
 # (docs/encoding.md, "Loader memory"); 2 keeps the encoder fed while bounding shared memory.
 PREFETCH = 2
-
-
-@dataclass(frozen=True)
-class PixelConfig:
-    """How requested clips become encoder input."""
-
-    size: int = 384
-    num_views: int = 1  # evaluation views (1 = the protocol's centre view)
-    seed: int = 0
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-    backend: str = "auto"  # video decoder: auto, decord or pyav
-    # device backend: frames per loader item; a video needing more is split (bounds memory)
-    max_decoded_frames: int | None = 256
-    augment_backend: str = "device"  # where clips are assembled and augmented (see module doc)
-
-    def __post_init__(self) -> None:
-        if self.augment_backend not in AUGMENT_BACKENDS:
-            raise ValueError(
-                f"augment_backend must be one of {AUGMENT_BACKENDS}, got {self.augment_backend!r}"
-            )
 
 
 class Consumer(Protocol):
@@ -146,8 +128,6 @@ class DeviceClips:
     """Device backend: the clips of one loader item, made on the encoder's device on demand."""
 
     def __init__(self, item, plan, cfg: PixelConfig, device: torch.device) -> None:  # noqa: ANN001
-        from vjepa_fer.video.device_transforms import eval_frames, eval_plan
-
         self.plan, self.cfg, self.device = plan, cfg, device
         self.frames = item.frames.to(device, non_blocking=True)
         self.positions = item.positions
@@ -160,8 +140,6 @@ class DeviceClips:
 
     def clips(self, start: int, stop: int) -> torch.Tensor:
         """(stop - start, 3, T, S, S) float32 for requests ``start:stop`` of the item."""
-        from vjepa_fer.video import device_transforms as dt
-
         reqs = self.plan.requests[start:stop]
         cfg = self.cfg
         if self.normed is not None:
@@ -299,8 +277,6 @@ class ClipStream:
     def _device_batches(
         self, root: Path, groups: list[tuple[str, list[ClipRequest]]], cfg: PixelConfig
     ) -> Iterator[tuple[list[ClipRequest], torch.Tensor]]:
-        from vjepa_fer.features.loader import FrameDataset, plan_items
-
         items = plan_items(groups, cfg.max_decoded_frames)
         reqs: list[ClipRequest] = []
         pixels: list[torch.Tensor] = []

@@ -38,6 +38,7 @@ from typing import Any
 
 import torch
 
+from vjepa_fer import schema
 from vjepa_fer.models.vit import VisionTransformer, ViTConfig, resolve_config
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,8 @@ _SHAPE_TOLERANT = ("pos_embed",)
 
 
 def read_encoder_state(
-    checkpoint_path: str | os.PathLike[str], checkpoint_key: str = "target_encoder"
+    checkpoint_path: str | os.PathLike[str],
+    checkpoint_key: str = schema.default("encoder.checkpoint_key"),
 ) -> dict[str, torch.Tensor]:
     """The encoder state dict stored under ``checkpoint_key`` of an official checkpoint.
 
@@ -172,9 +174,9 @@ def _preview(keys: list[str], limit: int = 8) -> str:
 def load_vjepa(
     checkpoint_path: str | os.PathLike[str] | None,
     arch: str | Mapping[str, Any] | ViTConfig = "vit_huge",
-    img_size: int = 384,
-    num_frames: int = 16,
-    checkpoint_key: str = "target_encoder",
+    img_size: int = schema.default("encoder.img_size"),
+    num_frames: int = schema.default("encoder.num_frames"),
+    checkpoint_key: str = schema.default("encoder.checkpoint_key"),
     *,
     seed: int = 0,
     device: str | torch.device = "cpu",

@@ -30,6 +30,7 @@ from typing import Any
 
 import torch.nn as nn
 
+from vjepa_fer import schema
 from vjepa_fer.models.checkpoint import load_vjepa
 from vjepa_fer.models.vit import VIT_PRESETS
 
@@ -67,7 +68,7 @@ def build_encoder(
     img_size: int,
     num_frames: int,
     checkpoint: str | os.PathLike[str] | None = None,
-    checkpoint_key: str = "target_encoder",
+    checkpoint_key: str = schema.default("encoder.checkpoint_key"),
     **kw: Any,
 ) -> nn.Module:
     """Build the encoder ``name``; ``checkpoint=None`` gives seeded random weights (``seed=``).

@@ -33,6 +33,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from vjepa_fer import schema
 from vjepa_fer.models.pos_embed import interpolate_pos_embed, sincos_pos_embed_3d
 
 logger = logging.getLogger(__name__)
@@ -171,7 +172,7 @@ class VisionTransformer(nn.Module):
     def __init__(
         self,
         img_size: int = 224,
-        num_frames: int = 16,
+        num_frames: int = schema.default("encoder.num_frames"),
         *,
         embed_dim: int,
         depth: int,

@@ -24,6 +24,8 @@ import pandas as pd
 import torch
 from safetensors.torch import load_file, save_file
 
+from vjepa_fer import schema
+from vjepa_fer.features.build import add_encoder_arguments, add_rank_arguments, build_stream
 from vjepa_fer.features.cpu_fallback import report_cpu_fallback
 from vjepa_fer.features.gpu_slots import claim_for_job
 from vjepa_fer.features.plan import eval_requests, usable_videos
@@ -99,8 +101,6 @@ def probe_folders(trained: list[Path]) -> list[Path]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from vjepa_fer.features.build import add_encoder_arguments, add_rank_arguments
-
     parser.add_argument("--dataset", required=True, help="the dataset evaluated on")
     parser.add_argument(
         "--manifest", required=True, type=Path, help="manifest CSV of the dataset evaluated on"
@@ -119,10 +119,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="folder of posterior CSVs")
     parser.add_argument("--done", type=Path, help="JSON summary written at the end")
     parser.add_argument(
-        "--stride", type=int, default=1, help="step between evaluation clip starts (the authors: 1)"
+        "--stride",
+        type=int,
+        default=schema.default("features.eval_stride"),
+        help="step between evaluation clip starts (the authors: 1)",
     )
     parser.add_argument(
-        "--views", type=int, default=1, help="1 centre view, or 3 views along the long side"
+        "--views",
+        type=int,
+        default=schema.default("features.eval_views"),
+        help="1 centre view, or 3 views along the long side",
     )
     parser.add_argument(
         "--pca-fold",
@@ -191,8 +197,6 @@ def _pair(rows: list[dict], pooled: torch.Tensor) -> list[tuple[dict, torch.Tens
 def run_ranks(args: argparse.Namespace, ranks: Ranks) -> int:
     """One rank's part of :func:`run`: with parallel ranks each encodes every size-th video and
     runs every probe on it; rank 0 merges the rows and writes the tables."""
-    from vjepa_fer.features.build import build_stream
-
     videos = usable_videos(pd.read_csv(args.manifest), pd.read_csv(args.lengths))
     labels = dict(zip(videos["video"], videos["label"], strict=True))
     fold_of = dict(zip(videos["video"], videos["fold"], strict=True))

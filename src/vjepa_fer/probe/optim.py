@@ -49,6 +49,8 @@ from typing import Any
 import torch
 import torch.nn as nn
 
+from vjepa_fer import schema
+
 logger = logging.getLogger(__name__)
 
 # probe.lr_schedule: "authors" = their LRScheduler, stepped once at construction (one call ahead);
@@ -66,16 +68,17 @@ class ProbeOptimConfig:
     ``warmup_epochs`` and ``start_lr`` only matter with a warm-up (the authors use none).
     """
 
-    # Equal to workflow/schemas/config.schema.yaml's probe defaults (tests/unit/test_defaults.py).
-    lr: float = 1e-3
-    final_lr: float = 0.0
+    # Equal to vjepa_fer/schemas/config.schema.yaml's probe defaults (tests/unit/test_defaults.py).
+    lr: float = schema.default("probe.lr")
+    final_lr: float = schema.default("probe.final_lr")
     start_lr: float = lr
     warmup_epochs: float = 0.0
-    weight_decay: float = 0.01
-    final_weight_decay: float = 1e-6
-    epochs: int = 20
-    batch_videos: int = 4
-    grad_clip: float = 1.0  # max gradient norm, applied by the loop before optimizer.step()
+    weight_decay: float = schema.default("probe.weight_decay")
+    final_weight_decay: float = schema.default("probe.final_weight_decay")
+    epochs: int = schema.default("probe.epochs")
+    batch_videos: int = schema.default("probe.batch_videos")
+    # max gradient norm, applied by the loop before optimizer.step()
+    grad_clip: float = schema.default("probe.grad_clip")
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
     lr_schedule: str = "authors"

@@ -52,8 +52,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vjepa_fer.features.build import resolve_device
+from vjepa_fer import schema
+from vjepa_fer.evaluate.voting import authors_tie_order, mv_decision, pbv_decision, tie_ranks
+from vjepa_fer.features.build import add_device_arguments, resolve_device
 from vjepa_fer.io import atomic_open, write_csv
+from vjepa_fer.models.registry import build_encoder
+from vjepa_fer.probe.infer import load_probe
+from vjepa_fer.probe.inputs import SHARED_KEYS, check_encoder
+from vjepa_fer.video.clips import eval_clips
+from vjepa_fer.video.decode import VideoError, decode_frames, frame_timestamps, probe_video
+from vjepa_fer.video.transforms import eval_views
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +108,6 @@ def find_probe_folders(root: Path, variant: str = "main") -> list[Path]:
 
 def shared_spec(folders: list[Path]) -> dict[str, Any]:
     """The ``input`` block all probes agree on; refuses probes without one or that disagree."""
-    from vjepa_fer.probe.inputs import SHARED_KEYS
-
     specs = []
     for folder in folders:
         info = json.loads((folder / "probe.json").read_text())
@@ -123,8 +129,6 @@ def shared_spec(folders: list[Path]) -> dict[str, Any]:
 
 
 def load_probes(folders: list[Path], device: Any) -> Probes:
-    from vjepa_fer.probe.infer import load_probe
-
     spec = shared_spec(folders)
     modules, outputs, dataset = [], None, ""
     for folder in folders:
@@ -155,9 +159,6 @@ def encoder_statement(spec: dict[str, Any]) -> tuple[str, bool]:
 
 def build_spec_encoder(spec: dict[str, Any], args: argparse.Namespace) -> Any:
     """The probes' encoder, checked against the recorded name and checkpoint sha256."""
-    from vjepa_fer.models.registry import build_encoder
-    from vjepa_fer.probe.inputs import check_encoder
-
     name = args.encoder or spec["encoder"]
     checkpoint = args.checkpoint if args.checkpoint is not None else spec.get("checkpoint")
     check_encoder(spec, name, checkpoint, str(args.probes))
@@ -204,8 +205,6 @@ def video_clips(
 
     Probes trained on frame folders know no frame rate (``fps`` None): frames are then taken as
     they come, at the source's rate."""
-    from vjepa_fer.video.clips import eval_clips
-
     src = resample_frames(num_frames, fps_source, float(spec["fps"] or fps_source))
     starts, indices = eval_clips(
         len(src),
@@ -219,8 +218,6 @@ def video_clips(
 def frame_times(path: Path, num_frames: int) -> np.ndarray | None:
     """Each frame's presentation time in seconds (sorted), or None where the container's
     timestamps do not give one time per frame (then the average rate is used)."""
-    from vjepa_fer.video.decode import VideoError, frame_timestamps
-
     try:
         times = frame_timestamps(path)
     except VideoError:
@@ -254,8 +251,6 @@ def video_clips_by_time(
     times: np.ndarray, spec: dict[str, Any], stride: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`video_clips` for a variable-rate video: resampled by its frames' timestamps."""
-    from vjepa_fer.video.clips import eval_clips
-
     rate = float(spec["fps"] or 1.0 / float(np.median(np.diff(times))))
     src = resample_by_time(times, rate)
     starts, indices = eval_clips(
@@ -285,9 +280,6 @@ def clip_chunks(indices: np.ndarray, max_frames: int) -> list[slice]:
 def clip_pixels(path: Path, indices: np.ndarray, spec: dict[str, Any], backend: str):  # noqa: ANN201
     """(K, 3, T, S, S) float32 evaluation-view clips of the given source frames."""
     import torch
-
-    from vjepa_fer.video.decode import decode_frames
-    from vjepa_fer.video.transforms import eval_views
 
     decoded = decode_frames(path, indices, backend=backend)
     norm = spec["normalisation"]
@@ -323,8 +315,6 @@ def clip_posteriors(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Per-clip posteriors averaged over the fold probes, and facts about the video."""
     import torch
-
-    from vjepa_fer.video.decode import probe_video
 
     info = probe_video(path, backend=backend)
     spec = probes.spec
@@ -386,8 +376,6 @@ def decide(
 ) -> dict[str, Any]:
     """PBV and MV of one video's averaged clip posteriors, with the evaluation's tie rules
     (``mv_tie`` authors: the authors' label map of ``dataset``, as ``vjepa-fer evaluate``)."""
-    from vjepa_fer.evaluate.voting import authors_tie_order, mv_decision, pbv_decision, tie_ranks
-
     probs = clips[[f"p_{c}" for c in outputs]].to_numpy(dtype=float)  # (K, C)
     sums = probs.sum(axis=0, keepdims=True)  # (1, C)
     votes = np.bincount(probs.argmax(axis=1), minlength=len(outputs))[None, :]  # (1, C)
@@ -629,24 +617,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--checkpoint",
         help="encoder checkpoint if it moved; its sha256 must equal the recorded one",
     )
-    parser.add_argument("--stride", type=int, default=1, help="step between clip starts")
     parser.add_argument(
         "--mv-tie",
         choices=["authors", "lowest", "posterior"],
-        default="authors",
+        default=schema.default("evaluation.mv_tie"),
         help="MV tie rule, as evaluation.mv_tie (authors: the authors' label map of the probes' "
         "dataset, e.g. CREMA-D angry/sad -> sad)",
     )
-    parser.add_argument("--batch-size", type=int, default=16, help="clips per encoder forward")
     parser.add_argument(
-        "--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N"
+        "--stride",
+        type=int,
+        default=schema.default("features.eval_stride"),
+        help="step between clip starts",
     )
     parser.add_argument(
-        "--dtype",
-        choices=["bf16", "fp16", "fp32"],
-        default="bf16",
-        help="autocast precision on GPU (CPU runs float32)",
+        "--batch-size",
+        type=int,
+        default=schema.default("features.batch_size"),
+        help="clips per encoder forward",
     )
+    add_device_arguments(parser)
     parser.add_argument(
         "--backend",
         choices=["auto", "decord", "pyav"],

@@ -38,7 +38,14 @@ import pandas as pd
 import torch
 from safetensors.torch import save_file
 
-from vjepa_fer.datasets import load_cards
+from vjepa_fer import schema
+from vjepa_fer.datasets import labels_for, load_cards
+from vjepa_fer.features.build import (
+    add_encoder_arguments,
+    add_rank_arguments,
+    build_stream,
+    resolve_device,
+)
 from vjepa_fer.features.cpu_fallback import report_cpu_fallback
 from vjepa_fer.features.gpu_slots import claim_for_job
 from vjepa_fer.features.plan import train_requests, usable_videos
@@ -46,7 +53,6 @@ from vjepa_fer.features.ranks import Ranks, broadcast_object, launch
 from vjepa_fer.features.store import FeatureStore
 from vjepa_fer.features.stream import ClipRequest, PixelConfig, autocast_dtype
 from vjepa_fer.io import atomic_open, atomic_path, write_csv
-from vjepa_fer.labels import labels_for
 from vjepa_fer.probe.inputs import input_spec
 from vjepa_fer.probe.trainer import ProbeSpec, ProbeTrainer, TrainConfig, epoch_order
 from vjepa_fer.progress import ClipCounter, Progress
@@ -251,8 +257,6 @@ class PixelPlan:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from vjepa_fer.features.build import add_encoder_arguments, add_rank_arguments
-
     parser.add_argument(
         "--dataset",
         required=True,
@@ -278,12 +282,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mode",
         choices=["online", "cached"],
-        default="online",
+        default=schema.default("probe.mode"),
         help="online: encode augmented clips every epoch; cached: train from the store",
     )
     parser.add_argument("--store", type=Path, help="cached mode: feature store of the pool")
     parser.add_argument("--store-index", type=Path, help="cached mode: merged store index")
-    parser.add_argument("--copies", type=int, default=0, help="cached: augmented copies stored")
+    parser.add_argument(
+        "--copies",
+        type=int,
+        default=schema.default("features.train_copies"),
+        help="cached: augmented copies stored",
+    )
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs, help="training epochs")
     parser.add_argument(
         "--batch-videos",
@@ -372,8 +381,6 @@ def run(args: argparse.Namespace) -> int:
 
 def run_ranks(args: argparse.Namespace, ranks: Ranks) -> int:
     """One rank's part of :func:`run` (the whole of it on one device)."""
-    from vjepa_fer.features.build import build_stream, resolve_device
-
     load_cards(Path(args.manifest).parent.parent)  # custom datasets' classes, beside the manifest
     videos = usable_videos(pd.read_csv(args.manifest), pd.read_csv(args.lengths))
     if set(videos["dataset"]) != {args.dataset}:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vjepa_fer import schema
 from vjepa_fer.probe.attentive import AttentiveProbe
 from vjepa_fer.probe.optim import AUTHORS, Schedules, make_optimizer
 
@@ -50,12 +51,14 @@ class TrainConfig:
     epochs: int = AUTHORS.epochs
     batch_videos: int = AUTHORS.batch_videos
     grad_clip: float = AUTHORS.grad_clip
-    clips: int = 8
-    unit: str = "video"  # video: 8 clips pooled at once | clip: the paper's one clip per sample
+    clips: int = schema.default("probe.clips")
+    # video: 8 clips pooled at once | clip: the paper's one clip per sample
+    unit: str = schema.default("probe.unit")
     drop_last: bool = False  # the authors' training loader keeps the last partial batch
     reshuffle: bool = True  # False repeats epoch 0's order (the authors' sampler bug)
     random_clips: bool = False
-    long_window: str = "random"  # ≥ 520 frames: the authors' random window per partition
+    # ≥ 520 frames: the authors' random window per partition
+    long_window: str = schema.default("probe.long_window")
     augment: bool = True
     seed: int = 0
     lr_schedule: str = AUTHORS.lr_schedule  # "authors" (one call ahead) | "aligned"

@@ -8,6 +8,8 @@ numbers to compare with".
   ``table4.csv``, ``per_fold.csv`` of ``vjepa-fer evaluate``); with ``--compare-paper`` the
   paper's numbers and the differences beside ours, like for like (the paper's "UAR" against our
   paper-compatible UAR = macro precision; WAR against WAR).
+- :mod:`~vjepa_fer.report.render`: the table model (display cells, :class:`Table`) and its CSV,
+  Markdown and LaTeX renderers, shared by ``tables`` and ``wild``.
 - :mod:`~vjepa_fer.report.figures` (stage ``vjepa-fer figures``): Figs. 3–6 and the training curves
   as PNG and PDF, from ``results/<encoder>/`` (confusion matrices, per-video votes, PCA tokens,
   ``curve.csv``) and the datasets' ``results/<dataset>/manifest.csv``. matplotlib/seaborn are

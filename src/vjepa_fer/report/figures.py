@@ -46,11 +46,11 @@ from matplotlib.ticker import MaxNLocator
 from safetensors.numpy import load_file
 from sklearn.decomposition import PCA
 
-from vjepa_fer.datasets import builtin_names, display_name, load_cards
+from vjepa_fer import schema
+from vjepa_fer.datasets import builtin_names, display_name, labels_for, load_cards
 from vjepa_fer.evaluate.cross import full_confusion
 from vjepa_fer.evaluate.metrics import read_confusion, row_normalise
 from vjepa_fer.io import atomic_open, atomic_path
-from vjepa_fer.labels import labels_for
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -666,10 +666,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, type=Path, help="folder for PNG and PDF files")
     parser.add_argument(
-        "--pca-dataset", default="crema-d", help="dataset of the PCA figure (a run's dataset)"
+        "--pca-dataset",
+        default=schema.default("evaluation.pca_dataset"),
+        help="dataset of the PCA figure (a run's dataset)",
     )
     parser.add_argument(
-        "--pca-fold", type=int, default=1, help="fold of the PCA figure (0 = no PCA figure)"
+        "--pca-fold",
+        type=int,
+        default=schema.default("evaluation.pca_fold"),
+        help="fold of the PCA figure (0 = no PCA figure)",
     )
     parser.add_argument("--variant", default="main", help="probe variant to draw")
     parser.add_argument(

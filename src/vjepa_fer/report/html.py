@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import base64
 from html import escape
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from vjepa_fer.report.tables import Table
+from vjepa_fer.report.render import PM, Table, cell_text, numeric_column
 
 # Plain, legible at report width; numbers right-aligned in tabular figures.
 STYLE = """
@@ -46,9 +44,7 @@ figcaption { font-weight: 600; font-size: 1.05rem; padding-bottom: 0.6rem; }
 def to_html_table(table: Table) -> str:
     """The ``<table>`` element: caption = title, a header row, one row per display row (a
     thicker line where the LaTeX version draws a midrule), numbers right-aligned."""
-    from vjepa_fer.report.tables import _numeric_column, cell_text
-
-    numeric = [_numeric_column(table, j) for j in range(len(table.header))]
+    numeric = [numeric_column(table, j) for j in range(len(table.header))]
 
     def cls(j: int) -> str:
         return ' class="num"' if numeric[j] else ""
@@ -78,8 +74,6 @@ def to_html_table(table: Table) -> str:
 def caption_detail(table: Table) -> str:
     """What the numbers are, for the caption: mean ± std cells, and the interval columns (their
     level is the first word of their header, e.g. "95 % CI UAR (true)")."""
-    from vjepa_fer.report.tables import PM
-
     parts = []
     if any(isinstance(c, PM) for row in table.rows for c in row):
         parts.append("cells: mean ± std over the fold probes")

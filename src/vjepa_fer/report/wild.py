@@ -17,7 +17,8 @@ from importlib import resources
 
 import pandas as pd
 
-from vjepa_fer.report.tables import PM, STD_NOTE, Table, _name
+from vjepa_fer.datasets import display_name
+from vjepa_fer.report.render import PM, STD_NOTE, Table
 
 WILD_RESOURCE = "resources/wild_literature.csv"
 WILD_COLUMNS = [
@@ -72,7 +73,7 @@ def wild_table(summary: pd.DataFrame, *, run_name: str) -> Table | None:
             rules.append(len(rows))
         part = lit[lit["dataset"] == ds]
         for _, r in part.iterrows():
-            rows.append([_name(ds), r["method"], r["protocol"], "", r["uar"], r["war"],
+            rows.append([display_name(ds), r["method"], r["protocol"], "", r["uar"], r["war"],
                          f"literature: {r['source']}"])  # fmt: skip
             records.append({**r.to_dict(), "kind": "literature", "folds": math.nan,
                             "uar_std": math.nan, "war_std": math.nan})  # fmt: skip
@@ -83,13 +84,14 @@ def wild_table(summary: pd.DataFrame, *, run_name: str) -> Table | None:
         )
         method = f"Ours: {run_name}"
         protocol = "frozen encoder + attentive probe"
-        rows.append([_name(ds), method, protocol, int(o["folds"]), uar, war, "this run, PBV"])
+        name = display_name(ds)
+        rows.append([name, method, protocol, int(o["folds"]), uar, war, "this run, PBV"])
         records.append({"dataset": ds, "kind": "ours", "method": method, "venue": "",
                         "protocol": protocol, "folds": int(o["folds"]), "uar": uar.mean,
                         "uar_std": uar.std, "war": war.mean, "war_std": war.std,
                         "source": "this run, PBV", "note": ""})  # fmt: skip
         notes.append(
-            f"{_name(ds)}: UAR {_standing(uar.mean, part['uar'])}; "
+            f"{display_name(ds)}: UAR {_standing(uar.mean, part['uar'])}; "
             f"WAR {_standing(war.mean, part['war'])}."
         )
     notes += [

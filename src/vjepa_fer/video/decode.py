@@ -20,59 +20,17 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from vjepa_fer.video.frames import decode_frame_folder, probe_frames
+from vjepa_fer.video.info import VideoError, VideoFrames, VideoInfo
+
 logger = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "decord", "pyav")
-
-
-class VideoError(ValueError):
-    """A video that cannot be used; ``status`` is missing, empty, unreadable or corrupt."""
-
-    def __init__(self, path: str | os.PathLike[str], problem: str, status: str = "corrupt"):
-        self.path = str(path)
-        self.problem = problem
-        self.status = status
-        super().__init__(f"{self.path}: {problem}")
-
-
-@dataclass(frozen=True)
-class VideoInfo:
-    """What :func:`probe_video` found out about one video."""
-
-    num_frames: int
-    fps: float
-    width: int
-    height: int
-    backend: str  # "decord" or "pyav"
-
-
-@dataclass(frozen=True)
-class VideoFrames:
-    """Decoded frames ``frames[k]`` = frame number ``indices[k]`` of the video at ``path``."""
-
-    path: str
-    indices: np.ndarray  # (N,) sorted, unique frame numbers
-    frames: np.ndarray  # (N, H, W, 3) uint8
-    backend: str
-
-    def take(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
-        """Frames for ``indices`` (any order, repeats allowed): shape ``indices.shape + (H, W, 3)``.
-
-        Raises KeyError if an index was not decoded.
-        """
-        want = np.asarray(indices, dtype=np.int64)
-        pos = np.searchsorted(self.indices, want)
-        pos = np.minimum(pos, len(self.indices) - 1)
-        if not np.array_equal(self.indices[pos], want):
-            missing = sorted(set(want.ravel().tolist()) - set(self.indices.tolist()))
-            raise KeyError(f"{self.path}: frames {missing[:10]} were not decoded")
-        return self.frames[pos]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -320,8 +278,6 @@ def probe_video(
     """
     path = Path(path)
     if path.is_dir():  # a folder of numbered frames (video/frames.py)
-        from vjepa_fer.video.frames import probe_frames
-
         return probe_frames(path, verify=verify)
     used, vr = _open(path, backend)
     if used == "pyav":
@@ -361,9 +317,7 @@ def decode_frames(
             raise ValueError(f"{path}: no frame indices given")
         if want[0] < 0:
             raise VideoError(path, f"negative frame index {int(want[0])} requested")
-    if path.is_dir():  # a folder of numbered frames (video/frames.py, which imports this module)
-        from vjepa_fer.video.frames import decode_frame_folder
-
+    if path.is_dir():  # a folder of numbered frames (video/frames.py)
         return decode_frame_folder(path, want)
     used, vr = _open(path, backend)
     if used == "decord":
@@ -413,8 +367,6 @@ def iter_decoded(
         raise VideoError(path, f"negative frame index {int(want[0])} requested")
     chunk = max(1, int(chunk))
     if path.is_dir():  # a folder of numbered frames (video/frames.py): read a chunk at a time
-        from vjepa_fer.video.frames import decode_frame_folder
-
         for s in range(0, len(want), chunk):
             part = decode_frame_folder(path, want[s : s + chunk])
             yield part.indices, part.frames

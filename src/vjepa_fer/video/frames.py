@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vjepa_fer.video.decode import VideoError, VideoFrames, VideoInfo
+from vjepa_fer.video.info import VideoError, VideoFrames, VideoInfo
 
 FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
 BACKEND = "frames"

@@ -17,7 +17,7 @@ lengths.csv: video, num_frames, fps, width, height, backend, status (ok|missing|
 corrupt), error, identity — one row per manifest row, in manifest order. ``identity`` is
 ``<bytes>:<mtime_ns>`` of the file when measured (symbolic links followed; a string, so no
 precision is lost), a digest of every frame's name, size and mtime for a frame folder, or with
-``--identity content`` a SHA-256 of the bytes (:func:`vjepa_fer.features.store.file_identity`):
+``--identity content`` a SHA-256 of the bytes (:func:`vjepa_fer.io.file_identity`):
 the feature store reuses tokens only for an unchanged video. The report holds
 the rows whose status is not ok, with the full path.
 """
@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vjepa_fer.io import contained, write_csv
+from vjepa_fer.io import contained, file_identity, write_csv
 from vjepa_fer.video.clips import WINDOW
 from vjepa_fer.video.decode import BACKENDS, VideoError, probe_video
 
@@ -54,8 +54,6 @@ REPORT_COLUMNS = ["video", "path", "status", "error"]
 
 def probe_row(task: tuple[str, str, str, bool, str]) -> dict:
     """Probe one video; never raises for a bad video (the row records the problem)."""
-    from vjepa_fer.features.store import file_identity
-
     video, path, backend, verify, identity = task
     row: dict = {"video": video, "num_frames": None, "fps": None, "width": None, "height": None}
     try:
@@ -97,7 +95,7 @@ def video_lengths(
     """One row per entry of ``videos`` (paths relative to ``root``), in the same order.
 
     ``identity`` is how each video's identity is recorded (``stat`` or ``content``,
-    :func:`vjepa_fer.features.store.file_identity`)."""
+    :func:`vjepa_fer.io.file_identity`)."""
     root = Path(root)
     tasks = [(v, str(root / v), backend, verify, identity) for v in videos]
     if jobs <= 1 or len(tasks) <= 1:

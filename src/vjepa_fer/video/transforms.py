@@ -35,6 +35,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from vjepa_fer import schema
+
 logger = logging.getLogger(__name__)
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -136,7 +138,7 @@ def _chunks(num: int, chunk: int) -> list[slice]:
 
 def eval_views(
     frames: np.ndarray | torch.Tensor,
-    size: int = 384,
+    size: int = schema.default("encoder.img_size"),
     *,
     num_views: int = 1,
     device: torch.device | str | None = None,
@@ -183,7 +185,7 @@ def eval_views(
 
 def eval_transform(
     frames: np.ndarray | torch.Tensor,
-    size: int = 384,
+    size: int = schema.default("encoder.img_size"),
     *,
     device: torch.device | str | None = None,
     antialias: bool = False,

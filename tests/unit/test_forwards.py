@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from vjepa_fer.evaluate.compute import (
+from vjepa_fer.evaluate.forwards import (
     COLUMNS,
     Settings,
     add_arguments,

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vjepa_fer import schema
 from vjepa_fer.data.folds import assign_folds, load_folds
 from vjepa_fer.datasets import get_dataset
 from vjepa_fer.features.plan import usable_videos
@@ -63,8 +64,8 @@ def encoder_tokens(img_size: int, num_frames: int, patch: int = 16, tubelet: int
 def encoder_flops(
     embed_dim: int = 1280,
     depth: int = 32,
-    img_size: int = 384,
-    num_frames: int = 16,
+    img_size: int = schema.default("encoder.img_size"),
+    num_frames: int = schema.default("encoder.num_frames"),
     patch: int = 16,
     tubelet: int = 2,
     *,
@@ -93,7 +94,10 @@ def h100_hours(flop: float, tflops: float = 400.0) -> float:
 
 @lru_cache(maxsize=4096)  # 10k videos share a few hundred lengths
 def distinct_train_positions(
-    num_frames: int, frames_per_clip: int = 16, frame_step: int = 4, clips: int = 8
+    num_frames: int,
+    frames_per_clip: int = schema.default("encoder.num_frames"),
+    frame_step: int = schema.default("encoder.frame_step"),
+    clips: int = 8,
 ) -> int:
     """How many of a video's fixed training clips differ (1 for L < 71 at the defaults)."""
     # Long videos' windows lie in distinct partitions whichever window is drawn: count the first.
@@ -114,8 +118,8 @@ def prepare(
     *,
     clips: int = 8,
     stride: int = 1,
-    frames_per_clip: int = 16,
-    frame_step: int = 4,
+    frames_per_clip: int = schema.default("encoder.num_frames"),
+    frame_step: int = schema.default("encoder.frame_step"),
 ) -> pd.DataFrame:
     """Usable videos of one dataset with ``eval_clips`` and ``train_positions`` per video."""
     plan = dict(clips=clips, stride=stride, frames_per_clip=frames_per_clip, frame_step=frame_step)
@@ -183,8 +187,8 @@ def authors_protocol(
     clips: int = 8,
     views: int = 3,
     stride: int = 1,
-    frames_per_clip: int = 16,
-    frame_step: int = 4,
+    frames_per_clip: int = schema.default("encoder.num_frames"),
+    frame_step: int = schema.default("encoder.frame_step"),
     probe_sets: int = 1,
 ) -> tuple[pd.DataFrame, dict]:
     """Clip forwards of the authors' code for Tables II–IV (rows = part × dataset) and a summary.
@@ -244,8 +248,8 @@ def our_protocol(
     epochs: int = 20,
     clips: int = 8,
     stride: int = 1,
-    frames_per_clip: int = 16,
-    frame_step: int = 4,
+    frames_per_clip: int = schema.default("encoder.num_frames"),
+    frame_step: int = schema.default("encoder.frame_step"),
     copies: int = 0,
     distinct: bool = False,
     share_modalities: bool = False,
@@ -309,13 +313,13 @@ def our_protocol(
 class Settings:
     """Everything the comparison depends on (docs/compute.md: the authors' 384-px ViT-H)."""
 
-    epochs: int = 20
-    clips: int = 8
+    epochs: int = schema.default("probe.epochs")
+    clips: int = schema.default("probe.clips")
     views: int = 3
     stride: int = 1
-    frames_per_clip: int = 16
-    frame_step: int = 4
-    img_size: int = 384
+    frames_per_clip: int = schema.default("encoder.num_frames")
+    frame_step: int = schema.default("encoder.frame_step")
+    img_size: int = schema.default("encoder.img_size")
     embed_dim: int = 1280
     depth: int = 32
     patch: int = 16
@@ -361,10 +365,12 @@ SETTING_HELP = {
 ENCODER_FIELDS = ("embed_dim", "depth", "patch", "tubelet")
 
 
-def encoder_dims(name: str, img_size: int = 224, num_frames: int = 16) -> dict[str, int]:
+def encoder_dims(
+    name: str, img_size: int = 224, num_frames: int = schema.default("encoder.num_frames")
+) -> dict[str, int]:
     """``embed_dim, depth, patch, tubelet`` of a registry encoder: from the V-JEPA presets without
     building anything, else read off a randomly initialised build (optional encoders)."""
-    from vjepa_fer.models.vit import VIT_PRESETS
+    from vjepa_fer.models.vit import VIT_PRESETS  # torch: only when an encoder is named
 
     if name in VIT_PRESETS:
         c = VIT_PRESETS[name]
@@ -374,7 +380,7 @@ def encoder_dims(name: str, img_size: int = 224, num_frames: int = 16) -> dict[s
             "patch": c.patch_size,
             "tubelet": c.tubelet_size,
         }
-    from vjepa_fer.models.registry import build_encoder
+    from vjepa_fer.models.registry import build_encoder  # torch: optional encoders only
 
     try:
         model = build_encoder(name, img_size=img_size, num_frames=num_frames)
