@@ -130,7 +130,7 @@ def add_rank_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--devices-per-job",
         type=positive_int,
-        default=1,
+        default=schema.default("compute.devices_per_job"),
         help="processes (one per device: cuda:0..N-1 of the visible GPUs, or the CPU) that "
         "share the encoder's work; results equal one device's",
     )

@@ -81,7 +81,7 @@ class ProbeOptimConfig:
     grad_clip: float = schema.default("probe.grad_clip")
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
-    lr_schedule: str = "authors"
+    lr_schedule: str = schema.default("probe.lr_schedule")
 
 
 def is_decayed(name: str, param: torch.Tensor) -> bool:

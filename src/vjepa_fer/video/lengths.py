@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from vjepa_fer import schema
 from vjepa_fer.io import contained, file_identity, write_csv
 from vjepa_fer.video.clips import WINDOW
 from vjepa_fer.video.decode import BACKENDS, VideoError, probe_video
@@ -131,7 +132,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--identity",
         choices=["stat", "content"],
-        default="stat",
+        default=schema.default("features.identity"),
         help="how a video is identified for the feature store: stat (size and mtime of the file "
         "or of every frame of a folder) or content (SHA-256 of the bytes; reads every byte)",
     )
