@@ -98,7 +98,7 @@ def dry_run_jobs(config: Path) -> list[Job]:
 
 def clip_counts(config: dict, mean_frames: dict[str, int]) -> dict[tuple[str, str], int]:
     """(part, dataset) -> clip forwards of this pipeline (online mode), as `vjepa-fer forwards`."""
-    from vjepa_fer.evaluate.compute import Settings, forwards_table, full_size_tables
+    from vjepa_fer.evaluate.forwards import Settings, forwards_table, full_size_tables
 
     datasets = {d: full_size_tables(d, mean_frames[d]) for d in config["datasets"]}
     table, _ = forwards_table(datasets, Settings())
