@@ -11,7 +11,7 @@ import yaml
 
 from tests.conftest import REPO, run_snakemake
 
-TARGET = "results/my-faces/manifest.csv"
+TARGET = "results/run/my-faces/manifest.csv"  # run_name: the schema default, "run"
 
 
 def snakemake(tmp_path: Path, cfg: dict, *extra: str):

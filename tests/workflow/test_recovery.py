@@ -102,12 +102,12 @@ def test_recipe_after_kill_9_completes_the_run(tmp_path):
 
 def test_a_failed_jobs_reason_reaches_snakemakes_stderr(tmp_path):
     """A missing dataset root: the one-line error of `vjepa-fer index` is in Snakemake's own
-    stderr (profiles/default: show-failed-logs), not only in results/logs/index/ravdess.log."""
+    stderr (profiles/default: show-failed-logs), not only in results/run/logs/index/ravdess.log."""
     (tmp_path / "c.yaml").write_text(
         yaml.safe_dump({"datasets": {"ravdess": {"source": "local", "root": "/no/such/root"}}})
     )
     res = run_snakemake(
-        "results/demo/ravdess/manifest.csv", "--cores", "1", "-s", str(REPO / "Snakefile"),
+        "results/run/ravdess/manifest.csv", "--cores", "1", "-s", str(REPO / "Snakefile"),
         "-d", str(tmp_path), "--configfile", str(tmp_path / "c.yaml"),
     )  # fmt: skip
     assert res.returncode != 0
