@@ -363,7 +363,12 @@ def test_timeline_marks_decisions_and_is_legible_at_1600_px(tmp_path: Path) -> N
     decisions = {
         v: predict.decide(clips[clips["video"] == v], outputs) for v in clips["video"].unique()
     }
-    fig = predict.timeline_figure(clips, outputs, "8 probes of results/x/probes/y", decisions)
+    title = (
+        "5 fold probes of results/demo/tiny/probes/ravdess, averaged; encoder tiny with RANDOM "
+        "weights (seed 0), as in the offline demo: these predictions test the pipeline and say "
+        "nothing about expressions"
+    )  # the demo's own title, longer than one line
+    fig = predict.timeline_figure(clips, outputs, title, decisions)
     width, height = fig.get_size_inches() * fig.dpi
     assert round(width) == 1600
     fig.canvas.draw()
