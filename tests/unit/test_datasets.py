@@ -1,5 +1,5 @@
 """Dataset modules (vjepa_fer.datasets): registry, DFEW / FERV39k / MAFW on synthetic trees in
-their exact layouts (data/synth_wild.py), custom CSV datasets, cross-dataset label sharing."""
+their exact layouts (datasets/synth_wild.py), custom CSV datasets, cross-dataset label sharing."""
 
 import json
 import re
@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from vjepa_fer.cli import main
-from vjepa_fer.data.index import build_manifest
-from vjepa_fer.data.synth_wild import synth_wild
+from vjepa_fer.datasets.index import build_manifest
+from vjepa_fer.datasets.synth_wild import synth_wild
 from vjepa_fer.datasets import (
     IndexOptions,
     builtin_names,

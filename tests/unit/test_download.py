@@ -1,4 +1,4 @@
-"""Tests for vjepa_fer.data.fetch and vjepa_fer.data.download against a local HTTP server.
+"""Tests for vjepa_fer.data.fetch and vjepa_fer.datasets.download against a local HTTP server.
 
 The server (tests/loopback.py: 127.0.0.1, port 0, threaded) serves bytes the test registers,
 honours ``Range`` requests, logs every request, and injects faults per path: a fixed status, a
@@ -25,7 +25,7 @@ import requests
 
 from tests.loopback import ServerState, blob, closed_port_url, serve
 from tests.loopback import sha256 as _sha
-from vjepa_fer.data import download as dl
+from vjepa_fer.datasets import download as dl
 from vjepa_fer.data.fetch import (
     ChecksumError,
     DownloadError,

@@ -7,7 +7,7 @@ import pytest
 
 from vjepa_fer.cli import main
 from vjepa_fer.data.folds import packaged_resource
-from vjepa_fer.data.index import MANIFEST_COLUMNS, build_manifest
+from vjepa_fer.datasets.index import MANIFEST_COLUMNS, build_manifest
 from vjepa_fer.data.naming import ravdess_speech_design
 
 

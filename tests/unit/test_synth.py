@@ -1,4 +1,4 @@
-"""Tests for the synthetic demo dataset (vjepa_fer.data.synth, vjepa_fer.data.faces)."""
+"""Tests for the synthetic demo dataset (vjepa_fer.datasets.synth, vjepa_fer.data.faces)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ import decord
 import numpy as np
 import pytest
 
-from vjepa_fer.data import faces, synth
-from vjepa_fer.data.folds import load_folds, packaged_resource
+from vjepa_fer.data import faces
+from vjepa_fer.data.folds import packaged_resource
+from vjepa_fer.datasets import synth
+from vjepa_fer.datasets.folds import load_folds
 from vjepa_fer.data.naming import parse_cremad, parse_ravdess
 
 SEED = 0

@@ -1,7 +1,7 @@
 """Resumable, verified HTTP downloads and safe zip extraction.
 
 The generic half of the download stage (docs/datasets.md: sources and checksums); the dataset
-logic lives in :mod:`vjepa_fer.data.download`. :func:`fetch` writes ``<dest>.part``, resumes it
+logic lives in :mod:`vjepa_fer.datasets.download`. :func:`fetch` writes ``<dest>.part``, resumes it
 with HTTP ``Range`` requests, retries with exponential backoff, falls back to mirror URLs, and
 renames the part onto ``dest`` only after its size, checksum and an optional content check
 (``validate``, e.g. "loads as a checkpoint") pass, so a file that exists under its final name is

@@ -1,6 +1,6 @@
 """CREMA-D (Cao et al. 2014): ``VideoFlash/AAAA_SSS_EEE_LL.flv`` plus the actors' demographics.
 
-Name parsing lives in data/naming.py, the walk in data/index.py (``index_cremad``); folds are the
+Name parsing lives in data/naming.py, the walk in datasets/index.py (``index_cremad``); folds are the
 paper's Table I, packaged. Facts: docs/datasets.md.
 """
 
@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vjepa_fer.data.download import (
+from vjepa_fer.datasets.download import (
     CREMAD_URL_TEMPLATES,
     DownloadError,
     download_cremad,
@@ -22,7 +22,7 @@ from vjepa_fer.data.download import (
     write_cremad_marker,
 )
 from vjepa_fer.data.folds import packaged_resource
-from vjepa_fer.data.index import index_cremad, load_demographics
+from vjepa_fer.datasets.index import index_cremad, load_demographics
 from vjepa_fer.data.naming import parse_cremad
 from vjepa_fer.datasets import register
 from vjepa_fer.datasets.base import Dataset, IndexOptions
@@ -44,7 +44,7 @@ class CremaD(Dataset):
     # The authors' map came from a Python set(); their run's order (docs/protocol.md, "Label maps").
     authors_label_order = ("sad", "fearful", "happy", "disgust", "neutral", "angry")
     packaged_folds = "crema-d/folds.csv"
-    synth_module = "vjepa_fer.data.synth"
+    synth_module = "vjepa_fer.datasets.synth"
 
     def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
         return index_cremad(root, load_demographics(opts.demographics), opts.on_bad_name)

@@ -95,7 +95,7 @@ class Dfew(SplitFileDataset):
     frame_step = 4  # MAE-DFER / SVFAP sample 16 frames at stride 4 on DFEW
     variants = tuple(VARIANT_PATHS)
     variant_paths = VARIANT_PATHS
-    synth_module = "vjepa_fer.data.synth_wild"
+    synth_module = "vjepa_fer.datasets.synth_wild"
 
     def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
         tests = {k: read_split_csv(split_dir(root, "test") / f"set_{k}.csv") for k in range(1, 6)}

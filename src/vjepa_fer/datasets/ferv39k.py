@@ -86,7 +86,7 @@ class Ferv39k(SplitFileDataset):
     frame_step = 1  # MAE-DFER / SVFAP use stride 1 on FERV39k's short clips
     variants = tuple(VARIANT_PATHS)
     variant_paths = VARIANT_PATHS
-    synth_module = "vjepa_fer.data.synth_wild"
+    synth_module = "vjepa_fer.datasets.synth_wild"
 
     def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
         import pandas as pd

@@ -77,7 +77,7 @@ class Mafw(SplitFileDataset):
     frame_step = 4  # MAE-DFER / SVFAP / HiCMAE sample 16 frames at stride 4 on MAFW
     variants = tuple(VARIANT_PATHS)
     variant_paths = VARIANT_PATHS
-    synth_module = "vjepa_fer.data.synth_wild"
+    synth_module = "vjepa_fer.datasets.synth_wild"
 
     def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
         base = root / SPLITS

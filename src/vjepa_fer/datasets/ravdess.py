@@ -1,6 +1,6 @@
 """RAVDESS (Livingstone & Russo 2018): speech videos ``Actor_XX/MM-VV-EE-II-SS-RR-AA.mp4``.
 
-Name parsing lives in data/naming.py, the walk in data/index.py (``index_ravdess``); folds are the
+Name parsing lives in data/naming.py, the walk in datasets/index.py (``index_ravdess``); folds are the
 packaged Luna-Jiménez et al. 2021 split. Facts: docs/datasets.md.
 """
 
@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vjepa_fer.data import naming
-from vjepa_fer.data.download import download_ravdess
-from vjepa_fer.data.index import index_ravdess
+from vjepa_fer.datasets.download import download_ravdess
+from vjepa_fer.datasets.index import index_ravdess
 from vjepa_fer.data.naming import parse_ravdess
 from vjepa_fer.datasets import register
 from vjepa_fer.datasets.base import Dataset, IndexOptions
@@ -35,7 +35,7 @@ class Ravdess(Dataset):
     # The authors' map is the emotion code minus 1: the same order as ``classes``.
     authors_label_order = RAVDESS_LABELS
     packaged_folds = "ravdess/folds.csv"
-    synth_module = "vjepa_fer.data.synth"
+    synth_module = "vjepa_fer.datasets.synth"
 
     def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
         return index_ravdess(root, opts.modalities, opts.on_bad_name)

@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from vjepa_fer import schema
-from vjepa_fer.datasets import load_cards
+from vjepa_fer.datasets import display_name, load_cards
 from vjepa_fer.evaluate.results import KEYS, NAME, paired_tests, posterior_files, score_posteriors
 from vjepa_fer.evaluate.stats import (
     METRICS,
@@ -200,8 +200,6 @@ def plot(table: pd.DataFrame, out: Path, labels: Mapping[str, str] | None = None
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
-
-    from vjepa_fer.datasets import display_name
 
     same = table[table["rule"] == "same"]
     datasets = list(dict.fromkeys(same["test"]))

@@ -51,6 +51,7 @@ from vjepa_fer.datasets import builtin_names, display_name, labels_for, load_car
 from vjepa_fer.evaluate.cross import full_confusion
 from vjepa_fer.evaluate.metrics import read_confusion, row_normalise
 from vjepa_fer.io import atomic_open, atomic_path
+from vjepa_fer.report.html import figure_page
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -132,8 +133,6 @@ def class_colors(classes: Sequence[str]) -> dict[str, str]:
 def save_figure(fig: Figure, stem: Path, *, dpi: int = 200) -> list[Path]:
     """Write ``<stem>.png``, ``<stem>.pdf`` and ``<stem>.html`` (the report's page: the PNG
     with its title as caption, :func:`vjepa_fer.report.html.figure_page`) atomically."""
-    from vjepa_fer.report.html import figure_page
-
     paths = []
     with _style():
         for ext in ("png", "pdf"):

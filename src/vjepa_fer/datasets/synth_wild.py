@@ -233,7 +233,7 @@ def synth_wild(
 
 
 def synth_main(args: argparse.Namespace) -> int:
-    """`vjepa-fer synth --dataset dfew|ferv39k|mafw` (called by data/synth.py's run)."""
+    """`vjepa-fer synth --dataset dfew|ferv39k|mafw` (called by datasets/synth.py's run)."""
     paths = synth_wild(
         args.dataset,
         args.out,

@@ -41,7 +41,7 @@ import av  # heavy import kept inside (cli.py imports this module to build its p
 import numpy as np
 
 from vjepa_fer.data import faces
-from vjepa_fer.data.folds import load_folds, packaged_resource
+from vjepa_fer.data.folds import packaged_resource
 from vjepa_fer.data.naming import (
     CREMAD_EMOTIONS,
     CREMAD_SENTENCES,
@@ -53,6 +53,7 @@ from vjepa_fer.data.naming import (
     ravdess_speech_design,
 )
 from vjepa_fer.datasets import get_dataset
+from vjepa_fer.datasets.folds import load_folds
 from vjepa_fer.io import atomic_open, atomic_path
 
 logger = logging.getLogger(__name__)
@@ -391,7 +392,7 @@ def _synth(
     logger.info("synth %s: %d files (%d written, the rest existed) in %.1f s under %s",
                 params["dataset"], len(files), written, secs, root)  # fmt: skip
     frames = {t.key: n_frames(t, seed, short) for t in trials}
-    summary = {"generator": "vjepa_fer.data.synth", "params": params, "n_trials": len(trials),
+    summary = {"generator": "vjepa_fer.datasets.synth", "params": params, "n_trials": len(trials),
                "n_files": len(files), "frames": frames}  # fmt: skip
     with atomic_open(marker, "w", encoding="utf-8") as fh:
         json.dump(summary, fh, indent=1)
@@ -511,7 +512,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="videos made with other parameters are removed and written anew (default: stop)",
     )
-    add("--variant", help="in-the-wild sets: which copy of the videos (data/synth_wild.py)")
+    add("--variant", help="in-the-wild sets: which copy of the videos (datasets/synth_wild.py)")
     add("--clips-per-class", type=int, default=5, help="in-the-wild sets: clips per class")
 
 
@@ -521,7 +522,7 @@ def run(args: argparse.Namespace) -> int:
     generator = get_dataset(args.dataset).synth_module
     if generator is None:
         raise ValueError(f"{args.dataset}: no synthetic generator")
-    if generator != __name__:  # another dataset module's generator (e.g. data/synth_wild.py)
+    if generator != __name__:  # another dataset module's generator (e.g. datasets/synth_wild.py)
         return int(importlib.import_module(generator).synth_main(args))
     actors = args.actor_ids if args.actor_ids else args.actors
     size = args.size or DEFAULT_SIZE[args.dataset]

@@ -24,9 +24,10 @@ import pandas as pd
 
 from vjepa_fer import schema
 from vjepa_fer.data import naming
-from vjepa_fer.data.folds import assign_folds, load_folds, packaged_resource
+from vjepa_fer.data.folds import assign_folds, packaged_resource
 from vjepa_fer.data.validate import check_folds
 from vjepa_fer.datasets import IndexOptions, resolve
+from vjepa_fer.datasets.folds import load_folds
 from vjepa_fer.io import atomic_open, write_csv
 
 logger = logging.getLogger(__name__)
