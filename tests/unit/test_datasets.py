@@ -8,8 +8,6 @@ import pandas as pd
 import pytest
 
 from vjepa_fer.cli import main
-from vjepa_fer.datasets.index import build_manifest
-from vjepa_fer.datasets.synth_wild import synth_wild
 from vjepa_fer.datasets import (
     IndexOptions,
     builtin_names,
@@ -18,6 +16,8 @@ from vjepa_fer.datasets import (
     load_cards,
     resolve,
 )
+from vjepa_fer.datasets.index import build_manifest
+from vjepa_fer.datasets.synth_wild import synth_wild
 from vjepa_fer.labels import CREMAD_LABELS, RAVDESS_LABELS, VOCABULARY
 from vjepa_fer.video.frames import list_frames
 

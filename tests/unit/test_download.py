@@ -25,7 +25,6 @@ import requests
 
 from tests.loopback import ServerState, blob, closed_port_url, serve
 from tests.loopback import sha256 as _sha
-from vjepa_fer.datasets import download as dl
 from vjepa_fer.data.fetch import (
     ChecksumError,
     DownloadError,
@@ -37,6 +36,7 @@ from vjepa_fer.data.fetch import (
     fetch_many,
     unreachable_reason,
 )
+from vjepa_fer.datasets import download as dl
 
 FAST = {"retries": 3, "timeout": 5, "progress": False, "backoff": 0.01}
 _State = ServerState

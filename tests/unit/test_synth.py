@@ -15,8 +15,9 @@ import pytest
 from vjepa_fer.data import faces
 from vjepa_fer.data.folds import packaged_resource
 from vjepa_fer.datasets import synth
+from vjepa_fer.datasets.cremad.naming import parse_cremad
 from vjepa_fer.datasets.folds import load_folds
-from vjepa_fer.data.naming import parse_cremad, parse_ravdess
+from vjepa_fer.datasets.ravdess.naming import parse_ravdess
 
 SEED = 0
 R_SIZE = (64, 36)

@@ -14,13 +14,14 @@ from pathlib import Path
 import pandas as pd
 
 
-
 def packaged_resource(relpath: str) -> str:
     """Text of a data file shipped in ``vjepa_fer/data/resources``."""
     return resources.files("vjepa_fer.data").joinpath("resources", relpath).read_text("utf-8")
 
 
-def read_folds(dataset: str, packaged: str | None, path: str | Path | None = None) -> dict[int, int]:
+def read_folds(
+    dataset: str, packaged: str | None, path: str | Path | None = None
+) -> dict[int, int]:
     """Map actor -> fold, from ``path`` or the packaged table ``packaged`` (a path under
     ``vjepa_fer/data/resources``, what a dataset module declares as ``packaged_folds``).
 

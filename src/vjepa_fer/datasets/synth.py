@@ -42,18 +42,20 @@ import numpy as np
 
 from vjepa_fer.data import faces
 from vjepa_fer.data.folds import packaged_resource
-from vjepa_fer.data.naming import (
+from vjepa_fer.datasets import get_dataset
+from vjepa_fer.datasets.cremad.naming import (
     CREMAD_EMOTIONS,
     CREMAD_SENTENCES,
-    RAVDESS_EMOTIONS,
-    RAVDESS_STATEMENTS,
     CremadName,
     parse_cremad,
+)
+from vjepa_fer.datasets.folds import load_folds
+from vjepa_fer.datasets.ravdess.naming import (
+    RAVDESS_EMOTIONS,
+    RAVDESS_STATEMENTS,
     parse_ravdess,
     ravdess_speech_design,
 )
-from vjepa_fer.datasets import get_dataset
-from vjepa_fer.datasets.folds import load_folds
 from vjepa_fer.io import atomic_open, atomic_path
 
 logger = logging.getLogger(__name__)

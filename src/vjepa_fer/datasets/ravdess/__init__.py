@@ -1,7 +1,7 @@
 """RAVDESS (Livingstone & Russo 2018): speech videos ``Actor_XX/MM-VV-EE-II-SS-RR-AA.mp4``.
 
-Name parsing lives in data/naming.py, the walk in datasets/index.py (``index_ravdess``); folds are the
-packaged Luna-Jiménez et al. 2021 split. Facts: docs/datasets.md.
+Name parsing and the walk live in datasets/ravdess/naming.py; folds are the packaged
+Luna-Jiménez et al. 2021 split. Facts: docs/datasets.md.
 """
 
 from __future__ import annotations
@@ -11,12 +11,10 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vjepa_fer.data import naming
-from vjepa_fer.datasets.download import download_ravdess
-from vjepa_fer.datasets.index import index_ravdess
-from vjepa_fer.data.naming import parse_ravdess
 from vjepa_fer.datasets import register
 from vjepa_fer.datasets.base import Dataset, IndexOptions
+from vjepa_fer.datasets.download import download_ravdess
+from vjepa_fer.datasets.ravdess.naming import index_ravdess, parse_ravdess, ravdess_speech_design
 from vjepa_fer.labels import RAVDESS_LABELS
 
 if TYPE_CHECKING:
@@ -44,7 +42,7 @@ class Ravdess(Dataset):
         return video.rsplit("/", 1)[-1]  # file names are unique across the dataset
 
     def expected_names(self, opts: IndexOptions) -> set[str]:
-        return {n.filename() for n in naming.ravdess_speech_design(modalities=opts.modalities)}
+        return {n.filename() for n in ravdess_speech_design(modalities=opts.modalities)}
 
     def published_rows(self) -> list[dict]:
         rows = []

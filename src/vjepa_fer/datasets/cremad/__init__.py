@@ -1,7 +1,7 @@
 """CREMA-D (Cao et al. 2014): ``VideoFlash/AAAA_SSS_EEE_LL.flv`` plus the actors' demographics.
 
-Name parsing lives in data/naming.py, the walk in datasets/index.py (``index_cremad``); folds are the
-paper's Table I, packaged. Facts: docs/datasets.md.
+Name parsing, demographics and the walk live in datasets/cremad/naming.py; folds are the paper's
+Table I, packaged. Facts: docs/datasets.md.
 """
 
 from __future__ import annotations
@@ -12,6 +12,10 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vjepa_fer.data.folds import packaged_resource
+from vjepa_fer.datasets import register
+from vjepa_fer.datasets.base import Dataset, IndexOptions
+from vjepa_fer.datasets.cremad.naming import index_cremad, load_demographics, parse_cremad
 from vjepa_fer.datasets.download import (
     CREMAD_URL_TEMPLATES,
     DownloadError,
@@ -21,11 +25,6 @@ from vjepa_fer.datasets.download import (
     verify_cremad,
     write_cremad_marker,
 )
-from vjepa_fer.data.folds import packaged_resource
-from vjepa_fer.datasets.index import index_cremad, load_demographics
-from vjepa_fer.data.naming import parse_cremad
-from vjepa_fer.datasets import register
-from vjepa_fer.datasets.base import Dataset, IndexOptions
 from vjepa_fer.labels import CREMAD_LABELS
 
 if TYPE_CHECKING:
