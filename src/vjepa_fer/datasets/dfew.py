@@ -96,6 +96,30 @@ class Dfew(SplitFileDataset):
     variants = tuple(VARIANT_PATHS)
     variant_paths = VARIANT_PATHS
     synth_module = "vjepa_fer.datasets.synth_wild"
+    synth_frames = ((40, 110), (11, 15))  # DFEW's shortest clip has 11 frames
+    synth_fixed_frames = {"clip_224x224_16f": 16}  # time-interpolated: always 16 frames
+
+    def synth_frame_names(self, variant: str, key: str, n: int) -> list[str]:
+        if variant == "clip_224x224_16f":
+            return [f"{i}.jpg" for i in range(1, n + 1)]  # unpadded: 1.jpg ... 16.jpg
+        return [f"{key}_{i:05d}.jpg" for i in range(1, n + 1)]
+
+    def synth_split_files(self, clips: list) -> dict[str, list[str]]:
+        # Ids unpadded in the CSV (the files are padded), labels 1-based; the two spellings of
+        # the split folders as found in the wild.
+        code = {name: c for c, name in DFEW_CODES.items()}
+        row = lambda c: f"{int(c.key)},{code[c.label]}"  # noqa: E731
+        out = {}
+        for k in range(1, 6):
+            out[f"EmoLabel_DataSplit/test(single-labeled)/set_{k}.csv"] = [
+                "video_name,label",
+                *(row(c) for c in clips if c.fold == k),
+            ]
+            out[f"EmoLabel_DataSplit/train(single_labeled)/set_{k}.csv"] = [
+                "video_name,label",
+                *(row(c) for c in clips if c.fold != k),
+            ]
+        return out
 
     def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
         tests = {k: read_split_csv(split_dir(root, "test") / f"set_{k}.csv") for k in range(1, 6)}

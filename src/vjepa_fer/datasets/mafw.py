@@ -24,6 +24,7 @@ from vjepa_fer.datasets.base import IndexOptions
 from vjepa_fer.datasets.wild import Entry, SplitFileDataset, fold_rows, folds_from_splits, locate
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 MAFW_NAMES: dict[str, str] = {
@@ -78,6 +79,26 @@ class Mafw(SplitFileDataset):
     variants = tuple(VARIANT_PATHS)
     variant_paths = VARIANT_PATHS
     synth_module = "vjepa_fer.datasets.synth_wild"
+    synth_frames = ((40, 120), (9, 15))  # MAFW's shortest clip has 9 frames
+
+    def synth_clip_key(
+        self, c: int, k: int, label: str, next_id: int, rng: np.random.Generator
+    ) -> tuple[str, int, int]:
+        # MAFW ids are not contiguous: skip a few numbers now and then.
+        next_id += 1 + int(rng.integers(0, 3))
+        return f"{next_id:05d}", 1 + (c + k) % 5, next_id
+
+    def synth_frame_names(self, variant: str, key: str, n: int) -> list[str]:
+        return [f"{i:05d}.png" for i in range(1, n + 1)]
+
+    def synth_split_files(self, clips: list) -> dict[str, list[str]]:
+        name = {ours: theirs for theirs, ours in MAFW_NAMES.items()}
+        line = lambda c: f"{c.key}.mp4 {name[c.label]}"  # noqa: E731
+        out = {}
+        for k in range(1, 6):
+            out[f"{SPLITS}/set_{k}/test.txt"] = [line(c) for c in clips if c.fold == k]
+            out[f"{SPLITS}/set_{k}/train.txt"] = [line(c) for c in clips if c.fold != k]
+        return out
 
     def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
         base = root / SPLITS

@@ -13,11 +13,17 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 import pandas as pd
 
 from vjepa_fer.datasets.base import Dataset, IndexOptions
 from vjepa_fer.io import contained, safe_join
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from vjepa_fer.datasets.synth_wild import Clip as SynthClip
 
 logger = logging.getLogger(__name__)
 MAX_LISTED = 10
@@ -158,6 +164,28 @@ class SplitFileDataset(Dataset):
 
     def index_options(self, cfg: dict, root: str) -> list[str]:
         return ["--variant", cfg["variant"]] if cfg.get("variant") else []
+
+    # The synthetic generator (datasets/synth_wild.py) asks the module for its layout:
+    # frame counts ((usual range), (short range)) and the share of short clips,
+    synth_frames: ClassVar[tuple[tuple[int, int], tuple[int, int]]] = ((40, 110), (11, 15))
+    synth_short_fraction: ClassVar[float] = 0.05
+    # and the variants whose clips all have one length (variant -> frames).
+    synth_fixed_frames: ClassVar[dict[str, int]] = {}
+
+    def synth_clip_key(
+        self, c: int, k: int, label: str, next_id: int, rng: np.random.Generator
+    ) -> tuple[str, int, int]:
+        """``(id, test fold, next id)`` of the k-th synthetic clip of class number ``c``: by
+        default contiguous 5-digit ids, the folds in turn."""
+        return f"{next_id + 1:05d}", 1 + (c + k) % len(self.test_folds), next_id + 1
+
+    def synth_frame_names(self, variant: str, key: str, n: int) -> list[str]:
+        """File names of the ``n`` frames of a synthetic clip in a frame-folder variant."""
+        raise NotImplementedError(f"{self.name}: no synthetic frame names")
+
+    def synth_split_files(self, clips: list[SynthClip]) -> dict[str, list[str]]:
+        """The split files of a synthetic set: path relative to the root -> lines."""
+        raise NotImplementedError(f"{self.name}: no synthetic split files")
 
     def synth_options(self, cfg: dict) -> list[str]:
         variant = cfg.get("variant") or self.variants[0]

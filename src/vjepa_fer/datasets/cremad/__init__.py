@@ -12,19 +12,19 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vjepa_fer.data.fetch import DownloadError
 from vjepa_fer.data.folds import packaged_resource
 from vjepa_fer.datasets import register
 from vjepa_fer.datasets.base import Dataset, IndexOptions
-from vjepa_fer.datasets.cremad.naming import index_cremad, load_demographics, parse_cremad
-from vjepa_fer.datasets.download import (
+from vjepa_fer.datasets.cremad.download import (
     CREMAD_URL_TEMPLATES,
-    DownloadError,
     download_cremad,
     load_cremad_table,
     read_names,
     verify_cremad,
     write_cremad_marker,
 )
+from vjepa_fer.datasets.cremad.naming import index_cremad, load_demographics, parse_cremad
 from vjepa_fer.labels import CREMAD_LABELS
 
 if TYPE_CHECKING:

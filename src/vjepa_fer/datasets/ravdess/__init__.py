@@ -13,7 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from vjepa_fer.datasets import register
 from vjepa_fer.datasets.base import Dataset, IndexOptions
-from vjepa_fer.datasets.download import download_ravdess
+from vjepa_fer.datasets.ravdess.download import (
+    RAVDESS_BASE_URL,
+    RAVDESS_RECORD_API,
+    download_ravdess,
+)
 from vjepa_fer.datasets.ravdess.naming import index_ravdess, parse_ravdess, ravdess_speech_design
 from vjepa_fer.labels import RAVDESS_LABELS
 
@@ -80,8 +84,9 @@ class Ravdess(Dataset):
             args.root,
             actors=args.actors or range(1, 25),
             pinned=args.checksums,
-            base_url=args.base_url,
-            record_api=args.record_api or None,
+            base_url=args.base_url or RAVDESS_BASE_URL,
+            # '' asks for the pinned table alone (no record API)
+            record_api=RAVDESS_RECORD_API if args.record_api is None else args.record_api or None,
             keep_archives=args.keep_archives,
             marker=args.marker,
             **common,
