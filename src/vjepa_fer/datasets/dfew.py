@@ -18,16 +18,14 @@ Clips have no subject ids, so ``actor`` is the clip id. Facts: docs/wild-dataset
 from __future__ import annotations
 
 import csv
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vjepa_fer.datasets import register
-from vjepa_fer.datasets.base import IndexOptions
-from vjepa_fer.datasets.wild import Entry, SplitFileDataset, fold_rows, folds_from_splits, locate
+from vjepa_fer.datasets.wild import Entry, FiveFoldSplitDataset
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 # 1-based label code -> vocabulary name, in DFEW's own order (also our probe order).
 DFEW_CODES: dict[int, str] = {
@@ -85,7 +83,7 @@ def read_split_csv(path: Path) -> list[Entry]:
     return out
 
 
-class Dfew(SplitFileDataset):
+class Dfew(FiveFoldSplitDataset):
     name = "dfew"
     display_name = "DFEW"
     classes = tuple(DFEW_CODES.values())
@@ -121,19 +119,11 @@ class Dfew(SplitFileDataset):
             ]
         return out
 
-    def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
-        tests = {k: read_split_csv(split_dir(root, "test") / f"set_{k}.csv") for k in range(1, 6)}
-        trains = {k: read_split_csv(split_dir(root, "train") / f"set_{k}.csv") for k in range(1, 6)}
-        folds = folds_from_splits(tests, trains)
-        pattern = self.pattern(opts)
-        found, ignored = locate(
-            root,
-            sorted(folds),
-            lambda v: pattern.format(id=v),
-            expect_full=opts.expect_full,
-            what="DFEW",
-        )
-        return fold_rows(root, pattern, found, folds, ignored)
+    def split_file(self, root: Path, part: str, fold: int) -> Path:
+        return split_dir(root, part) / f"set_{fold}.csv"
+
+    def read_split(self, path: Path) -> list[Entry]:
+        return read_split_csv(path)
 
 
 register(Dfew())

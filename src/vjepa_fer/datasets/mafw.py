@@ -15,17 +15,14 @@ Clip ids are 5-digit and not contiguous; ``actor`` is the clip id. Facts: docs/w
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vjepa_fer.datasets import register
-from vjepa_fer.datasets.base import IndexOptions
-from vjepa_fer.datasets.wild import Entry, SplitFileDataset, fold_rows, folds_from_splits, locate
+from vjepa_fer.datasets.wild import Entry, FiveFoldSplitDataset
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
 
 MAFW_NAMES: dict[str, str] = {
     "anger": "angry",
@@ -68,7 +65,7 @@ def read_split(path: Path) -> list[Entry]:
     return out
 
 
-class Mafw(SplitFileDataset):
+class Mafw(FiveFoldSplitDataset):
     name = "mafw"
     display_name = "MAFW"
     classes = tuple(MAFW_NAMES.values())
@@ -100,20 +97,11 @@ class Mafw(SplitFileDataset):
             out[f"{SPLITS}/set_{k}/train.txt"] = [line(c) for c in clips if c.fold != k]
         return out
 
-    def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
-        base = root / SPLITS
-        tests = {k: read_split(base / f"set_{k}" / "test.txt") for k in range(1, 6)}
-        trains = {k: read_split(base / f"set_{k}" / "train.txt") for k in range(1, 6)}
-        folds = folds_from_splits(tests, trains)
-        pattern = self.pattern(opts)
-        found, ignored = locate(
-            root,
-            sorted(folds),
-            lambda v: pattern.format(id=v),
-            expect_full=opts.expect_full,
-            what="MAFW",
-        )
-        return fold_rows(root, pattern, found, folds, ignored)
+    def split_file(self, root: Path, part: str, fold: int) -> Path:
+        return root / SPLITS / f"set_{fold}" / f"{part}.txt"
+
+    def read_split(self, path: Path) -> list[Entry]:
+        return read_split(path)
 
 
 register(Mafw())

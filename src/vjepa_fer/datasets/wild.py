@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 
@@ -22,8 +22,6 @@ from vjepa_fer.io import contained, safe_join
 
 if TYPE_CHECKING:
     import numpy as np
-
-    from vjepa_fer.datasets.synth_wild import Clip as SynthClip
 
 logger = logging.getLogger(__name__)
 MAX_LISTED = 10
@@ -183,8 +181,9 @@ class SplitFileDataset(Dataset):
         """File names of the ``n`` frames of a synthetic clip in a frame-folder variant."""
         raise NotImplementedError(f"{self.name}: no synthetic frame names")
 
-    def synth_split_files(self, clips: list[SynthClip]) -> dict[str, list[str]]:
-        """The split files of a synthetic set: path relative to the root -> lines."""
+    def synth_split_files(self, clips: list[Any]) -> dict[str, list[str]]:
+        """The split files of a synthetic set (``clips``: datasets/synth_wild.py's ``Clip``, with
+        ``key``, ``label`` and ``fold``): path relative to the root -> lines."""
         raise NotImplementedError(f"{self.name}: no synthetic split files")
 
     def synth_options(self, cfg: dict) -> list[str]:
@@ -210,3 +209,32 @@ def fold_rows(
         base_row(rel, int(v), folds[v][0], folds[v][1], rel) for v, rel in sorted(found.items())
     ]
     return pd.DataFrame(rows), ignored
+
+
+class FiveFoldSplitDataset(SplitFileDataset):
+    """A split-file dataset with a test and a training list per fold (DFEW, MAFW): the module
+    says where fold k's lists lie and how to read one; the index is the same for all."""
+
+    def split_file(self, root: Path, part: str, fold: int) -> Path:
+        """The ``part`` ("test" or "train") list of ``fold`` under ``root``."""
+        raise NotImplementedError
+
+    def read_split(self, path: Path) -> list[Entry]:
+        """Entries of one split file; errors name the file, line and column."""
+        raise NotImplementedError
+
+    def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
+        lists = {
+            part: {k: self.read_split(self.split_file(root, part, k)) for k in self.test_folds}
+            for part in ("test", "train")
+        }
+        folds = folds_from_splits(lists["test"], lists["train"])
+        pattern = self.pattern(opts)
+        found, ignored = locate(
+            root,
+            sorted(folds),
+            lambda v: pattern.format(id=v),
+            expect_full=opts.expect_full,
+            what=self.display_name,
+        )
+        return fold_rows(root, pattern, found, folds, ignored)

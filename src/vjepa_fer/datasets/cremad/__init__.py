@@ -57,13 +57,9 @@ class CremaD(Dataset):
         table = pd.read_csv(io.StringIO(packaged_resource("crema-d/videoflash_lfs.tsv")), sep="\t")
         return set(table["file"])
 
-    def published_rows(self) -> list[dict]:
-        rows = []
-        for name in sorted(self.expected_names(IndexOptions())):
-            n = parse_cremad(name)
-            video = f"VideoFlash/{name}"
-            rows.append({"video": video, "actor": n.actor, "label": n.label, "trial": n.stem})
-        return rows
+    def published_row(self, name: str) -> dict:
+        n = parse_cremad(name)
+        return {"video": f"VideoFlash/{name}", "actor": n.actor, "label": n.label, "trial": n.stem}
 
     def actor_of_name(self, name: str) -> int:
         return parse_cremad(name).actor

@@ -48,13 +48,10 @@ class Ravdess(Dataset):
     def expected_names(self, opts: IndexOptions) -> set[str]:
         return {n.filename() for n in ravdess_speech_design(modalities=opts.modalities)}
 
-    def published_rows(self) -> list[dict]:
-        rows = []
-        for name in sorted(self.expected_names(IndexOptions())):
-            n = parse_ravdess(name)
-            video = f"Actor_{n.actor:02d}/{name}"
-            rows.append({"video": video, "actor": n.actor, "label": n.label, "trial": n.trial})
-        return rows
+    def published_row(self, name: str) -> dict:
+        n = parse_ravdess(name)
+        video = f"Actor_{n.actor:02d}/{name}"
+        return {"video": video, "actor": n.actor, "label": n.label, "trial": n.trial}
 
     def actor_of_name(self, name: str) -> int:
         return parse_ravdess(name).actor
