@@ -43,7 +43,7 @@ class CremaD(Dataset):
     # The authors' map came from a Python set(); their run's order (docs/protocol.md, "Label maps").
     authors_label_order = ("sad", "fearful", "happy", "disgust", "neutral", "angry")
     packaged_folds = "crema-d/folds.csv"
-    synth_module = "vjepa_fer.datasets.synth"
+    synth_module = "vjepa_fer.datasets.cremad.synth"
 
     def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
         return index_cremad(root, load_demographics(opts.demographics), opts.on_bad_name)

@@ -37,7 +37,7 @@ class Ravdess(Dataset):
     # The authors' map is the emotion code minus 1: the same order as ``classes``.
     authors_label_order = RAVDESS_LABELS
     packaged_folds = "ravdess/folds.csv"
-    synth_module = "vjepa_fer.datasets.synth"
+    synth_module = "vjepa_fer.datasets.ravdess.synth"
 
     def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
         return index_ravdess(root, opts.modalities, opts.on_bad_name)
