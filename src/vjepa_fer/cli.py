@@ -18,10 +18,10 @@ from vjepa_fer import __version__
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "download": ("vjepa_fer.data.download", "download and verify a dataset or a checkpoint"),
-    "index": ("vjepa_fer.data.index", "build a video manifest with folds from file names"),
-    "summary": ("vjepa_fer.data.summary", "per-fold counts of videos, actors, classes, sex"),
-    "synth": ("vjepa_fer.data.synth", "write the synthetic face-video demo dataset"),
+    "download": ("vjepa_fer.datasets.download", "download and verify a dataset or a checkpoint"),
+    "index": ("vjepa_fer.datasets.index", "build a video manifest with folds from file names"),
+    "summary": ("vjepa_fer.datasets.summary", "per-fold counts of videos, actors, classes, sex"),
+    "synth": ("vjepa_fer.datasets.synth", "write the synthetic face-video demo dataset"),
     "lengths": ("vjepa_fer.video.lengths", "frame count, fps and size of every video"),
     "extract": ("vjepa_fer.features.extract", "encode clips once into the feature store"),
     "merge-features": ("vjepa_fer.features.merge", "join extraction shards into one index"),

@@ -19,15 +19,10 @@ SRC = Path(__file__).resolve().parents[2] / "src" / PACKAGE
 # Floors from the bottom; a module may import its own floor's rooms and any floor below.
 # A room is a top-level module or a subpackage of vjepa_fer (docs/architecture.md, "Layers").
 LAYERS: tuple[tuple[str, ...], ...] = (
-    (
-        "io",
-        "labels",
-        "progress",
-        "schema",
-        "text",
-    ),  # files, class names, progress, schema, escaping
+    ("io", "labels", "progress", "schema", "text"),  # files, labels, progress, schema, escaping
     ("video", "models"),  # decoding and pixels; encoders and checkpoints
-    ("data", "datasets"),  # dataset machinery and the dataset registry/modules
+    ("data",),  # dataset machinery: verified transfers, fold tables, faces drawing, checks
+    ("datasets",),  # the registry, one module per dataset, the stages that dispatch through it
     ("features",),  # clip planning, the clip stream, the encoder pass, the feature store
     ("probe", "evaluate"),  # attentive probes; metrics, voting, statistics, forward accounting
     ("report",),  # tables, figures, run info
@@ -35,10 +30,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 # The package's __init__ only resolves names lazily (by string): it sits with the bottom floor.
 FLOOR_OF_ROOT = 0
-# Rooms of one floor may import each other as long as no room-level circle forms, except this
-# one: dataset modules call the data stages' helpers and the stages dispatch through the registry.
-# Issue 19, item 2 (each dataset wholly in its module) removes it; do not add another.
-KNOWN_ROOM_CIRCLES: set[frozenset[str]] = {frozenset({"data", "datasets"})}
+# Rooms of one floor may import each other as long as no room-level circle forms; none is known
+# (the data <-> datasets circle went when every dataset moved into its module, issue 19).
+KNOWN_ROOM_CIRCLES: set[frozenset[str]] = set()
 
 
 def _modules() -> dict[str, Path]:

@@ -26,8 +26,8 @@ TORCH_FREE = [
     "vjepa_fer.report.tables",
     "vjepa_fer.report.figures",
     "vjepa_fer.report.runinfo",
-    "vjepa_fer.data.index",
-    "vjepa_fer.data.summary",
+    "vjepa_fer.datasets.index",
+    "vjepa_fer.datasets.summary",
 ]
 
 

@@ -59,11 +59,6 @@ def test_defaults_filled_like_snakemake():
             "unknown key sede; allowed under the top level: compute, datasets",
         ),
         (lambda c: c["datasets"]["ravdess"].update(expect_ful=True), "datasets/ravdess"),
-        # dfew is a dataset now (issue 13); an unknown name must be a `type: custom` entry
-        (
-            lambda c: c["datasets"].update(afew={"source": "local", "root": "x"}),
-            "datasets: 'afew' is not one of",
-        ),
         (lambda c: c.update(seed="zero"), "seed: 'zero' is not of type 'integer'"),
         (lambda c: c["datasets"]["ravdess"].update(source="ftp"), "'ftp' is not one of"),
         (lambda c: c["datasets"]["ravdess"].update(source="local"), "'root' is a required"),
@@ -81,6 +76,22 @@ def test_bad_configs_name_the_key(mutate, message):
     assert "bad.yaml" in str(info.value)
     with pytest.raises(WorkflowError):  # Snakemake refuses the same config
         snakemake_validate(cfg, str(SCHEMA_PATH))
+
+
+def test_unregistered_dataset_names_need_type_custom():
+    """The dataset names come from the registry, not the schema file: the project's check (run
+    before Snakemake's validate() in the Snakefile) stops a name that is neither registered nor
+    declared ``type: custom``, listing the registered ones."""
+    cfg = minimal()
+    cfg["datasets"]["afew"] = {"source": "local", "root": "x"}
+    with pytest.raises(ValueError, match="invalid config") as info:
+        validate_config(copy.deepcopy(cfg), load_schema(), "bad.yaml")
+    assert "datasets: 'afew' is not one of ['ravdess', 'crema-d', 'dfew'" in str(info.value)
+    cfg["datasets"]["afew"]["type"] = "custom"
+    cfg["datasets"]["afew"]["classes"] = ["happy", "sad"]
+    validate_config(copy.deepcopy(cfg), load_schema(), "ok.yaml")
+    snakemake_validate(cfg, str(SCHEMA_PATH))
+    assert "ravdess" not in load_schema()["properties"]["datasets"].get("properties", {})
 
 
 def test_not_a_mapping_and_bad_yaml(tmp_path):

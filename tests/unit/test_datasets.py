@@ -1,16 +1,18 @@
 """Dataset modules (vjepa_fer.datasets): registry, DFEW / FERV39k / MAFW on synthetic trees in
-their exact layouts (data/synth_wild.py), custom CSV datasets, cross-dataset label sharing."""
+their exact layouts (datasets/synth_wild.py), custom CSV datasets, cross-dataset label sharing."""
 
+import importlib
 import json
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+import vjepa_fer
 from vjepa_fer.cli import main
-from vjepa_fer.data.index import build_manifest
-from vjepa_fer.data.synth_wild import synth_wild
 from vjepa_fer.datasets import (
+    BUILTIN,
     IndexOptions,
     builtin_names,
     get_dataset,
@@ -18,6 +20,8 @@ from vjepa_fer.datasets import (
     load_cards,
     resolve,
 )
+from vjepa_fer.datasets.index import build_manifest
+from vjepa_fer.datasets.synth_wild import synth_wild
 from vjepa_fer.labels import CREMAD_LABELS, RAVDESS_LABELS, VOCABULARY
 from vjepa_fer.video.frames import list_frames
 
@@ -38,6 +42,30 @@ def test_registry_and_vocabulary():
     assert not any(get_dataset(d).downloadable for d in ("dfew", "ferv39k", "mafw"))
     with pytest.raises(ValueError, match="unknown dataset 'afew'"):
         get_dataset("afew")
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_each_dataset_is_one_module(name):
+    """Everything about a registered dataset sits behind its module: the module (or package) of
+    the registry line defines the class, its generator has a ``synth_main``, and no file of the
+    package outside the module compares anything with the dataset's name
+    (docs/adding-a-dataset.md)."""
+    ds = get_dataset(name)
+    assert type(ds).__module__ == BUILTIN[name]
+    assert ds.synth_module is None or callable(importlib.import_module(ds.synth_module).synth_main)
+    # a comparison with the name outside the dataset's own files is a branch on the dataset
+    src = Path(vjepa_fer.__file__).parent
+    branch = re.compile(rf"(==|!=|\bin)\s*\(?\s*[\"']{re.escape(name)}[\"']")
+    own = Path(importlib.import_module(BUILTIN[name]).__file__)
+    own = own.parent if own.name == "__init__.py" else own
+    hits = [
+        f"{p.relative_to(src)}:{i}"
+        for p in sorted(src.rglob("*.py"))
+        if not p.is_relative_to(own) and p != own
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if branch.search(line)
+    ]
+    assert not hits, f"branches on {name!r} outside its module: {hits}"
     with pytest.raises(ValueError, match="must be 'custom'"):
         resolve("mine", {"type": "dfew"})
 

@@ -1,4 +1,4 @@
-"""Tests for vjepa_fer.data.fetch and vjepa_fer.data.download against a local HTTP server.
+"""Tests for vjepa_fer.data.fetch and vjepa_fer.datasets.download against a local HTTP server.
 
 The server (tests/loopback.py: 127.0.0.1, port 0, threaded) serves bytes the test registers,
 honours ``Range`` requests, logs every request, and injects faults per path: a fixed status, a
@@ -25,7 +25,7 @@ import requests
 
 from tests.loopback import ServerState, blob, closed_port_url, serve
 from tests.loopback import sha256 as _sha
-from vjepa_fer.data import download as dl
+from vjepa_fer.data import download as data_dl
 from vjepa_fer.data.fetch import (
     ChecksumError,
     DownloadError,
@@ -37,6 +37,9 @@ from vjepa_fer.data.fetch import (
     fetch_many,
     unreachable_reason,
 )
+from vjepa_fer.datasets import download as dl
+from vjepa_fer.datasets.cremad import download as cremad_dl
+from vjepa_fer.datasets.ravdess import download as ravdess_dl
 
 FAST = {"retries": 3, "timeout": 5, "progress": False, "backoff": 0.01}
 _State = ServerState
@@ -242,7 +245,7 @@ def test_ravdess_flow_record_wins_and_rerun_skips(server, tmp_path, caplog):
     root = tmp_path / "ravdess"
     kw = {"actors": [1, 2], "base_url": f"{server.url}/files", "pinned": pinned, **FAST}
     with caplog.at_level(logging.WARNING, logger="vjepa_fer"):
-        marker = dl.download_ravdess(root, record_api=f"{server.url}/api/records/1", **kw)
+        marker = ravdess_dl.download_ravdess(root, record_api=f"{server.url}/api/records/1", **kw)
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("Video_Speech_Actor_02.zip" in w and "f" * 32 in w for w in warnings)
     assert not any("Video_Speech_Actor_01.zip" in w for w in warnings)
@@ -250,18 +253,18 @@ def test_ravdess_flow_record_wins_and_rerun_skips(server, tmp_path, caplog):
     assert len(list((root / "Actor_02").glob("*.mp4"))) == 3
     assert not (root / "archives").exists()  # archives deleted after extraction
     info = json.loads(marker.read_text())
-    assert marker == root / dl.MARKER_NAME and info["checksums_from"] == "zenodo-record"
+    assert marker == root / data_dl.MARKER_NAME and info["checksums_from"] == "zenodo-record"
     assert sorted(info["archives"]) == ["Video_Speech_Actor_01.zip", "Video_Speech_Actor_02.zip"]
     assert info["disagreements"][0]["file"] == "Video_Speech_Actor_02.zip"
     n_requests = len(server.log)
-    dl.download_ravdess(root, record_api=f"{server.url}/api/records/1", **kw)
+    ravdess_dl.download_ravdess(root, record_api=f"{server.url}/api/records/1", **kw)
     assert len(server.log) == n_requests  # finished actors: no network at all
 
 
 def test_ravdess_pinned_table_when_record_unreachable(server, tmp_path):
     _, pinned = _ravdess_fixture(server, tmp_path)
     root = tmp_path / "ravdess"
-    marker = dl.download_ravdess(
+    marker = ravdess_dl.download_ravdess(
         root,
         actors=[1],
         base_url=f"{server.url}/files",
@@ -274,7 +277,7 @@ def test_ravdess_pinned_table_when_record_unreachable(server, tmp_path):
     assert (root / "archives" / "Video_Speech_Actor_01.zip").is_file()
     # Actor 2's pinned md5 is wrong and the record is unreachable: the download must fail.
     with pytest.raises(ChecksumError, match="Video_Speech_Actor_02.zip"):
-        dl.download_ravdess(
+        ravdess_dl.download_ravdess(
             root, actors=[2], base_url=f"{server.url}/files", record_api=None, pinned=pinned, **FAST
         )
     assert not (root / "Actor_02").exists()
@@ -309,26 +312,26 @@ def test_cremad_flow_reports_corrupt_file(server, tmp_path):
     root = tmp_path / "crema-d"
     templates = [f"{server.url}/gitlab/{{name}}", f"{server.url}/github/{{name}}"]
     with pytest.raises(DownloadError, match=r"(?s)1 of 3 .*1001_DFA_DIS_XX\.flv") as info:
-        dl.download_cremad(root, url_templates=templates, table=table, jobs=2, **FAST)
+        cremad_dl.download_cremad(root, url_templates=templates, table=table, jobs=2, **FAST)
     assert "1001_DFA_ANG_XX" not in str(info.value)
     assert (root / "VideoFlash" / "1001_DFA_ANG_XX.flv").read_bytes() == videos[
         "1001_DFA_ANG_XX.flv"
     ]
     assert not (root / "VideoFlash" / "1001_DFA_DIS_XX.flv").exists()
-    assert not (root / dl.MARKER_NAME).exists()
-    report = dl.verify_cremad(root, table=table)
+    assert not (root / data_dl.MARKER_NAME).exists()
+    report = cremad_dl.verify_cremad(root, table=table)
     assert report.missing == ["1001_DFA_DIS_XX.flv"] and len(report.ok) == 2 and not report.clean
     # The server is repaired: a rerun fetches only the missing file and writes the marker.
     server.files["/github/1001_DFA_DIS_XX.flv"] = videos["1001_DFA_DIS_XX.flv"]
     server.log.clear()
-    marker = dl.download_cremad(root, url_templates=templates, table=table, jobs=2, **FAST)
+    marker = cremad_dl.download_cremad(root, url_templates=templates, table=table, jobs=2, **FAST)
     assert {p for p, _ in server.log} == {
         "/gitlab/1001_DFA_DIS_XX.flv",
         "/github/1001_DFA_DIS_XX.flv",
     }
     assert json.loads(marker.read_text())["files"] == 3
     (root / "VideoFlash" / "1001_DFA_FEA_XX.flv").write_bytes(b"x" * 2_002)  # damaged locally
-    report = dl.verify_cremad(root, table=table)
+    report = cremad_dl.verify_cremad(root, table=table)
     assert (
         list(report.wrong) == ["1001_DFA_FEA_XX.flv"]
         and "sha256" in report.wrong["1001_DFA_FEA_XX.flv"]
@@ -337,12 +340,12 @@ def test_cremad_flow_reports_corrupt_file(server, tmp_path):
 
 def test_cremad_unknown_name_rejected(tmp_path):
     with pytest.raises(ValueError, match="NOPE"):
-        dl.download_cremad(tmp_path, names=["NOPE"], url_templates=["http://x/{name}"])
+        cremad_dl.download_cremad(tmp_path, names=["NOPE"], url_templates=["http://x/{name}"])
 
 
 def test_packaged_tables_load():
-    assert len(dl.load_cremad_table()) == 7442
-    ravdess = dl.load_ravdess_table()
+    assert len(cremad_dl.load_cremad_table()) == 7442
+    ravdess = ravdess_dl.load_ravdess_table()
     assert len(ravdess) == 24 and ravdess["Video_Speech_Actor_01.zip"][0] == 552968353
 
 
@@ -369,13 +372,13 @@ def test_checkpoint_records_sha256_then_verifies(server, tmp_path):
     data = _checkpoint(seed=20)
     server.files["/ckpt.pth.tar"] = data
     dest = tmp_path / "ckpt.pth.tar"
-    assert dl.download_checkpoint(f"{server.url}/ckpt.pth.tar", dest, **FAST) == _sha(data)
+    assert data_dl.download_checkpoint(f"{server.url}/ckpt.pth.tar", dest, **FAST) == _sha(data)
     assert (tmp_path / "ckpt.pth.tar.sha256").read_text().split()[0] == _sha(data)
     server.log.clear()
-    dl.download_checkpoint(f"{server.url}/ckpt.pth.tar", dest, **FAST)
+    data_dl.download_checkpoint(f"{server.url}/ckpt.pth.tar", dest, **FAST)
     assert server.log == []
     with pytest.raises(ChecksumError, match="ckpt.pth.tar"):
-        dl.download_checkpoint(
+        data_dl.download_checkpoint(
             f"{server.url}/ckpt.pth.tar", tmp_path / "other.pth.tar", sha256="a" * 64, **FAST
         )
     assert not (tmp_path / "other.pth.tar").exists()
@@ -393,9 +396,9 @@ def test_cli_crema_d_subset_and_verify_only(server, tmp_path, monkeypatch):
     root = tmp_path / "crema-d"
     names = tmp_path / "names.txt"
     names.write_text("# subset\n1001_DFA_ANG_XX\n")
-    real_table = dl.load_cremad_table
+    real_table = cremad_dl.load_cremad_table
     # The CLI reads the packaged 7442-row table; point it at the 3-row test table.
-    monkeypatch.setattr(dl, "load_cremad_table", lambda path=None: real_table(table))
+    monkeypatch.setattr(cremad_dl, "load_cremad_table", lambda path=None: real_table(table))
     args = _args(
         "--dataset",
         "crema-d",
@@ -410,7 +413,7 @@ def test_cli_crema_d_subset_and_verify_only(server, tmp_path, monkeypatch):
         "1",
     )
     assert dl.run(args) == 0
-    assert json.loads((root / dl.MARKER_NAME).read_text())["names"] == ["1001_DFA_ANG_XX.flv"]
+    assert json.loads((root / data_dl.MARKER_NAME).read_text())["names"] == ["1001_DFA_ANG_XX.flv"]
     assert (
         dl.run(
             _args(
@@ -470,29 +473,29 @@ def test_truncated_checkpoint_without_length_is_never_renamed(server, tmp_path, 
     }
     dest = tmp_path / "ckpt.pth.tar"
     with pytest.raises(ChecksumError, match="not a usable checkpoint"):
-        dl.download_checkpoint(f"{server.url}/ckpt.pth.tar", dest, **FAST)
+        data_dl.download_checkpoint(f"{server.url}/ckpt.pth.tar", dest, **FAST)
     assert not dest.exists() and not (tmp_path / "ckpt.pth.tar.part").exists()
     assert not (tmp_path / "ckpt.pth.tar.sha256").exists()  # no digest recorded for it
     # Once the server sends the whole file (still without a length) it is accepted.
     server.faults["/ckpt.pth.tar"] = {"no_length": True}
-    assert dl.download_checkpoint(f"{server.url}/ckpt.pth.tar", dest, **FAST) == _sha(data)
+    assert data_dl.download_checkpoint(f"{server.url}/ckpt.pth.tar", dest, **FAST) == _sha(data)
     assert dest.read_bytes() == data
 
 
 def test_checkpoint_must_hold_the_configured_weights(server, tmp_path, caplog):
     server.files["/other.pth.tar"] = _checkpoint(key="predictor")
     with pytest.raises(ChecksumError, match="'target_encoder'"):
-        dl.download_checkpoint(f"{server.url}/other.pth.tar", tmp_path / "o.pth.tar", **FAST)
+        data_dl.download_checkpoint(f"{server.url}/other.pth.tar", tmp_path / "o.pth.tar", **FAST)
     assert not (tmp_path / "o.pth.tar").exists()
     # The loader's fallback: no target_encoder, but an encoder entry (with a warning).
     server.files["/enc.pth.tar"] = _checkpoint(key="encoder")
     with caplog.at_level(logging.WARNING, logger="vjepa_fer"):
-        dl.download_checkpoint(f"{server.url}/enc.pth.tar", tmp_path / "e.pth.tar", **FAST)
+        data_dl.download_checkpoint(f"{server.url}/enc.pth.tar", tmp_path / "e.pth.tar", **FAST)
     assert (tmp_path / "e.pth.tar").is_file()
     assert any("falling back to 'encoder'" in r.getMessage() for r in caplog.records)
     # A named key other than the default is honoured.
     server.files["/pred.pth.tar"] = _checkpoint(key="predictor")
-    dl.download_checkpoint(
+    data_dl.download_checkpoint(
         f"{server.url}/pred.pth.tar", tmp_path / "p.pth.tar", checkpoint_key="predictor", **FAST
     )
     assert (tmp_path / "p.pth.tar").is_file()
@@ -578,7 +581,9 @@ def test_cremad_offline_gives_one_message_with_local_advice(tmp_path, invalid_dn
     templates = [closed_port_url("/{name}"), "http://gitlab.example.invalid/{name}"]
     with caplog.at_level(logging.WARNING, logger="vjepa_fer"):
         with pytest.raises(HostUnreachable) as info:
-            dl.download_cremad(tmp_path / "c", url_templates=templates, table=table, jobs=1, **FAST)
+            cremad_dl.download_cremad(
+                tmp_path / "c", url_templates=templates, table=table, jobs=1, **FAST
+            )
     message = str(info.value)
     assert "gitlab.example.invalid (name does not resolve)" in message
     assert "connection refused" in message
@@ -589,7 +594,7 @@ def test_cremad_offline_gives_one_message_with_local_advice(tmp_path, invalid_dn
 def test_ravdess_offline_stops_at_the_first_archive(tmp_path, invalid_dns):
     base = "http://zenodo.example.invalid/records/1188976/files"
     with pytest.raises(HostUnreachable, match="source: local") as info:
-        dl.download_ravdess(
+        ravdess_dl.download_ravdess(
             tmp_path / "r", actors=[1, 2, 3], base_url=base, record_api=None, **FAST
         )
     assert "zenodo.example.invalid" in str(info.value)
@@ -598,7 +603,9 @@ def test_ravdess_offline_stops_at_the_first_archive(tmp_path, invalid_dns):
 
 def test_checkpoint_offline_names_encoder_checkpoint(tmp_path):
     with pytest.raises(HostUnreachable) as info:
-        dl.download_checkpoint(closed_port_url("/vith16-384.pth.tar"), tmp_path / "c.pt", **FAST)
+        data_dl.download_checkpoint(
+            closed_port_url("/vith16-384.pth.tar"), tmp_path / "c.pt", **FAST
+        )
     assert "encoder.checkpoint" in str(info.value) and "127.0.0.1" in str(info.value)
 
 
@@ -633,11 +640,11 @@ def test_user_checksum_table_csv_defines_and_verifies_the_files(server, tmp_path
         "1001_TIE_ANG_XX.flv",
         "1003_TIE_ANG_XX.flv",
     ]
-    marker = json.loads((root / dl.MARKER_NAME).read_text())
+    marker = json.loads((root / data_dl.MARKER_NAME).read_text())
     assert marker["table"] == str(table) and marker["files"] == 2
     # The same table verifies a copy; a damaged file is named.
     (root / "VideoFlash" / "1003_TIE_ANG_XX.flv").write_bytes(b"x" * 302)
-    report = dl.verify_cremad(root, table=table, actors=[1001, 1003])
+    report = cremad_dl.verify_cremad(root, table=table, actors=[1001, 1003])
     assert list(report.wrong) == ["1003_TIE_ANG_XX.flv"]
 
 
@@ -653,13 +660,13 @@ def test_bad_checksum_table_is_named(tmp_path, text, match):
     table = tmp_path / "t.csv"
     table.write_text(text)
     with pytest.raises(ValueError, match=match) as info:
-        dl.load_cremad_table(table)
+        cremad_dl.load_cremad_table(table)
     assert str(table) in str(info.value)
 
 
 def test_missing_checksum_table_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.csv"):
-        dl.load_cremad_table(tmp_path / "nope.csv")
+        cremad_dl.load_cremad_table(tmp_path / "nope.csv")
 
 
 def test_ravdess_checksum_table_replaces_the_pinned_one(server, tmp_path):
@@ -753,8 +760,8 @@ def test_checksum_table_names_outside_the_root_are_refused(tmp_path, name):
     table = tmp_path / "lfs.csv"
     table.write_text(f"name,sha256,size\n1001_DFA_ANG_XX.flv,{'a' * 64},10\n{name},{'b' * 64},10\n")
     with pytest.raises(ValueError, match=rf"{re.escape(str(table))}, line 3, column name: path"):
-        dl.load_cremad_table(table)
+        cremad_dl.load_cremad_table(table)
     root = tmp_path / "root"
     with pytest.raises(ValueError, match="line 3"):
-        dl.download_cremad(root, url_templates=["http://127.0.0.1:9/{name}"], table=table)
+        cremad_dl.download_cremad(root, url_templates=["http://127.0.0.1:9/{name}"], table=table)
     assert not (tmp_path / "x.flv").exists() and not Path("/vjepa-fer-abs").exists()

@@ -3,7 +3,8 @@ import io
 import pandas as pd
 import pytest
 
-from vjepa_fer.data.folds import assign_folds, load_folds, packaged_resource
+from vjepa_fer.data.folds import assign_folds, packaged_resource
+from vjepa_fer.datasets.folds import load_folds
 
 # docs/datasets.md: validation actors of the paper's folds (Luna-Jiménez et al. 2021)
 RAVDESS_SPEC = {

@@ -7,8 +7,8 @@ import pytest
 
 from vjepa_fer.cli import main
 from vjepa_fer.data.folds import packaged_resource
-from vjepa_fer.data.index import MANIFEST_COLUMNS, build_manifest
-from vjepa_fer.data.naming import ravdess_speech_design
+from vjepa_fer.datasets.index import MANIFEST_COLUMNS, build_manifest
+from vjepa_fer.datasets.ravdess.naming import ravdess_speech_design
 
 
 def touch(root: Path, rel: str) -> None:

@@ -1,7 +1,10 @@
 import pytest
 
-from vjepa_fer.data import naming
-from vjepa_fer.data.naming import NameError_, parse_cremad, parse_ravdess
+from vjepa_fer.data.walk import NameError_
+from vjepa_fer.datasets.cremad import naming as cremad_naming
+from vjepa_fer.datasets.cremad.naming import parse_cremad
+from vjepa_fer.datasets.ravdess import naming
+from vjepa_fer.datasets.ravdess.naming import parse_ravdess
 
 
 @pytest.mark.parametrize(
@@ -80,13 +83,16 @@ def test_ravdess_design_is_60_trials_per_actor_and_modality():
     assert sum(d.label == "calm" for d in design) == 384
 
 
-@pytest.mark.parametrize("code", sorted(naming.CREMAD_EMOTIONS))
+@pytest.mark.parametrize("code", sorted(cremad_naming.CREMAD_EMOTIONS))
 def test_cremad_every_emotion(code):
-    assert parse_cremad(f"VideoFlash/1001_DFA_{code}_XX.flv").label == naming.CREMAD_EMOTIONS[code]
+    assert (
+        parse_cremad(f"VideoFlash/1001_DFA_{code}_XX.flv").label
+        == cremad_naming.CREMAD_EMOTIONS[code]
+    )
 
 
-@pytest.mark.parametrize("sentence", sorted(naming.CREMAD_SENTENCES))
-@pytest.mark.parametrize("level", sorted(naming.CREMAD_LEVELS))
+@pytest.mark.parametrize("sentence", sorted(cremad_naming.CREMAD_SENTENCES))
+@pytest.mark.parametrize("level", sorted(cremad_naming.CREMAD_LEVELS))
 def test_cremad_every_sentence_and_level(sentence, level):
     n = parse_cremad(f"1091_{sentence}_ANG_{level}.flv")
     assert (n.actor, n.sentence, n.level) == (1091, sentence, level)

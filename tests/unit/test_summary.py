@@ -1,7 +1,7 @@
 import pandas as pd
 
 from vjepa_fer.cli import main
-from vjepa_fer.data.summary import fold_summary
+from vjepa_fer.datasets.summary import fold_summary
 
 
 def manifest() -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Tests for the synthetic demo dataset (vjepa_fer.data.synth, vjepa_fer.data.faces)."""
+"""Tests for the synthetic demo dataset (vjepa_fer.datasets.synth, vjepa_fer.data.faces)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,14 @@ import decord
 import numpy as np
 import pytest
 
-from vjepa_fer.data import faces, synth
-from vjepa_fer.data.folds import load_folds, packaged_resource
-from vjepa_fer.data.naming import parse_cremad, parse_ravdess
+from vjepa_fer.data import faces
+from vjepa_fer.data.folds import packaged_resource
+from vjepa_fer.datasets import synth
+from vjepa_fer.datasets.cremad import synth as cremad_synth
+from vjepa_fer.datasets.cremad.naming import parse_cremad
+from vjepa_fer.datasets.folds import load_folds
+from vjepa_fer.datasets.ravdess import synth as ravdess_synth
+from vjepa_fer.datasets.ravdess.naming import parse_ravdess
 
 SEED = 0
 R_SIZE = (64, 36)
@@ -25,7 +30,7 @@ R_EMOTIONS = (1, 3, 6, 8)  # neutral, happy, fearful, surprised
 @pytest.fixture(scope="module")
 def ravdess(tmp_path_factory) -> tuple[Path, list[Path]]:
     root = tmp_path_factory.mktemp("ravdess")
-    files = synth.synth_ravdess(
+    files = ravdess_synth.synth_ravdess(
         root, actors=5, seed=SEED, size=R_SIZE, emotions=R_EMOTIONS, short_fraction=0.3
     )
     return root, files
@@ -34,7 +39,7 @@ def ravdess(tmp_path_factory) -> tuple[Path, list[Path]]:
 @pytest.fixture(scope="module")
 def cremad(tmp_path_factory) -> tuple[Path, list[Path]]:
     root = tmp_path_factory.mktemp("cremad")
-    files = synth.synth_cremad(
+    files = cremad_synth.synth_cremad(
         root, actors=5, seed=SEED, size=C_SIZE, sentences=("IEO", "TIE"),
         emotions=("HAP", "NEU", "SAD"), short_fraction=0.3,
     )  # fmt: skip
@@ -117,9 +122,12 @@ def test_containers_codecs_and_frame_counts(ravdess, cremad):
 
 def test_durations():
     # Over the demo-size designs: the usual ranges, plus ~5 % deliberately short (< 64 frames).
-    r = synth.ravdess_trials(synth.select_actors("ravdess", 24))
-    c = synth.cremad_trials(synth.select_actors("crema-d", 30))
-    for trials, (lo, hi) in ((r, synth.DURATIONS["ravdess"]), (c, synth.DURATIONS["crema-d"])):
+    r = ravdess_synth.ravdess_trials(synth.select_actors("ravdess", 24))
+    c = cremad_synth.cremad_trials(synth.select_actors("crema-d", 30))
+    for trials, (lo, hi) in (
+        (r, synth.studio("ravdess").durations),
+        (c, synth.studio("crema-d").durations),
+    ):
         n = np.array([synth.n_frames(t, SEED) for t in trials])
         short = n < 64
         assert 0.01 < short.mean() < 0.12
@@ -146,7 +154,7 @@ def test_determinism_and_resume(ravdess, tmp_path):
     root, files = ravdess
     # Same seed, fresh directory, two worker processes: identical decoded frames (and bytes).
     kw = dict(actors=[2], seed=SEED, size=R_SIZE, emotions=(3,), short_fraction=0.3)
-    again = synth.synth_ravdess(tmp_path, intensities=(2,), jobs=2, **kw)
+    again = ravdess_synth.synth_ravdess(tmp_path, intensities=(2,), jobs=2, **kw)
     for f in again:
         twin = root / f.relative_to(tmp_path)
         np.testing.assert_array_equal(_decode(f), _decode(twin))
@@ -166,12 +174,12 @@ def test_determinism_and_resume(ravdess, tmp_path):
     again[0].unlink()
     stale = again[0].parent / f".{again[0].name}.abc123.tmp"
     stale.write_bytes(b"partial")
-    redo = synth.synth_ravdess(tmp_path, intensities=(2,), **kw)
+    redo = ravdess_synth.synth_ravdess(tmp_path, intensities=(2,), **kw)
     assert redo == again and again[0].exists() and not stale.exists()
     assert again[1].stat().st_mtime_ns == stamps[again[1]]
     np.testing.assert_array_equal(_decode(again[0]), _decode(root / again[0].relative_to(tmp_path)))
     with pytest.raises(ValueError, match="other parameters"):
-        synth.synth_ravdess(tmp_path, intensities=(2,), **{**kw, "seed": SEED + 1})
+        ravdess_synth.synth_ravdess(tmp_path, intensities=(2,), **{**kw, "seed": SEED + 1})
 
 
 def _plans(emotions, sentence="ravdess/01", seed=3, T=90):
@@ -258,9 +266,9 @@ def test_learnable_across_actors_but_not_trivial(dataset, size):
 
     actors = synth.select_actors(dataset, 10)
     if dataset == "ravdess":
-        trials = synth.ravdess_trials(actors, statements=(1, 2), modalities=(2,))
+        trials = ravdess_synth.ravdess_trials(actors, statements=(1, 2), modalities=(2,))
     else:
-        trials = synth.cremad_trials(actors, sentences=("IEO", "TIE", "IOM"))
+        trials = cremad_synth.cremad_trials(actors, sentences=("IEO", "TIE", "IOM"))
     X = np.stack([_crude_features(t, size) for t in trials])
     y = np.array([t.emotion for t in trials])
     folds = load_folds(dataset)
@@ -294,12 +302,12 @@ def test_guard_holds_when_the_marker_is_gone_and_replace_rewrites(tmp_path):
     # Snakemake deletes a job's output (synth.json) before rerunning it after a config change;
     # the guard must still see that the videos were made with another size.
     kw = dict(actors=[1001], sentences=["TSI"], seed=SEED)
-    files = synth.synth_cremad(tmp_path, size=(32, 24), **kw)
+    files = cremad_synth.synth_cremad(tmp_path, size=(32, 24), **kw)
     (tmp_path / "synth.json").unlink()
     with pytest.raises(ValueError, match="size"):
-        synth.synth_cremad(tmp_path, size=(48, 32), **kw)
+        cremad_synth.synth_cremad(tmp_path, size=(48, 32), **kw)
     # --replace (the workflow's synth rule): the old videos go, new ones of the new size come.
-    again = synth.synth_cremad(tmp_path, size=(48, 32), replace=True, **kw)
+    again = cremad_synth.synth_cremad(tmp_path, size=(48, 32), replace=True, **kw)
     assert again == files
     import av
 
@@ -309,10 +317,10 @@ def test_guard_holds_when_the_marker_is_gone_and_replace_rewrites(tmp_path):
     meta = json.loads((tmp_path / "synth.json").read_text())
     assert meta["params"]["size"] == [48, 32]
     # Fewer actors: only the videos of actors no longer wanted are removed.
-    both = synth.synth_cremad(
+    both = cremad_synth.synth_cremad(
         tmp_path, size=(48, 32), replace=True, **{**kw, "actors": [1001, 1002]}
     )
     stamp = both[0].stat().st_mtime_ns
-    one = synth.synth_cremad(tmp_path, size=(48, 32), replace=True, **kw)
+    one = cremad_synth.synth_cremad(tmp_path, size=(48, 32), replace=True, **kw)
     assert sorted((tmp_path / "VideoFlash").glob("*.flv")) == sorted(one)
     assert one[0].stat().st_mtime_ns == stamp

@@ -1,5 +1,5 @@
 # Stage: synthetic demo data, the manifest of every dataset with its folds, and the fold summary
-# (vjepa_fer.data.synth, vjepa_fer.data.index, vjepa_fer.data.summary).
+# (vjepa_fer.datasets.synth, vjepa_fer.datasets.index, vjepa_fer.datasets.summary).
 
 
 rule synth:

@@ -1,4 +1,4 @@
-# Stage: download and verify the datasets and the encoder checkpoint (vjepa_fer.data.download).
+# Stage: download and verify the datasets and the encoder checkpoint (vjepa_fer.datasets.download).
 # Only datasets with `source: download` use these rules; a local copy is indexed where it lies.
 
 

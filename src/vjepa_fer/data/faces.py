@@ -1,7 +1,7 @@
 """Procedural cartoon faces that act out an emotion while speaking (synthetic demo data).
 
-This is the renderer behind ``vjepa-fer synth`` (:mod:`vjepa_fer.data.synth`); the demo dataset it
-feeds stands in for RAVDESS and CREMA-D (docs/datasets.md) so that every pipeline stage
+This is the renderer behind ``vjepa-fer synth`` (:mod:`vjepa_fer.datasets.synth`); the demo
+dataset it feeds stands in for RAVDESS and CREMA-D (docs/datasets.md) so that every pipeline stage
 runs for real on a CPU. Pure numpy, anti-aliased, no video I/O here.
 
 Three layers of variation, each from an explicit seed:

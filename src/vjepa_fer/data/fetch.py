@@ -1,18 +1,17 @@
 """Resumable, verified HTTP downloads and safe zip extraction.
 
-The generic half of the download stage (docs/datasets.md: sources and checksums); the dataset
-logic lives in :mod:`vjepa_fer.data.download`. :func:`fetch` writes ``<dest>.part``, resumes it
-with HTTP ``Range`` requests, retries with exponential backoff, falls back to mirror URLs, and
-renames the part onto ``dest`` only after its size, checksum and an optional content check
+The generic half of the download stage (docs/datasets.md: sources and checksums); each dataset's own
+logic lives in its module (``datasets/<name>/download.py``). :func:`fetch` writes ``<dest>.part``,
+resumes it with HTTP ``Range`` requests, retries with exponential backoff, falls back to mirror
+URLs, and renames the part onto ``dest`` only after its size, checksum and an optional content check
 (``validate``, e.g. "loads as a checkpoint") pass, so a file that exists under its final name is
-always a verified one. A host that refuses connections or whose name does not resolve is not
-retried (:class:`HostUnreachable`); timeouts, 5xx and cut transfers are. :func:`fetch_many` runs
-many fetches on a thread pool, collects every failure, and stops early when the hosts are
-unreachable instead of failing thousands of files one by one. :func:`extract_zip` refuses archive
-members that would land outside the target folder and moves the extracted tree into place only
-when the whole archive has been unpacked. :func:`fetch_zenodo_checksums` reads sizes and md5s
-from a Zenodo record's JSON; :func:`write_json` / :func:`read_json` handle the small marker and
-state files.
+always a verified one. A host that refuses connections or whose name does not resolve is not retried
+(:class:`HostUnreachable`); timeouts, 5xx and cut transfers are. :func:`fetch_many` runs many
+fetches on a thread pool, collects every failure, and stops early when the hosts are unreachable
+instead of failing thousands of files one by one. :func:`extract_zip` refuses archive members that
+would land outside the target folder and moves the extracted tree into place only when the whole
+archive has been unpacked. :func:`fetch_zenodo_checksums` reads sizes and md5s from a Zenodo
+record's JSON; :func:`write_json` / :func:`read_json` handle the small marker and state files.
 
 Used from Python::
 

@@ -13,22 +13,23 @@ from pathlib import Path
 
 import pandas as pd
 
-from vjepa_fer.datasets import get_dataset
-
 
 def packaged_resource(relpath: str) -> str:
     """Text of a data file shipped in ``vjepa_fer/data/resources``."""
     return resources.files("vjepa_fer.data").joinpath("resources", relpath).read_text("utf-8")
 
 
-def load_folds(dataset: str, path: str | Path | None = None) -> dict[int, int]:
-    """Map actor -> fold, from ``path`` or the packaged table of ``dataset``.
+def read_folds(
+    dataset: str, packaged: str | None, path: str | Path | None = None
+) -> dict[int, int]:
+    """Map actor -> fold, from ``path`` or the packaged table ``packaged`` (a path under
+    ``vjepa_fer/data/resources``, what a dataset module declares as ``packaged_folds``).
 
     Raises ValueError naming the table if an actor appears twice, a fold is not a positive
-    integer, or the columns are wrong.
+    integer, or the columns are wrong. (``vjepa_fer.datasets.folds.load_folds`` looks the
+    packaged table up by dataset name.)
     """
     if path is None:
-        packaged = _module_folds(dataset)  # the dataset module's packaged table, if any
         if packaged is None:
             raise ValueError(f"no packaged folds for dataset {dataset!r}; pass a folds CSV")
         source = f"<package>/resources/{packaged}"
@@ -48,14 +49,6 @@ def load_folds(dataset: str, path: str | Path | None = None) -> dict[int, int]:
     if (df["fold"] < 1).any():
         raise ValueError(f"{source}: folds must be numbered from 1")
     return {int(a): int(f) for a, f in zip(df["actor"], df["fold"], strict=True)}
-
-
-def _module_folds(dataset: str) -> str | None:
-    """The packaged fold table a dataset module declares (vjepa_fer.datasets), if any."""
-    try:
-        return get_dataset(dataset).packaged_folds
-    except ValueError:
-        return None
 
 
 def assign_folds(actors: pd.Series, folds: dict[int, int], source: str) -> pd.Series:

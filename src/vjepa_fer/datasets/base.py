@@ -91,7 +91,12 @@ class Dataset:
     def published_rows(self) -> list[dict] | None:
         """video, actor, label, trial of every video of the complete published dataset, from
         packaged name lists (compute estimates without data); None = no such list."""
-        return None
+        names = self.expected_names(IndexOptions())
+        return None if names is None else [self.published_row(n) for n in sorted(names)]
+
+    def published_row(self, name: str) -> dict:
+        """The row of :meth:`published_rows` for one file name of :meth:`expected_names`."""
+        raise NotImplementedError
 
     def actor_of_name(self, name: str) -> int:
         """Actor of a file name from :meth:`expected_names` (lists missing actors first)."""

@@ -18,16 +18,14 @@ Clips have no subject ids, so ``actor`` is the clip id. Facts: docs/wild-dataset
 from __future__ import annotations
 
 import csv
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vjepa_fer.datasets import register
-from vjepa_fer.datasets.base import IndexOptions
-from vjepa_fer.datasets.wild import Entry, SplitFileDataset, fold_rows, folds_from_splits, locate
+from vjepa_fer.datasets.wild import Entry, FiveFoldSplitDataset
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 # 1-based label code -> vocabulary name, in DFEW's own order (also our probe order).
 DFEW_CODES: dict[int, str] = {
@@ -85,7 +83,7 @@ def read_split_csv(path: Path) -> list[Entry]:
     return out
 
 
-class Dfew(SplitFileDataset):
+class Dfew(FiveFoldSplitDataset):
     name = "dfew"
     display_name = "DFEW"
     classes = tuple(DFEW_CODES.values())
@@ -95,21 +93,37 @@ class Dfew(SplitFileDataset):
     frame_step = 4  # MAE-DFER / SVFAP sample 16 frames at stride 4 on DFEW
     variants = tuple(VARIANT_PATHS)
     variant_paths = VARIANT_PATHS
-    synth_module = "vjepa_fer.data.synth_wild"
+    synth_module = "vjepa_fer.datasets.synth_wild"
+    synth_frames = ((40, 110), (11, 15))  # DFEW's shortest clip has 11 frames
+    synth_fixed_frames = {"clip_224x224_16f": 16}  # time-interpolated: always 16 frames
 
-    def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
-        tests = {k: read_split_csv(split_dir(root, "test") / f"set_{k}.csv") for k in range(1, 6)}
-        trains = {k: read_split_csv(split_dir(root, "train") / f"set_{k}.csv") for k in range(1, 6)}
-        folds = folds_from_splits(tests, trains)
-        pattern = self.pattern(opts)
-        found, ignored = locate(
-            root,
-            sorted(folds),
-            lambda v: pattern.format(id=v),
-            expect_full=opts.expect_full,
-            what="DFEW",
-        )
-        return fold_rows(root, pattern, found, folds, ignored)
+    def synth_frame_names(self, variant: str, key: str, n: int) -> list[str]:
+        if variant == "clip_224x224_16f":
+            return [f"{i}.jpg" for i in range(1, n + 1)]  # unpadded: 1.jpg ... 16.jpg
+        return [f"{key}_{i:05d}.jpg" for i in range(1, n + 1)]
+
+    def synth_split_files(self, clips: list) -> dict[str, list[str]]:
+        # Ids unpadded in the CSV (the files are padded), labels 1-based; the two spellings of
+        # the split folders as found in the wild.
+        code = {name: c for c, name in DFEW_CODES.items()}
+        row = lambda c: f"{int(c.key)},{code[c.label]}"  # noqa: E731
+        out = {}
+        for k in range(1, 6):
+            out[f"EmoLabel_DataSplit/test(single-labeled)/set_{k}.csv"] = [
+                "video_name,label",
+                *(row(c) for c in clips if c.fold == k),
+            ]
+            out[f"EmoLabel_DataSplit/train(single_labeled)/set_{k}.csv"] = [
+                "video_name,label",
+                *(row(c) for c in clips if c.fold != k),
+            ]
+        return out
+
+    def split_file(self, root: Path, part: str, fold: int) -> Path:
+        return split_dir(root, part) / f"set_{fold}.csv"
+
+    def read_split(self, path: Path) -> list[Entry]:
+        return read_split_csv(path)
 
 
 register(Dfew())

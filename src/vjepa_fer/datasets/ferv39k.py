@@ -25,6 +25,7 @@ from vjepa_fer.datasets.base import TRAIN_ONLY_FOLD, IndexOptions
 from vjepa_fer.datasets.wild import Entry, SplitFileDataset, base_row, locate
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 # Emotion folder / split-file name -> vocabulary name, in the DFEW order most baselines use.
@@ -38,6 +39,7 @@ FERV39K_NAMES: dict[str, str] = {
     "Fear": "fearful",
 }
 SETUP = "4_setups/All_scenes"
+SYNTH_SCENES = ("Action", "Interview", "Talkshow", "DailyLife")  # scenes of the synthetic set
 VARIANT_PATHS = {
     "2_ClipsforFaceCrop": "2_ClipsforFaceCrop/{id}",
     "0_7_LabelClips": "0_7_LabelClips/{id}.mp4",
@@ -86,7 +88,27 @@ class Ferv39k(SplitFileDataset):
     frame_step = 1  # MAE-DFER / SVFAP use stride 1 on FERV39k's short clips
     variants = tuple(VARIANT_PATHS)
     variant_paths = VARIANT_PATHS
-    synth_module = "vjepa_fer.data.synth_wild"
+    synth_module = "vjepa_fer.datasets.synth_wild"
+    synth_frames = ((16, 47), (8, 15))  # median 28 frames, shortest 8
+    synth_short_fraction = 0.1
+
+    def synth_clip_key(
+        self, c: int, k: int, label: str, next_id: int, rng: np.random.Generator
+    ) -> tuple[str, int, int]:
+        folder = {name: f for f, name in FERV39K_NAMES.items()}[label]
+        fold = 1 if k % 5 == 4 else TRAIN_ONLY_FOLD  # a 4:1 train/test split
+        return f"{SYNTH_SCENES[(c + k) % len(SYNTH_SCENES)]}/{folder}/{k:04d}", fold, next_id
+
+    def synth_frame_names(self, variant: str, key: str, n: int) -> list[str]:
+        return [f"{i:02d}.jpg" for i in range(n)]
+
+    def synth_split_files(self, clips: list) -> dict[str, list[str]]:
+        folder = {name: f for f, name in FERV39K_NAMES.items()}
+        line = lambda c: f"{c.key} {folder[c.label]}"  # noqa: E731
+        return {
+            f"{SETUP}/train_All.csv": [line(c) for c in clips if c.fold == TRAIN_ONLY_FOLD],
+            f"{SETUP}/test_All.csv": [line(c) for c in clips if c.fold == 1],
+        }
 
     def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
         import pandas as pd

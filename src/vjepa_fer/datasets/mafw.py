@@ -15,16 +15,14 @@ Clip ids are 5-digit and not contiguous; ``actor`` is the clip id. Facts: docs/w
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vjepa_fer.datasets import register
-from vjepa_fer.datasets.base import IndexOptions
-from vjepa_fer.datasets.wild import Entry, SplitFileDataset, fold_rows, folds_from_splits, locate
+from vjepa_fer.datasets.wild import Entry, FiveFoldSplitDataset
 
 if TYPE_CHECKING:
-    import pandas as pd
+    import numpy as np
 
 MAFW_NAMES: dict[str, str] = {
     "anger": "angry",
@@ -67,7 +65,7 @@ def read_split(path: Path) -> list[Entry]:
     return out
 
 
-class Mafw(SplitFileDataset):
+class Mafw(FiveFoldSplitDataset):
     name = "mafw"
     display_name = "MAFW"
     classes = tuple(MAFW_NAMES.values())
@@ -77,22 +75,33 @@ class Mafw(SplitFileDataset):
     frame_step = 4  # MAE-DFER / SVFAP / HiCMAE sample 16 frames at stride 4 on MAFW
     variants = tuple(VARIANT_PATHS)
     variant_paths = VARIANT_PATHS
-    synth_module = "vjepa_fer.data.synth_wild"
+    synth_module = "vjepa_fer.datasets.synth_wild"
+    synth_frames = ((40, 120), (9, 15))  # MAFW's shortest clip has 9 frames
 
-    def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
-        base = root / SPLITS
-        tests = {k: read_split(base / f"set_{k}" / "test.txt") for k in range(1, 6)}
-        trains = {k: read_split(base / f"set_{k}" / "train.txt") for k in range(1, 6)}
-        folds = folds_from_splits(tests, trains)
-        pattern = self.pattern(opts)
-        found, ignored = locate(
-            root,
-            sorted(folds),
-            lambda v: pattern.format(id=v),
-            expect_full=opts.expect_full,
-            what="MAFW",
-        )
-        return fold_rows(root, pattern, found, folds, ignored)
+    def synth_clip_key(
+        self, c: int, k: int, label: str, next_id: int, rng: np.random.Generator
+    ) -> tuple[str, int, int]:
+        # MAFW ids are not contiguous: skip a few numbers now and then.
+        next_id += 1 + int(rng.integers(0, 3))
+        return f"{next_id:05d}", 1 + (c + k) % 5, next_id
+
+    def synth_frame_names(self, variant: str, key: str, n: int) -> list[str]:
+        return [f"{i:05d}.png" for i in range(1, n + 1)]
+
+    def synth_split_files(self, clips: list) -> dict[str, list[str]]:
+        name = {ours: theirs for theirs, ours in MAFW_NAMES.items()}
+        line = lambda c: f"{c.key}.mp4 {name[c.label]}"  # noqa: E731
+        out = {}
+        for k in range(1, 6):
+            out[f"{SPLITS}/set_{k}/test.txt"] = [line(c) for c in clips if c.fold == k]
+            out[f"{SPLITS}/set_{k}/train.txt"] = [line(c) for c in clips if c.fold != k]
+        return out
+
+    def split_file(self, root: Path, part: str, fold: int) -> Path:
+        return root / SPLITS / f"set_{fold}" / f"{part}.txt"
+
+    def read_split(self, path: Path) -> list[Entry]:
+        return read_split(path)
 
 
 register(Mafw())

@@ -13,11 +13,15 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import pandas as pd
 
 from vjepa_fer.datasets.base import Dataset, IndexOptions
 from vjepa_fer.io import contained, safe_join
+
+if TYPE_CHECKING:
+    import numpy as np
 
 logger = logging.getLogger(__name__)
 MAX_LISTED = 10
@@ -159,6 +163,29 @@ class SplitFileDataset(Dataset):
     def index_options(self, cfg: dict, root: str) -> list[str]:
         return ["--variant", cfg["variant"]] if cfg.get("variant") else []
 
+    # The synthetic generator (datasets/synth_wild.py) asks the module for its layout:
+    # frame counts ((usual range), (short range)) and the share of short clips,
+    synth_frames: ClassVar[tuple[tuple[int, int], tuple[int, int]]] = ((40, 110), (11, 15))
+    synth_short_fraction: ClassVar[float] = 0.05
+    # and the variants whose clips all have one length (variant -> frames).
+    synth_fixed_frames: ClassVar[dict[str, int]] = {}
+
+    def synth_clip_key(
+        self, c: int, k: int, label: str, next_id: int, rng: np.random.Generator
+    ) -> tuple[str, int, int]:
+        """``(id, test fold, next id)`` of the k-th synthetic clip of class number ``c``: by
+        default contiguous 5-digit ids, the folds in turn."""
+        return f"{next_id + 1:05d}", 1 + (c + k) % len(self.test_folds), next_id + 1
+
+    def synth_frame_names(self, variant: str, key: str, n: int) -> list[str]:
+        """File names of the ``n`` frames of a synthetic clip in a frame-folder variant."""
+        raise NotImplementedError(f"{self.name}: no synthetic frame names")
+
+    def synth_split_files(self, clips: list[Any]) -> dict[str, list[str]]:
+        """The split files of a synthetic set (``clips``: datasets/synth_wild.py's ``Clip``, with
+        ``key``, ``label`` and ``fold``): path relative to the root -> lines."""
+        raise NotImplementedError(f"{self.name}: no synthetic split files")
+
     def synth_options(self, cfg: dict) -> list[str]:
         variant = cfg.get("variant") or self.variants[0]
         per_class = str(cfg["synth"]["clips_per_class"])
@@ -182,3 +209,32 @@ def fold_rows(
         base_row(rel, int(v), folds[v][0], folds[v][1], rel) for v, rel in sorted(found.items())
     ]
     return pd.DataFrame(rows), ignored
+
+
+class FiveFoldSplitDataset(SplitFileDataset):
+    """A split-file dataset with a test and a training list per fold (DFEW, MAFW): the module
+    says where fold k's lists lie and how to read one; the index is the same for all."""
+
+    def split_file(self, root: Path, part: str, fold: int) -> Path:
+        """The ``part`` ("test" or "train") list of ``fold`` under ``root``."""
+        raise NotImplementedError
+
+    def read_split(self, path: Path) -> list[Entry]:
+        """Entries of one split file; errors name the file, line and column."""
+        raise NotImplementedError
+
+    def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
+        lists = {
+            part: {k: self.read_split(self.split_file(root, part, k)) for k in self.test_folds}
+            for part in ("test", "train")
+        }
+        folds = folds_from_splits(lists["test"], lists["train"])
+        pattern = self.pattern(opts)
+        found, ignored = locate(
+            root,
+            sorted(folds),
+            lambda v: pattern.format(id=v),
+            expect_full=opts.expect_full,
+            what=self.display_name,
+        )
+        return fold_rows(root, pattern, found, folds, ignored)

@@ -33,8 +33,9 @@ import numpy as np
 import pandas as pd
 
 from vjepa_fer import schema
-from vjepa_fer.data.folds import assign_folds, load_folds
+from vjepa_fer.data.folds import assign_folds
 from vjepa_fer.datasets import get_dataset
+from vjepa_fer.datasets.folds import load_folds
 from vjepa_fer.features.plan import usable_videos
 from vjepa_fer.io import atomic_open, write_csv
 from vjepa_fer.video.clips import num_eval_clips, train_clips

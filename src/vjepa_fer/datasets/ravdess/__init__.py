@@ -1,7 +1,7 @@
 """RAVDESS (Livingstone & Russo 2018): speech videos ``Actor_XX/MM-VV-EE-II-SS-RR-AA.mp4``.
 
-Name parsing lives in data/naming.py, the walk in data/index.py (``index_ravdess``); folds are the
-packaged Luna-Jiménez et al. 2021 split. Facts: docs/datasets.md.
+Name parsing and the walk live in datasets/ravdess/naming.py; folds are the packaged
+Luna-Jiménez et al. 2021 split. Facts: docs/datasets.md.
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vjepa_fer.data import naming
-from vjepa_fer.data.download import download_ravdess
-from vjepa_fer.data.index import index_ravdess
-from vjepa_fer.data.naming import parse_ravdess
 from vjepa_fer.datasets import register
 from vjepa_fer.datasets.base import Dataset, IndexOptions
+from vjepa_fer.datasets.ravdess.download import (
+    RAVDESS_BASE_URL,
+    RAVDESS_RECORD_API,
+    download_ravdess,
+)
+from vjepa_fer.datasets.ravdess.naming import index_ravdess, parse_ravdess, ravdess_speech_design
 from vjepa_fer.labels import RAVDESS_LABELS
 
 if TYPE_CHECKING:
@@ -35,7 +37,7 @@ class Ravdess(Dataset):
     # The authors' map is the emotion code minus 1: the same order as ``classes``.
     authors_label_order = RAVDESS_LABELS
     packaged_folds = "ravdess/folds.csv"
-    synth_module = "vjepa_fer.data.synth"
+    synth_module = "vjepa_fer.datasets.ravdess.synth"
 
     def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
         return index_ravdess(root, opts.modalities, opts.on_bad_name)
@@ -44,15 +46,12 @@ class Ravdess(Dataset):
         return video.rsplit("/", 1)[-1]  # file names are unique across the dataset
 
     def expected_names(self, opts: IndexOptions) -> set[str]:
-        return {n.filename() for n in naming.ravdess_speech_design(modalities=opts.modalities)}
+        return {n.filename() for n in ravdess_speech_design(modalities=opts.modalities)}
 
-    def published_rows(self) -> list[dict]:
-        rows = []
-        for name in sorted(self.expected_names(IndexOptions())):
-            n = parse_ravdess(name)
-            video = f"Actor_{n.actor:02d}/{name}"
-            rows.append({"video": video, "actor": n.actor, "label": n.label, "trial": n.trial})
-        return rows
+    def published_row(self, name: str) -> dict:
+        n = parse_ravdess(name)
+        video = f"Actor_{n.actor:02d}/{name}"
+        return {"video": video, "actor": n.actor, "label": n.label, "trial": n.trial}
 
     def actor_of_name(self, name: str) -> int:
         return parse_ravdess(name).actor
@@ -82,8 +81,9 @@ class Ravdess(Dataset):
             args.root,
             actors=args.actors or range(1, 25),
             pinned=args.checksums,
-            base_url=args.base_url,
-            record_api=args.record_api or None,
+            base_url=args.base_url or RAVDESS_BASE_URL,
+            # '' asks for the pinned table alone (no record API)
+            record_api=RAVDESS_RECORD_API if args.record_api is None else args.record_api or None,
             keep_archives=args.keep_archives,
             marker=args.marker,
             **common,

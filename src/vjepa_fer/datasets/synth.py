@@ -1,5 +1,11 @@
 """Write the synthetic face-video demo dataset in the real RAVDESS / CREMA-D layouts.
 
+The ``vjepa-fer synth`` command (:func:`run` hands over to the dataset module's ``synth_main``)
+and the generator of acted datasets. What differs between RAVDESS and CREMA-D (trial design,
+actors, sentences, containers and codecs) is each dataset's :class:`Studio`, in
+``datasets/ravdess/synth.py`` and ``datasets/cremad/synth.py``; the rendering, encoding, resuming
+and parameter checks here are shared.
+
 Implements the offline demo's data (docs/demo.md, ``config.demo.yaml``: synthetic data and
 a tiny encoder) with the file formats of docs/datasets.md, so indexing, decoding, features,
 probes and reports all run for real on a CPU:
@@ -24,8 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
-import io
+import importlib
 import json
 import logging
 import time
@@ -33,41 +38,22 @@ from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import av  # heavy import kept inside (cli.py imports this module to build its parser)
 import numpy as np
 
 from vjepa_fer.data import faces
-from vjepa_fer.data.folds import load_folds, packaged_resource
-from vjepa_fer.data.naming import (
-    CREMAD_EMOTIONS,
-    CREMAD_SENTENCES,
-    RAVDESS_EMOTIONS,
-    RAVDESS_STATEMENTS,
-    CremadName,
-    parse_cremad,
-    parse_ravdess,
-    ravdess_speech_design,
-)
 from vjepa_fer.datasets import get_dataset
+from vjepa_fer.datasets.folds import load_folds
 from vjepa_fer.io import atomic_open, atomic_path
 
 logger = logging.getLogger(__name__)
 
-DATASETS = ("ravdess", "crema-d")
-FPS = {"ravdess": Fraction(30000, 1001), "crema-d": Fraction(30)}
-DEFAULT_SIZE = {"ravdess": (160, 90), "crema-d": (128, 96)}
-# Frame counts: the usual range and the range of the few deliberately short videos (< 64 frames,
-# one 16 x 4 clip window), which exercise the pipeline's padding path.
-DURATIONS = {"ravdess": (80, 140), "crema-d": (64, 100)}
+# The range of the few deliberately short videos (< 64 frames, one 16 x 4 clip window), which
+# exercise the pipeline's padding path; each dataset's usual range is its Studio's ``durations``.
 SHORT = (40, 63)
-RAVDESS_STRENGTH = {1: 1.0, 2: 1.6}
-CREMAD_STRENGTH = {"LO": 0.6, "MD": 1.0, "HI": 1.5, "XX": 1.0}
-CREMAD_LEVELLED = "IEO"  # the one sentence recorded at three emotion levels
-DEMO_SENTENCES = ("IEO", "TIE", "IOM")
 AUDIO_RATE = 48000
 
 
@@ -85,22 +71,46 @@ class Trial:
     audio: tuple[bool, ...]  # per file: add a quiet audio track (RAVDESS modality 01)
 
 
-@cache
-def cremad_demographics() -> dict[int, dict[str, str]]:
-    """ActorID -> row of the packaged ``VideoDemographics.csv``."""
-    rows = csv.DictReader(io.StringIO(packaged_resource("crema-d/VideoDemographics.csv")))
-    return {int(r["ActorID"]): r for r in rows}
+class Studio:
+    """What an acted dataset's module (RAVDESS, CREMA-D) tells the generator about its synthetic
+    recordings: frame rate, size and length, the container and codec of its files, who the actors
+    are and what they say. The module exposes one instance as ``STUDIO`` in its ``synth_module``,
+    which also holds the dataset's trial design and its ``synth_main(args)``."""
+
+    dataset: ClassVar[str]
+    fps: ClassVar[Fraction]
+    default_size: ClassVar[tuple[int, int]]
+    durations: ClassVar[tuple[int, int]]  # usual frame-count range
+    container: ClassVar[str]  # PyAV output format
+    layout: ClassVar[tuple[str, ...]]  # globs of the generated videos under the root
+
+    def identity(self, actor: int, seed: int) -> faces.Identity:
+        raise NotImplementedError
+
+    def sentence_text(self, sentence: str) -> str:
+        raise NotImplementedError
+
+    def trial_for_file(self, name: str) -> Trial:
+        """The :class:`Trial` behind one file name (directory ignored)."""
+        raise NotImplementedError
+
+    def add_video_stream(self, container: Any, width: int, height: int) -> Any:
+        raise NotImplementedError
 
 
-def _check_dataset(dataset: str) -> str:
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
-    return dataset
+def studio(dataset: str) -> Studio:
+    """The :class:`Studio` of ``dataset``'s generator module; ValueError if it has none."""
+    module = get_dataset(dataset).synth_module
+    found = getattr(importlib.import_module(module), "STUDIO", None) if module else None
+    if not isinstance(found, Studio):
+        raise ValueError(f"unknown dataset {dataset!r} for the acted-video generator")
+    return found
 
 
 def select_actors(dataset: str, actors: int | Sequence[int]) -> list[int]:
     """Real actor IDs: a count is filled round-robin over the folds (lowest IDs first)."""
-    table = load_folds(_check_dataset(dataset))
+    studio(dataset)
+    table = load_folds(dataset)
     if not isinstance(actors, (int, np.integer)):
         bad = [a for a in actors if a not in table]
         if bad:
@@ -122,108 +132,27 @@ def select_actors(dataset: str, actors: int | Sequence[int]) -> list[int]:
     return sorted(chosen)
 
 
-def ravdess_trials(
-    actors: Iterable[int],
-    statements: Sequence[int] = (1,),
-    repetitions: Sequence[int] = (1,),
-    intensities: Sequence[int] = (1, 2),
-    modalities: Sequence[int] = (1, 2),
-    emotions: Sequence[int] = tuple(RAVDESS_EMOTIONS),
-) -> list[Trial]:
-    """The speech-video design restricted to the given codes; modalities share one trial."""
-    for name, vals, ok in (
-        ("statements", statements, RAVDESS_STATEMENTS),
-        ("repetitions", repetitions, (1, 2)),
-        ("intensities", intensities, (1, 2)),
-        ("modalities", modalities, (1, 2)),
-        ("emotions", emotions, RAVDESS_EMOTIONS),
-    ):
-        if not vals or any(v not in ok for v in vals):
-            raise ValueError(f"ravdess: {name} must be a non-empty subset of {list(ok)}: {vals}")
-    groups: dict[str, list] = {}
-    for n in ravdess_speech_design(list(actors), tuple(sorted(modalities))):
-        if (n.statement in statements and n.repetition in repetitions) and (
-            n.intensity in intensities and n.emotion in emotions
-        ):
-            groups.setdefault(n.trial, []).append(n)
-    out = []
-    for trial, names in groups.items():
-        n = names[0]
-        files = tuple(f"Actor_{n.actor:02d}/{m.filename()}" for m in names)
-        audio = tuple(m.modality == 1 for m in names)
-        strength = RAVDESS_STRENGTH[n.intensity]
-        out.append(
-            Trial("ravdess", trial, n.actor, n.label, strength, f"{n.statement:02d}", files, audio)
-        )
-    return out
-
-
-def cremad_trials(
-    actors: Iterable[int],
-    sentences: Sequence[str] = DEMO_SENTENCES,
-    emotions: Sequence[str] = tuple(CREMAD_EMOTIONS),
-) -> list[Trial]:
-    """CREMA-D's design: IEO at LO/MD/HI (neutral XX), every other sentence at XX."""
-    bad = [s for s in sentences if s not in CREMAD_SENTENCES] + [
-        e for e in emotions if e not in CREMAD_EMOTIONS
-    ]
-    if bad or not sentences or not emotions:
-        raise ValueError(f"crema-d: unknown or empty sentence/emotion codes {bad}")
-    out = []
-    for actor in actors:
-        for sent in sentences:
-            for emo in emotions:
-                levels = ("LO", "MD", "HI") if sent == CREMAD_LEVELLED and emo != "NEU" else ("XX",)
-                for lvl in levels:
-                    n = CremadName(actor, sent, emo, lvl)
-                    files = (f"VideoFlash/{n.filename()}",)
-                    strength = CREMAD_STRENGTH[lvl]
-                    out.append(
-                        Trial("crema-d", n.stem, actor, n.label, strength, sent, files, (False,))
-                    )
-    return out
-
-
 def trial_for_file(dataset: str, name: str) -> Trial:
     """The :class:`Trial` behind one file name (directory ignored), e.g. for tests."""
-    if _check_dataset(dataset) == "ravdess":
-        n = parse_ravdess(name)
-        return ravdess_trials(
-            [n.actor], [n.statement], [n.repetition], [n.intensity], [n.modality], [n.emotion]
-        )[0]
-    c = parse_cremad(name)
-    return next(t for t in cremad_trials([c.actor], [c.sentence], [c.emotion]) if t.key == c.stem)
+    return studio(dataset).trial_for_file(name)
 
 
 def n_frames(trial: Trial, seed: int, short_fraction: float = 0.05) -> int:
     """Frame count of a trial; about ``short_fraction`` of videos are shorter than 64 frames."""
     rng = np.random.default_rng([seed, faces.stable_seed("duration", trial.dataset, trial.key)])
-    lo, hi = SHORT if rng.random() < short_fraction else DURATIONS[trial.dataset]
+    lo, hi = SHORT if rng.random() < short_fraction else studio(trial.dataset).durations
     return int(rng.integers(lo, hi + 1))
 
 
-def _identity(trial: Trial, seed: int) -> faces.Identity:
-    if trial.dataset == "ravdess":
-        return faces.make_identity(
-            f"ravdess/{trial.actor}", seed, "male" if trial.actor % 2 else "female"
-        )
-    demo = cremad_demographics().get(trial.actor, {})
-    age = float(demo["Age"]) if demo.get("Age") else None
-    return faces.make_identity(f"crema-d/{trial.actor}", seed, demo.get("Sex"), age)
-
-
 def _plan(trial: Trial, seed: int, short_fraction: float) -> tuple[faces.Identity, faces.Plan]:
-    ident = _identity(trial, seed)
-    text = (
-        RAVDESS_STATEMENTS[int(trial.sentence)]
-        if trial.dataset == "ravdess"
-        else CREMAD_SENTENCES[trial.sentence]
-    )
+    st = studio(trial.dataset)
+    ident = st.identity(trial.actor, seed)
+    text = st.sentence_text(trial.sentence)
     talk = faces.talk_pattern(f"{trial.dataset}/{trial.sentence}", text, seed)
     rng = np.random.default_rng([seed, faces.stable_seed("video", trial.dataset, trial.key)])
     T = n_frames(trial, seed, short_fraction)
     return ident, faces.plan_video(
-        ident, trial.emotion, trial.strength, talk, T, float(FPS[trial.dataset]), rng
+        ident, trial.emotion, trial.strength, talk, T, float(st.fps), rng
     )
 
 
@@ -273,21 +202,14 @@ def _write_trial(job: tuple[Trial, Path, int, tuple[int, int], float]) -> int:
     if not todo:
         return 0
     W, H = size
-    fps = FPS[trial.dataset]
+    st = studio(trial.dataset)
+    fps = st.fps
     with contextlib.ExitStack() as stack:
         outs = []
         for path, audio in todo:
             tmp = stack.enter_context(atomic_path(path))
-            fmt = "mp4" if trial.dataset == "ravdess" else "flv"
-            container = stack.enter_context(av.open(str(tmp), "w", format=fmt))
-            if trial.dataset == "ravdess":
-                # One thread and a fixed preset: x264 output then depends only on the frames.
-                # "superfast" keeps B-frames (as in the real files) at half veryfast's cost.
-                opts = {"preset": "superfast", "crf": "20", "threads": "1"}
-                vs = container.add_stream("libx264", rate=fps, options=opts)
-            else:
-                vs = container.add_stream("flv", rate=fps)
-                vs.codec_context.bit_rate = max(200_000, W * H * 30 // 2)
+            container = stack.enter_context(av.open(str(tmp), "w", format=st.container))
+            vs = st.add_video_stream(container, W, H)
             vs.width, vs.height, vs.pix_fmt = W, H, "yuv420p"
             aus = container.add_stream("aac", rate=AUDIO_RATE, layout="mono") if audio else None
             outs.append((container, vs, aus))
@@ -328,12 +250,12 @@ def _clean_stale_temps(root: Path, subdirs: Iterable[str]) -> None:
 RENDER_KEYS = ("dataset", "seed", "size", "short_fraction", "fps")
 
 
-def _generated(root: Path) -> list[Path]:
-    """Video files of the generator's layouts under ``root``."""
-    return sorted([*root.glob("Actor_*/*.mp4"), *root.glob("VideoFlash/*.flv")])
+def _generated(root: Path, dataset: str) -> list[Path]:
+    """Video files of the dataset's layout under ``root``."""
+    return sorted(p for pattern in studio(dataset).layout for p in root.glob(pattern))
 
 
-def _synth(
+def write_set(
     root: str | Path,
     trials: list[Trial],
     params: dict[str, Any],
@@ -360,7 +282,7 @@ def _synth(
             )
         wanted = {root / f for t in trials for f in t.files}
         rerender = any(old.get(k) != params.get(k) for k in RENDER_KEYS)
-        stale = [p for p in _generated(root) if rerender or p not in wanted]
+        stale = [p for p in _generated(root, params["dataset"]) if rerender or p not in wanted]
         logger.warning(
             "%s: parameters changed (%s): removing %d videos made with the old ones",
             root,
@@ -391,7 +313,7 @@ def _synth(
     logger.info("synth %s: %d files (%d written, the rest existed) in %.1f s under %s",
                 params["dataset"], len(files), written, secs, root)  # fmt: skip
     frames = {t.key: n_frames(t, seed, short) for t in trials}
-    summary = {"generator": "vjepa_fer.data.synth", "params": params, "n_trials": len(trials),
+    summary = {"generator": "vjepa_fer.datasets.synth", "params": params, "n_trials": len(trials),
                "n_files": len(files), "frames": frames}  # fmt: skip
     with atomic_open(marker, "w", encoding="utf-8") as fh:
         json.dump(summary, fh, indent=1)
@@ -399,70 +321,13 @@ def _synth(
     return files
 
 
-def synth_ravdess(
-    root: str | Path,
-    *,
-    actors: int | Sequence[int],
-    seed: int = 0,
-    size: tuple[int, int] = DEFAULT_SIZE["ravdess"],
-    statements: Sequence[int] = (1,),
-    repetitions: Sequence[int] = (1,),
-    intensities: Sequence[int] = (1, 2),
-    modalities: Sequence[int] = (1, 2),
-    emotions: Sequence[int] = tuple(RAVDESS_EMOTIONS),
-    short_fraction: float = 0.05,
-    jobs: int = 1,
-    replace: bool = False,
-) -> list[Path]:
-    """Write ``Actor_XX/*.mp4`` under ``root``; defaults give 15 trials x 2 modalities per actor.
-
-    The full speech design is ``statements=(1, 2), repetitions=(1, 2)`` (60 trials per actor).
-    """
-    ids = select_actors("ravdess", actors)
-    trials = ravdess_trials(ids, statements, repetitions, intensities, modalities, emotions)
-    codes = dict(statements=statements, repetitions=repetitions, intensities=intensities,
-                 modalities=modalities, emotions=emotions)  # fmt: skip
-    params = _params("ravdess", ids, seed, size, short_fraction, codes)
-    return _synth(root, trials, params, jobs, replace)
-
-
-def synth_cremad(
-    root: str | Path,
-    *,
-    actors: int | Sequence[int],
-    seed: int = 0,
-    size: tuple[int, int] = DEFAULT_SIZE["crema-d"],
-    sentences: Sequence[str] = DEMO_SENTENCES,
-    emotions: Sequence[str] = tuple(CREMAD_EMOTIONS),
-    short_fraction: float = 0.05,
-    jobs: int = 1,
-    replace: bool = False,
-) -> list[Path]:
-    """Write ``VideoFlash/*.flv`` and ``VideoDemographics.csv`` under ``root``.
-
-    Per actor: 16 videos for IEO, 6 for each other sentence (all 12 sentences: 82 videos).
-    """
-    ids = select_actors("crema-d", actors)
-    trials = cremad_trials(ids, sentences, emotions)
-    params = _params(
-        "crema-d", ids, seed, size, short_fraction, dict(sentences=sentences, emotions=emotions)
-    )
-    root = Path(root)
-    # The real file's exact lines (quoting included) for the chosen actors.
-    lines = packaged_resource("crema-d/VideoDemographics.csv").splitlines()
-    keep = [ln for ln in lines[1:] if ln.split(",", 1)[0].strip('"') in {str(a) for a in ids}]
-    with atomic_open(root / "VideoDemographics.csv", "w", encoding="utf-8", newline="") as fh:
-        fh.write("\n".join([lines[0], *keep]) + "\n")
-    return _synth(root, trials, params, jobs, replace)
-
-
-def _params(dataset: str, ids: list[int], seed: int, size: Sequence[int], short: float,
+def set_params(dataset: str, ids: list[int], seed: int, size: Sequence[int], short: float,
             codes: dict[str, Sequence[Any]]) -> dict[str, Any]:  # fmt: skip
     W, H = _check_size(size)
     if not 0.0 <= short <= 1.0:
         raise ValueError(f"short_fraction must lie in [0, 1], got {short}")
     return {"dataset": dataset, "actors": ids, "seed": int(seed), "size": [W, H],
-            "short_fraction": float(short), "fps": str(FPS[dataset]),
+            "short_fraction": float(short), "fps": str(studio(dataset).fps),
             **{k: list(v) for k, v in codes.items()}}  # fmt: skip
 
 
@@ -493,7 +358,7 @@ def _size(text: str) -> tuple[int, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("--dataset", required=True, help="ravdess, crema-d, or a module with a generator")
+    add("--dataset", required=True, help="a registered dataset whose module has a generator")
     add("--out", required=True, type=Path, help="dataset root to write")
     add("--actors", type=int, default=10, help="how many real actor IDs, round-robin over folds")
     add("--actor-ids", type=_int_list, help="explicit comma-separated actor IDs (over --actors)")
@@ -503,7 +368,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--repetitions", type=_int_list, default=[1], help="RAVDESS repetitions, e.g. 1,2")
     add("--intensities", type=_int_list, default=[1, 2], help="RAVDESS intensities")
     add("--modalities", type=_int_list, default=[1, 2], help="RAVDESS: 1 (AV), 2 (video only)")
-    add("--sentences", default=",".join(DEMO_SENTENCES), help="CREMA-D codes, or 'all'")
+    add("--sentences", help="CREMA-D codes, or 'all' (default: IEO,TIE,IOM)")
     add("--short-fraction", type=float, default=0.05, help="share of videos < 64 frames")
     add("--jobs", type=int, default=1, help="worker processes")
     add(
@@ -511,28 +376,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="videos made with other parameters are removed and written anew (default: stop)",
     )
-    add("--variant", help="in-the-wild sets: which copy of the videos (data/synth_wild.py)")
+    add("--variant", help="in-the-wild sets: which copy of the videos (datasets/synth_wild.py)")
     add("--clips-per-class", type=int, default=5, help="in-the-wild sets: clips per class")
 
 
 def run(args: argparse.Namespace) -> int:
-    import importlib
-
     generator = get_dataset(args.dataset).synth_module
     if generator is None:
         raise ValueError(f"{args.dataset}: no synthetic generator")
-    if generator != __name__:  # another dataset module's generator (e.g. data/synth_wild.py)
-        return int(importlib.import_module(generator).synth_main(args))
-    actors = args.actor_ids if args.actor_ids else args.actors
-    size = args.size or DEFAULT_SIZE[args.dataset]
-    common = dict(actors=actors, seed=args.seed, size=size, short_fraction=args.short_fraction,
-                  jobs=max(1, args.jobs), replace=args.replace)  # fmt: skip
-    if args.dataset == "ravdess":
-        codes = dict(statements=args.statements, repetitions=args.repetitions,
-                     intensities=args.intensities, modalities=args.modalities)  # fmt: skip
-        files = synth_ravdess(args.out, **codes, **common)
-    else:
-        codes = list(CREMAD_SENTENCES) if args.sentences == "all" else args.sentences.split(",")
-        files = synth_cremad(args.out, sentences=[c.strip().upper() for c in codes], **common)
-    print(f"wrote {len(files)} synthetic {args.dataset} videos under {args.out}")
-    return 0
+    # The dataset's own module writes its layout (datasets/<name>/synth.py, datasets/synth_wild.py).
+    return int(importlib.import_module(generator).synth_main(args))
+
+
+def common_options(args: argparse.Namespace, st: Studio) -> dict[str, Any]:
+    """The options of ``vjepa-fer synth`` every acted dataset's generator takes."""
+    return dict(actors=args.actor_ids if args.actor_ids else args.actors, seed=args.seed,
+                size=args.size or st.default_size, short_fraction=args.short_fraction,
+                jobs=max(1, args.jobs), replace=args.replace)  # fmt: skip

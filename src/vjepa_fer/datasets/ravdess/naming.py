@@ -1,14 +1,20 @@
-"""Parse and format the file names of RAVDESS and CREMA-D (docs/datasets.md).
+"""RAVDESS file names ``MM-VV-EE-II-SS-RR-AA.mp4``: parse, format, the full design, the walk.
 
-The manifest is built from names alone, so these parsers are strict: a name that does not follow the
-published scheme raises :class:`NameError_` with the offending path, never a silent guess.
+The manifest is built from names alone, so the parser is strict: a name that does not follow the
+published scheme raises :class:`~vjepa_fer.data.walk.NameError_` with the offending path, never a
+silent guess (docs/datasets.md).
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
-from pathlib import PurePath
+from pathlib import Path, PurePath
+
+import pandas as pd
+
+from vjepa_fer.data.walk import NameError_, reject_bad, walk_files
 
 RAVDESS_MODALITIES = {1: "audio-video", 2: "video", 3: "audio"}
 RAVDESS_CHANNELS = {1: "speech", 2: "song"}
@@ -25,37 +31,8 @@ RAVDESS_EMOTIONS = {
 RAVDESS_INTENSITIES = {1: "normal", 2: "strong"}
 RAVDESS_STATEMENTS = {1: "Kids are talking by the door", 2: "Dogs are sitting by the door"}
 
-CREMAD_SENTENCES = {
-    "IEO": "It's eleven o'clock",
-    "TIE": "That is exactly what happened",
-    "IOM": "I'm on my way to the meeting",
-    "IWW": "I wonder what this is about",
-    "TAI": "The airplane is almost full",
-    "MTI": "Maybe tomorrow it will be cold",
-    "IWL": "I would like a new alarm clock",
-    "ITH": "I think I have a doctor's appointment",
-    "DFA": "Don't forget a jacket",
-    "ITS": "I think I've seen this before",
-    "TSI": "The surface is slick",
-    "WSI": "We'll stop in a couple of minutes",
-}
-CREMAD_EMOTIONS = {
-    "ANG": "angry",
-    "DIS": "disgust",
-    "FEA": "fearful",
-    "HAP": "happy",
-    "NEU": "neutral",
-    "SAD": "sad",
-}
-CREMAD_LEVELS = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}
-CREMAD_ACTORS = range(1001, 1092)
 
 _RAVDESS_RE = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})\.(mp4|wav)$")
-_CREMAD_RE = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})\.flv$")
-
-
-class NameError_(ValueError):
-    """A file name that does not follow its dataset's naming scheme (message names the path)."""
 
 
 @dataclass(frozen=True)
@@ -89,25 +66,6 @@ class RavdessName:
         return f"{self.modality:02d}-{self.trial}.{ext}"
 
 
-@dataclass(frozen=True)
-class CremadName:
-    actor: int
-    sentence: str
-    emotion: str
-    level: str
-
-    @property
-    def label(self) -> str:
-        return CREMAD_EMOTIONS[self.emotion]
-
-    @property
-    def stem(self) -> str:
-        return f"{self.actor}_{self.sentence}_{self.emotion}_{self.level}"
-
-    def filename(self) -> str:
-        return f"{self.stem}.flv"
-
-
 def _check(value: int, allowed: dict[int, str] | range, field: str, path: str) -> None:
     if value not in allowed:
         raise NameError_(f"{path}: field {field}={value:02d} is not a valid RAVDESS {field} code")
@@ -136,24 +94,6 @@ def parse_ravdess(path: str | PurePath) -> RavdessName:
     return RavdessName(mod, ch, emo, inten, stmt, rep, actor)
 
 
-def parse_cremad(path: str | PurePath) -> CremadName:
-    """Parse ``AAAA_SSS_EEE_LL.flv`` (the directory part is ignored)."""
-    name = PurePath(path).name
-    m = _CREMAD_RE.match(name)
-    if not m:
-        raise NameError_(f"{path}: not a CREMA-D file name (expected AAAA_SSS_EEE_LL.flv)")
-    actor, sentence, emotion, level = int(m.group(1)), m.group(2), m.group(3), m.group(4)
-    if actor not in CREMAD_ACTORS:
-        raise NameError_(f"{path}: actor {actor} is outside CREMA-D's 1001-1091")
-    if sentence not in CREMAD_SENTENCES:
-        raise NameError_(f"{path}: unknown CREMA-D sentence code {sentence!r}")
-    if emotion not in CREMAD_EMOTIONS:
-        raise NameError_(f"{path}: unknown CREMA-D emotion code {emotion!r}")
-    if level not in CREMAD_LEVELS:
-        raise NameError_(f"{path}: unknown CREMA-D emotion level {level!r}")
-    return CremadName(actor, sentence, emotion, level)
-
-
 def ravdess_speech_design(
     actors: range | list[int] = range(1, 25), modalities: tuple[int, ...] = (1, 2)
 ) -> list[RavdessName]:
@@ -167,3 +107,41 @@ def ravdess_speech_design(
                         for rep in (1, 2):
                             out.append(RavdessName(mod, 1, emo, inten, stmt, rep, actor))
     return out
+
+
+def index_ravdess(
+    root: Path, modalities: tuple[int, ...] = (1, 2), on_bad_name: str = "error"
+) -> tuple[pd.DataFrame, Counter]:
+    """Rows for RAVDESS speech videos; song and unselected modalities are ignored (counted)."""
+    files, ignored = walk_files(root, ".mp4")
+    rows = []
+    for rel in files:
+        try:
+            n = parse_ravdess(root / rel)
+        except NameError_ as exc:
+            reject_bad(rel, exc, on_bad_name, ignored)
+            continue
+        parent = Path(rel).parent.name
+        if parent.startswith("Actor_") and parent != f"Actor_{n.actor:02d}":
+            raise ValueError(f"{root / rel}: file of actor {n.actor:02d} lies in folder {parent}")
+        if n.vocal_channel != 1:
+            ignored["song"] += 1
+            continue
+        if n.modality not in modalities:
+            ignored[f"modality {n.modality:02d} not selected"] += 1
+            continue
+        rows.append(
+            {
+                "video": rel,
+                "actor": n.actor,
+                "label": n.label,
+                "sex": n.sex,
+                "age": pd.NA,
+                "trial": n.trial,
+                "modality": RAVDESS_MODALITIES[n.modality],
+                "intensity": RAVDESS_INTENSITIES[n.intensity],
+                "sentence": f"statement{n.statement:02d}",
+                "repetition": n.repetition,
+            }
+        )
+    return pd.DataFrame(rows), ignored

@@ -2,9 +2,10 @@
 
 Stage ``vjepa-fer index`` (rule ``index`` in workflow/rules/data.smk). No video is decoded here.
 The dataset's module (vjepa_fer.datasets) finds its videos: RAVDESS and CREMA-D from the
-published naming schemes (data/naming.py, the walks below) with the paper's folds
-(data/folds.py), DFEW / FERV39k / MAFW from their split files, custom datasets from a CSV. The
-index also writes the dataset card (classes, folds) later stages read, and the folds it used.
+published naming schemes (datasets/ravdess/naming.py, datasets/cremad/naming.py) with the
+paper's folds (datasets/folds.py), DFEW / FERV39k / MAFW from their split files, custom datasets
+from a CSV. The index also writes the dataset card (classes, folds) later stages read, and the
+folds it used.
 
     vjepa-fer index --dataset ravdess --root /data/RAVDESS --out results/ravdess/manifest.csv
 """
@@ -12,10 +13,8 @@ index also writes the dataset card (classes, folds) later stages read, and the f
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import logging
-import os
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -23,10 +22,10 @@ from pathlib import Path
 import pandas as pd
 
 from vjepa_fer import schema
-from vjepa_fer.data import naming
-from vjepa_fer.data.folds import assign_folds, load_folds, packaged_resource
+from vjepa_fer.data.folds import assign_folds
 from vjepa_fer.data.validate import check_folds
 from vjepa_fer.datasets import IndexOptions, resolve
+from vjepa_fer.datasets.folds import load_folds
 from vjepa_fer.io import atomic_open, write_csv
 
 logger = logging.getLogger(__name__)
@@ -45,137 +44,7 @@ MANIFEST_COLUMNS = [
     "sentence",
     "repetition",
 ]
-RAVDESS_FULL = 2880  # 24 actors x 60 speech trials x 2 modalities
-CREMAD_FULL = 7442
 MAX_LISTED = 25  # how many missing names an error message spells out
-
-
-def _walk(root: Path, suffix: str) -> tuple[list[str], Counter]:
-    """Relative paths of files ending in ``suffix`` under root (sorted); others counted.
-
-    Symbolic links to folders (e.g. actor folders gathered from elsewhere) are followed; a link
-    that leads back into a folder already walked is refused with a warning instead of looping.
-    """
-    found, ignored = [], Counter()
-    seen: set[str] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        real = os.path.realpath(dirpath)
-        if real in seen:
-            logger.warning(
-                "%s: a symbolic link loop (already walked as %s); skipped", dirpath, real
-            )
-            ignored["symbolic link loop"] += 1
-            dirnames[:] = []
-            continue
-        seen.add(real)
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
-        for name in sorted(filenames):
-            if name.startswith("."):
-                continue
-            rel = Path(dirpath, name).relative_to(root).as_posix()
-            if os.path.islink(Path(dirpath, name)) and not os.path.exists(Path(dirpath, name)):
-                logger.warning(
-                    "%s: a symbolic link to nothing (%s)", rel, os.readlink(Path(dirpath, name))
-                )
-                if not name.lower().endswith(suffix):  # a video link stays: lengths reports it
-                    ignored["broken symbolic link"] += 1
-                    continue
-            if name.lower().endswith(suffix):
-                found.append(rel)
-            else:
-                ignored["not a video file"] += 1
-    return found, ignored
-
-
-def _reject_bad(path: str, exc: Exception, on_bad_name: str, ignored: Counter) -> None:
-    if on_bad_name == "error":
-        raise exc
-    logger.warning("skipping %s", exc)
-    ignored["malformed name"] += 1
-
-
-def index_ravdess(
-    root: Path, modalities: tuple[int, ...] = (1, 2), on_bad_name: str = "error"
-) -> tuple[pd.DataFrame, Counter]:
-    """Rows for RAVDESS speech videos; song and unselected modalities are ignored (counted)."""
-    files, ignored = _walk(root, ".mp4")
-    rows = []
-    for rel in files:
-        try:
-            n = naming.parse_ravdess(root / rel)
-        except naming.NameError_ as exc:
-            _reject_bad(rel, exc, on_bad_name, ignored)
-            continue
-        parent = Path(rel).parent.name
-        if parent.startswith("Actor_") and parent != f"Actor_{n.actor:02d}":
-            raise ValueError(f"{root / rel}: file of actor {n.actor:02d} lies in folder {parent}")
-        if n.vocal_channel != 1:
-            ignored["song"] += 1
-            continue
-        if n.modality not in modalities:
-            ignored[f"modality {n.modality:02d} not selected"] += 1
-            continue
-        rows.append(
-            {
-                "video": rel,
-                "actor": n.actor,
-                "label": n.label,
-                "sex": n.sex,
-                "age": pd.NA,
-                "trial": n.trial,
-                "modality": naming.RAVDESS_MODALITIES[n.modality],
-                "intensity": naming.RAVDESS_INTENSITIES[n.intensity],
-                "sentence": f"statement{n.statement:02d}",
-                "repetition": n.repetition,
-            }
-        )
-    return pd.DataFrame(rows), ignored
-
-
-def load_demographics(path: str | Path | None) -> pd.DataFrame:
-    """CREMA-D demographics (ActorID, Age, Sex, ...); the packaged copy when ``path`` is None."""
-    src = "<package>/resources/crema-d/VideoDemographics.csv" if path is None else str(path)
-    text = packaged_resource("crema-d/VideoDemographics.csv") if path is None else None
-    df = pd.read_csv(io.StringIO(text) if text is not None else path)
-    missing = {"ActorID", "Age", "Sex"} - set(df.columns)
-    if missing:
-        raise ValueError(f"{src}: demographics table lacks columns {sorted(missing)}")
-    return df.set_index("ActorID")
-
-
-def index_cremad(
-    root: Path, demographics: pd.DataFrame, on_bad_name: str = "error"
-) -> tuple[pd.DataFrame, Counter]:
-    """Rows for every CREMA-D video under VideoFlash/."""
-    flash = root / "VideoFlash"
-    if not flash.is_dir():
-        raise FileNotFoundError(f"{flash}: CREMA-D videos are expected in a VideoFlash/ folder")
-    files, ignored = _walk(flash, ".flv")
-    rows = []
-    for rel in files:
-        try:
-            n = naming.parse_cremad(flash / rel)
-        except naming.NameError_ as exc:
-            _reject_bad(rel, exc, on_bad_name, ignored)
-            continue
-        if n.actor not in demographics.index:
-            raise ValueError(f"{flash / rel}: actor {n.actor} is not in the demographics table")
-        person = demographics.loc[n.actor]
-        rows.append(
-            {
-                "video": f"VideoFlash/{rel}",
-                "actor": n.actor,
-                "label": n.label,
-                "sex": str(person["Sex"]).lower(),
-                "age": int(person["Age"]),
-                "trial": n.stem,
-                "modality": "audio-video",
-                "intensity": naming.CREMAD_LEVELS[n.level],
-                "sentence": n.sentence,
-                "repetition": 1,
-            }
-        )
-    return pd.DataFrame(rows), ignored
 
 
 def expected_names(dataset: str, modalities: tuple[int, ...] = (1, 2)) -> set[str]:

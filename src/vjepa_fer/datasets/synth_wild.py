@@ -34,6 +34,7 @@ import numpy as np
 
 from vjepa_fer.data import faces
 from vjepa_fer.datasets import get_dataset
+from vjepa_fer.datasets.wild import SplitFileDataset
 from vjepa_fer.io import atomic_open, atomic_path
 
 logger = logging.getLogger(__name__)
@@ -47,23 +48,7 @@ EXPRESSION_OF = {
     "helplessness": ("sad", 0.7),
     "disappointment": ("sad", 0.4),
 }
-# (usual frame range, short range): DFEW min 11 frames, FERV39k median 28 / min 8, MAFW min 9.
-DURATIONS = {
-    "dfew": ((40, 110), (11, 15)),
-    "ferv39k": ((16, 47), (8, 15)),
-    "mafw": ((40, 120), (9, 15)),
-}
-SHORT_FRACTION = {"dfew": 0.05, "ferv39k": 0.1, "mafw": 0.05}
 PEOPLE = 10  # faces that recur over the clips (each shows every class), as actors in films
-SCENES = ("Action", "Interview", "Talkshow", "DailyLife")
-DFEW_CODE = {"happy": 1, "sad": 2, "neutral": 3, "angry": 4, "surprised": 5, "disgust": 6,
-             "fearful": 7}  # fmt: skip
-FERV39K_FOLDER = {"happy": "Happy", "sad": "Sad", "neutral": "Neutral", "angry": "Angry",
-                  "surprised": "Surprise", "disgust": "Disgust", "fearful": "Fear"}  # fmt: skip
-MAFW_NAME = {"angry": "anger", "disgust": "disgust", "fearful": "fear", "happy": "happiness",
-             "neutral": "neutral", "sad": "sadness", "surprised": "surprise",
-             "contempt": "contempt", "anxiety": "anxiety", "helplessness": "helplessness",
-             "disappointment": "disappointment"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -78,23 +63,17 @@ class Clip:
 
 
 def plan_clips(dataset: str, classes: tuple[str, ...], per_class: int, seed: int) -> list[Clip]:
-    """The clips of a synthetic set: ids, classes, folds and frame counts from ``seed``."""
+    """The clips of a synthetic set: ids, classes, folds and frame counts from ``seed``; the
+    dataset's module says how long its clips are and how it names and splits them."""
+    ds = _module(dataset)
     rng = np.random.default_rng([seed, faces.stable_seed("wild", dataset)])
-    (lo, hi), (slo, shi) = DURATIONS[dataset]
+    (lo, hi), (slo, shi) = ds.synth_frames
     clips, next_id = [], 1
     for c, label in enumerate(classes):
         for k in range(per_class):
-            short = rng.random() < SHORT_FRACTION[dataset]
+            short = rng.random() < ds.synth_short_fraction
             n = int(rng.integers(slo, shi + 1) if short else rng.integers(lo, hi + 1))
-            if dataset == "ferv39k":
-                fold = 1 if k % 5 == 4 else 0  # a 4:1 train/test split
-                scene = SCENES[(c + k) % len(SCENES)]
-                key = f"{scene}/{FERV39K_FOLDER[label]}/{k:04d}"
-            else:
-                fold = 1 + (c + k) % 5
-                # MAFW ids are not contiguous: skip a few numbers now and then.
-                next_id += 1 + (int(rng.integers(0, 3)) if dataset == "mafw" else 0)
-                key = f"{next_id:05d}"
+            key, fold, next_id = ds.synth_clip_key(c, k, label, next_id, rng)
             # Drawn, not derived from k: a person tied to the fold pattern would let a probe
             # learn "this face is never this class" from the training folds.
             person = int(rng.integers(0, PEOPLE))
@@ -112,17 +91,6 @@ def render_clip(dataset: str, clip: Clip, seed: int, size: tuple[int, int]) -> n
     talk = faces.talk_pattern(f"{dataset}/talk", "we are talking here", seed)
     plan = faces.plan_video(ident, emotion, strength, talk, clip.n_frames, FPS, rng)
     return np.concatenate(list(faces.render(ident, plan, size)))
-
-
-def _frame_names(dataset: str, variant: str, clip: Clip) -> list[str]:
-    n = clip.n_frames
-    if dataset == "dfew" and variant == "clip_224x224_16f":
-        return [f"{i}.jpg" for i in range(1, n + 1)]  # unpadded: 1.jpg ... 16.jpg
-    if dataset == "dfew":
-        return [f"{clip.key}_{i:05d}.jpg" for i in range(1, n + 1)]
-    if dataset == "ferv39k":
-        return [f"{i:02d}.jpg" for i in range(n)]
-    return [f"{i:05d}.png" for i in range(1, n + 1)]
 
 
 def _write_frames(folder: Path, names: list[str], frames: np.ndarray) -> None:
@@ -155,31 +123,19 @@ def _write_mp4(path: Path, frames: np.ndarray) -> None:
         container.mux(vs.encode(None))
 
 
-def _write_splits(root: Path, dataset: str, clips: list[Clip]) -> None:
-    def write(rel: str, lines: list[str]) -> None:
+def _write_splits(root: Path, files: dict[str, list[str]]) -> None:
+    for rel, lines in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         with atomic_open(root / rel, "w", encoding="utf-8", newline="") as fh:
             fh.write("".join(f"{ln}\n" for ln in lines))
 
-    if dataset == "dfew":
-        for k in range(1, 6):
-            # Ids unpadded in the CSV (the files are padded), labels 1-based; the two spellings
-            # of the split folders as found in the wild.
-            row = lambda c: f"{int(c.key)},{DFEW_CODE[c.label]}"  # noqa: E731
-            test = ["video_name,label", *(row(c) for c in clips if c.fold == k)]
-            train = ["video_name,label", *(row(c) for c in clips if c.fold != k)]
-            write(f"EmoLabel_DataSplit/test(single-labeled)/set_{k}.csv", test)
-            write(f"EmoLabel_DataSplit/train(single_labeled)/set_{k}.csv", train)
-    elif dataset == "ferv39k":
-        line = lambda c: f"{c.key} {FERV39K_FOLDER[c.label]}"  # noqa: E731
-        write("4_setups/All_scenes/train_All.csv", [line(c) for c in clips if c.fold == 0])
-        write("4_setups/All_scenes/test_All.csv", [line(c) for c in clips if c.fold == 1])
-    else:
-        base = "Train & Test Set/single/no_caption"
-        line = lambda c: f"{c.key}.mp4 {MAFW_NAME[c.label]}"  # noqa: E731
-        for k in range(1, 6):
-            write(f"{base}/set_{k}/test.txt", [line(c) for c in clips if c.fold == k])
-            write(f"{base}/set_{k}/train.txt", [line(c) for c in clips if c.fold != k])
+
+def _module(dataset: str) -> SplitFileDataset:
+    """The dataset's module, if it describes a synthetic set of its split-file layout."""
+    ds = get_dataset(dataset)
+    if not isinstance(ds, SplitFileDataset) or ds.synth_module != __name__:
+        raise ValueError(f"no synthetic generator for {dataset!r} in {__name__}")
+    return ds
 
 
 def synth_wild(
@@ -192,13 +148,11 @@ def synth_wild(
     variant: str | None = None,
 ) -> list[Path]:
     """Write a synthetic ``dataset`` (dfew, ferv39k, mafw) under ``root``; returns video paths."""
-    ds = get_dataset(dataset)
-    if dataset not in DURATIONS:
-        raise ValueError(f"no synthetic generator for {dataset!r}; known: {', '.join(DURATIONS)}")
+    ds = _module(dataset)
     variant = variant or ds.variants[0]
     if variant not in ds.variants:
         raise ValueError(f"{dataset}: unknown variant {variant!r}; choose one of {ds.variants}")
-    if clips_per_class < 1 or (dataset != "ferv39k" and clips_per_class < 5):
+    if clips_per_class < 1 or (not ds.fixed_split and clips_per_class < len(ds.test_folds)):
         raise ValueError(f"{dataset}: clips_per_class must be >= 5 so every fold has each class")
     W, H = size
     if W < 16 or H < 16 or W % 2 or H % 2:
@@ -211,19 +165,20 @@ def synth_wild(
         raise ValueError(f"{marker}: this folder holds a synthetic set made with other parameters")
     clips = plan_clips(dataset, ds.classes, clips_per_class, seed)
     # A clip in no split file (DFEW/MAFW multi-label clips): the index must count, not use, it.
-    extra = [] if dataset == "ferv39k" else [Clip("99999", 0, ds.classes[0], 0, 12)]
+    extra = [] if ds.fixed_split else [Clip("99999", 0, ds.classes[0], 0, 12)]
     paths = []
     for clip in [*clips, *extra]:
-        if variant == "clip_224x224_16f":
-            clip = replace(clip, n_frames=16)  # time-interpolated: always 16 frames
+        if variant in ds.synth_fixed_frames:  # e.g. DFEW's time-interpolated 16-frame copy
+            clip = replace(clip, n_frames=ds.synth_fixed_frames[variant])
         rel = ds.variant_paths[variant].format(id=clip.key)
         frames = render_clip(dataset, clip, seed, (W, H))
         if rel.endswith(".mp4"):
             _write_mp4(root / rel, frames)
         else:
-            _write_frames(root / rel, _frame_names(dataset, variant, clip), frames)
+            names = ds.synth_frame_names(variant, clip.key, clip.n_frames)
+            _write_frames(root / rel, names, frames)
         paths.append(root / rel)
-    _write_splits(root, dataset, clips)
+    _write_splits(root, ds.synth_split_files(clips))
     summary = {"generator": __name__, "params": params, "n_clips": len(clips),
                "frames": {c.key: c.n_frames for c in clips}}  # fmt: skip
     with atomic_open(marker, "w", encoding="utf-8") as fh:
@@ -233,7 +188,7 @@ def synth_wild(
 
 
 def synth_main(args: argparse.Namespace) -> int:
-    """`vjepa-fer synth --dataset dfew|ferv39k|mafw` (called by data/synth.py's run)."""
+    """`vjepa-fer synth --dataset dfew|ferv39k|mafw` (called by datasets/synth.py's run)."""
     paths = synth_wild(
         args.dataset,
         args.out,

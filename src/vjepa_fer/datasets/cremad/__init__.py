@@ -1,7 +1,7 @@
 """CREMA-D (Cao et al. 2014): ``VideoFlash/AAAA_SSS_EEE_LL.flv`` plus the actors' demographics.
 
-Name parsing lives in data/naming.py, the walk in data/index.py (``index_cremad``); folds are the
-paper's Table I, packaged. Facts: docs/datasets.md.
+Name parsing, demographics and the walk live in datasets/cremad/naming.py; folds are the paper's
+Table I, packaged. Facts: docs/datasets.md.
 """
 
 from __future__ import annotations
@@ -12,20 +12,19 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vjepa_fer.data.download import (
+from vjepa_fer.data.fetch import DownloadError
+from vjepa_fer.data.folds import packaged_resource
+from vjepa_fer.datasets import register
+from vjepa_fer.datasets.base import Dataset, IndexOptions
+from vjepa_fer.datasets.cremad.download import (
     CREMAD_URL_TEMPLATES,
-    DownloadError,
     download_cremad,
     load_cremad_table,
     read_names,
     verify_cremad,
     write_cremad_marker,
 )
-from vjepa_fer.data.folds import packaged_resource
-from vjepa_fer.data.index import index_cremad, load_demographics
-from vjepa_fer.data.naming import parse_cremad
-from vjepa_fer.datasets import register
-from vjepa_fer.datasets.base import Dataset, IndexOptions
+from vjepa_fer.datasets.cremad.naming import index_cremad, load_demographics, parse_cremad
 from vjepa_fer.labels import CREMAD_LABELS
 
 if TYPE_CHECKING:
@@ -44,7 +43,7 @@ class CremaD(Dataset):
     # The authors' map came from a Python set(); their run's order (docs/protocol.md, "Label maps").
     authors_label_order = ("sad", "fearful", "happy", "disgust", "neutral", "angry")
     packaged_folds = "crema-d/folds.csv"
-    synth_module = "vjepa_fer.data.synth"
+    synth_module = "vjepa_fer.datasets.cremad.synth"
 
     def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
         return index_cremad(root, load_demographics(opts.demographics), opts.on_bad_name)
@@ -58,13 +57,9 @@ class CremaD(Dataset):
         table = pd.read_csv(io.StringIO(packaged_resource("crema-d/videoflash_lfs.tsv")), sep="\t")
         return set(table["file"])
 
-    def published_rows(self) -> list[dict]:
-        rows = []
-        for name in sorted(self.expected_names(IndexOptions())):
-            n = parse_cremad(name)
-            video = f"VideoFlash/{name}"
-            rows.append({"video": video, "actor": n.actor, "label": n.label, "trial": n.stem})
-        return rows
+    def published_row(self, name: str) -> dict:
+        n = parse_cremad(name)
+        return {"video": f"VideoFlash/{name}", "actor": n.actor, "label": n.label, "trial": n.stem}
 
     def actor_of_name(self, name: str) -> int:
         return parse_cremad(name).actor
