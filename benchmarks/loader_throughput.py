@@ -48,9 +48,11 @@ def make_videos(out: Path, n: int, frames: int, width: int, height: int) -> list
     """``n`` RAVDESS-format H.264 videos of synthetic faces (x264 as the synth stage runs it)."""
     import av
 
-    from vjepa_fer.data import synth
+    from vjepa_fer.datasets import synth
+    from vjepa_fer.datasets.ravdess.naming import RAVDESS_EMOTIONS
+    from vjepa_fer.datasets.ravdess.synth import ravdess_trials
 
-    trials = synth.ravdess_trials([1, 2], [1], [1], [1, 2], [2], list(synth.RAVDESS_EMOTIONS))
+    trials = ravdess_trials([1, 2], [1], [1], [1, 2], [2], list(RAVDESS_EMOTIONS))
     paths = []
     for trial in trials[:n]:
         path = out / f"{trial.key}.mp4"
