@@ -171,11 +171,12 @@ def run_online(trainers, videos, root, stream, cfg, pixels, resume, epochs) -> N
     needed = set().union(*(t.labels for t in trainers))
     by_video = videos.set_index("video", drop=False)
     first = broadcast_object(resume.load(trainers) if ranks.leader else None, ranks)
-    for epoch in range(first, epochs):
+
+    def requests_for(epoch: int) -> list[ClipRequest]:
         # The order is a permutation of the whole dataset, filtered: the same for every grouping.
         order = epoch_order(list(videos["video"]), cfg.seed, epoch if cfg.reshuffle else 0)
         order = [v for v in order if v in needed]
-        requests = train_requests(
+        return train_requests(
             by_video.loc[order],
             epoch=epoch,
             seed=cfg.seed,
@@ -186,9 +187,10 @@ def run_online(trainers, videos, root, stream, cfg, pixels, resume, epochs) -> N
             frames_per_clip=pixels.frames_per_clip,
             frame_step=pixels.frame_step,
         )
-        stream.run(root, requests, pixels.config)
+
+    def end_epoch(epoch: int) -> None:
         if not ranks.leader:
-            continue
+            return
         for t in trainers:
             t.end_epoch(epoch)
         resume.save(trainers, epoch, stream.forwards)
@@ -198,6 +200,10 @@ def run_online(trainers, videos, root, stream, cfg, pixels, resume, epochs) -> N
             epochs,
             {t.spec.name: round(t.curve[-1]["loss"], 4) for t in trainers},
         )
+
+    # One loader for all epochs: its workers decode epoch e + 1 while epoch e's last batches
+    # train, instead of draining and restarting at every epoch boundary.
+    stream.run_epochs(root, range(first, epochs), requests_for, pixels.config, end_epoch)
 
 
 def run_cached(trainers, videos, store, cfg, copies, resume, epochs) -> None:
