@@ -205,8 +205,9 @@ def test_frame_folder_streams_like_its_video_on_both_backends(encoder, tmp_path)
 
 
 @pytest.mark.parametrize("backend", ["device", "reference"])
-def test_epochs_share_one_loader_and_feed_as_separate_runs(encoder, root, tmp_path, monkeypatch,
-                                                           backend):
+def test_epochs_share_one_loader_and_feed_as_separate_runs(
+    encoder, root, tmp_path, monkeypatch, backend
+):
     """Three epochs through one loader: the workers are started once (the same two worker
     processes decode every epoch), and every epoch's clips, batches and order equal a run of
     their own, with the epoch's end reported after its last clip and before the next one's."""

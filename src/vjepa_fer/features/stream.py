@@ -11,7 +11,8 @@ Two pixel backends (``PixelConfig.augment_backend``, config ``features.augment_b
 * ``device`` (default): workers ship uint8 frames (``loader.py``: evaluation frames already
   resized and centre-cropped in uint8, training frames at full resolution); clip gathering, float
   conversion, normalisation and the keyed training augmentation run batched on the encoder's
-  device (``video/device_transforms.py``), CPU included;
+  device (``video/device_transforms.py``; ``augment_clips``: a batch's clips at once, each with
+  its own keyed draws), CPU included;
 * ``reference``: workers build float32 clips with PIL and torch on the CPU (``clip_pixels``), the
   implementation the device backend is tested against.
 
@@ -37,8 +38,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -152,9 +153,8 @@ class DeviceClips:
                 views=views,
                 num_views=cfg.num_views,
             )
-        out = []
-        for k, r in enumerate(reqs, start):
-            params = draw_clip_params(  # the reference's keyed draws, unchanged
+        params = [
+            draw_clip_params(  # the reference's keyed draws, unchanged
                 seed=cfg.seed,
                 video=r.video,
                 epoch=r.epoch,
@@ -164,9 +164,10 @@ class DeviceClips:
                 size=cfg.size,
                 cfg=cfg.augment,
             )
-            rows = self.positions[k].to(self.device)
-            out.append(dt.augment_clip(self.frames[rows], params, size=cfg.size, cfg=cfg.augment))
-        return torch.stack(out)
+            for r in reqs
+        ]
+        rows = self.positions[start:stop].to(self.device)
+        return dt.augment_clips(self.frames, rows, params, size=cfg.size, cfg=cfg.augment)
 
 
 def autocast_dtype(device: torch.device, dtype: str) -> torch.dtype | None:
@@ -325,7 +326,9 @@ class ClipStream:
             mine = [g for rd in rounds for j, g in enumerate(rd) if j % size == rank]
         elif self.ranks.parallel:  # local: every size-th video, the rest is other ranks' work
             mine = groups[self.ranks.rank :: self.ranks.size]
-        items = mine if cfg.augment_backend == "reference" else plan_items(mine, cfg.max_decoded_frames)
+        items = (
+            mine if cfg.augment_backend == "reference" else plan_items(mine, cfg.max_decoded_frames)
+        )
         return _Pass(len(groups), rounds, mine, items)
 
     def _batches(

@@ -44,19 +44,18 @@ from vjepa_fer.features.build import (
     add_encoder_arguments,
     add_rank_arguments,
     build_stream,
+    pixel_config,
     resolve_device,
+    run_reported,
 )
-from vjepa_fer.features.cpu_fallback import report_cpu_fallback
 from vjepa_fer.features.gpu_slots import claim_for_job
 from vjepa_fer.features.plan import train_requests, usable_videos
 from vjepa_fer.features.ranks import Ranks, broadcast_object, launch
 from vjepa_fer.features.store import FeatureStore
-from vjepa_fer.features.stream import ClipRequest, PixelConfig, autocast_dtype
+from vjepa_fer.features.stream import ClipRequest, autocast_dtype
 from vjepa_fer.io import atomic_open, atomic_path, write_csv
 from vjepa_fer.probe.inputs import input_spec
 from vjepa_fer.probe.trainer import ProbeSpec, ProbeTrainer, TrainConfig, epoch_order
-from vjepa_fer.progress import ClipCounter, Progress
-from vjepa_fer.video.augment import AugmentConfig
 
 logger = logging.getLogger(__name__)
 
@@ -254,12 +253,7 @@ class PixelPlan:
 
     def __init__(self, args: argparse.Namespace, augment_cfg=None) -> None:
         self.frames_per_clip, self.frame_step = args.num_frames, args.frame_step
-        self.config = PixelConfig(
-            size=args.img_size,
-            seed=args.seed,
-            augment=augment_cfg or AugmentConfig(),
-            augment_backend=getattr(args, "augment_backend", "device"),
-        )
+        self.config = pixel_config(args, augment=augment_cfg)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -440,15 +434,12 @@ def run_ranks(args: argparse.Namespace, ranks: Ranks) -> int:
         )
         # Every epoch encodes each training video's clips once (for all its probes).
         clips = len(set().union(*(t.labels for t in trainers))) * cfg.clips * cfg.epochs
-        report_cpu_fallback(
-            args.device, stream.device, encoder, name=args.encoder, img_size=args.img_size,
-            num_frames=args.num_frames, clips=clips,
-        )  # fmt: skip
-        with Progress(clips, f"train {args.dataset} ({cfg.epochs} epochs)", "clips") as bar:
-            stream.register(ClipCounter(bar))
-            run_online(
+        run_reported(
+            stream, encoder, args, clips=clips, desc=f"train {args.dataset} ({cfg.epochs} epochs)",
+            work=lambda: run_online(
                 trainers, videos, args.root, stream, cfg, PixelPlan(args), resume, cfg.epochs
-            )
+            ),
+        )  # fmt: skip
         forwards = resume.forwards + stream.forwards  # a resumed job adds the killed one's
         if not ranks.leader:
             return 0
