@@ -19,7 +19,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / PACKAGE
 # Floors from the bottom; a module may import its own floor's rooms and any floor below.
 # A room is a top-level module or a subpackage of vjepa_fer (docs/architecture.md, "Layers").
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("io", "labels", "progress", "schema", "text"),  # files, class names, progress, schema, escaping
+    ("io", "labels", "progress", "schema", "text"),  # files, class names, progress, schema, escapes
     ("video", "models"),  # decoding and pixels; encoders and checkpoints
     ("data", "datasets"),  # dataset machinery and the dataset registry/modules
     ("features",),  # clip planning, the clip stream, the encoder pass, the feature store

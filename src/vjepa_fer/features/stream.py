@@ -192,8 +192,9 @@ class _Pass:
 class _Passes:
     """Each pass's plan, made on first use by the loader's sampler or the feeding loop.
 
-    The sampler runs ahead of the feeding loop by at most ``workers x PREFETCH`` items, so at
-    most two passes (the one being fed and the next) are held; a fed pass is released."""
+    The sampler runs ahead of the feeding loop by at most ``workers x PREFETCH`` items, so only
+    the pass being fed and the next are held (more only when passes are shorter than that); a
+    fed pass is released."""
 
     def __init__(self, make: Callable[[int], _Pass], count: int) -> None:
         self.make, self.count = make, count
