@@ -25,6 +25,8 @@ protocol is built on.
     stream.register(store_writer)                    # every clip
     stream.register(probe, wants=lambda r: r.video in train_videos)
     stream.run(root, requests, PixelConfig(size=384))
+    # training: every epoch through one loader whose workers live from the first to the last
+    stream.run_epochs(root, range(epochs), requests_for_epoch, PixelConfig(size=384), end_epoch)
 
 Data-parallel ranks (``ranks``, docs/compute.md "Several devices per job"): with ``shard="gather"``
 (training) the videos are dealt out in rounds, every rank encodes its share, and rank 0 receives
