@@ -101,3 +101,13 @@ def test_gpu_throughput_skip_stream_needs_no_video_decoder(tmp_path):
     assert result["stream_skipped"] and result["stream"] == []
     assert [row["img_size"] for row in result["encoder"]] == [32]
     assert result["encoder"][0]["clips_per_s"] > 0
+
+
+def test_device_augment_compares_loop_and_batched_bit_exactly(tmp_path):
+    out = tmp_path / "aug.json"
+    small = ["--height", "48", "--width", "64", "--img-size", "32", "--clips", "3"]
+    run("device_augment.py", *small, "--frames-per-clip", "4", "--repeats", "2", "--json", str(out))
+    result = json.loads(out.read_text())
+    assert result["max_abs_diff"] == 0.0
+    for key in ("loop_ms_per_clip", "batched_ms_per_clip", "batched_grouped_ops_ms_per_clip"):
+        assert result[key] > 0, key

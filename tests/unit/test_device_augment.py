@@ -213,3 +213,56 @@ def test_eval_clips_one_call(frames: np.ndarray) -> None:
     assert torch.equal(out[0], vt.eval_transform(frames, 24)[:, positions[0]])
     with pytest.raises(ValueError, match="positive"):
         dt.eval_plan(20, 30, 0)
+
+
+# ----------------------------------------------------------------------------------------------
+# many clips at once (the stream's path) against the clip-by-clip loop
+
+
+def clip_rows(num_clips: int, frames_per_clip: int, num_frames: int) -> torch.Tensor:
+    """Overlapping clips over the frames, in a shuffled order (as the keyed starts give)."""
+    g = torch.Generator().manual_seed(1)
+    return torch.randint(0, num_frames, (num_clips, frames_per_clip), generator=g)
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        aug.AugmentConfig(hflip_prob=0.5, reprob=0.6),
+        aug.AugmentConfig(random_resized_crop=False, reprob=0.5),
+        aug.AugmentConfig(erase_shared_noise=True, ra_resample="bilinear"),
+    ],
+)
+@pytest.mark.parametrize("batch_ops", [True, False])  # RandAugment grouped (GPU) or per clip (CPU)
+def test_batched_clips_equal_the_clip_by_clip_loop(frames, cfg, batch_ops) -> None:
+    """24 clips with different keyed draws (ops, crops, flips, erasing) in one batch."""
+    src = torch.from_numpy(frames)
+    rows = clip_rows(24, 4, len(frames))
+    params = [params_for(clip, frames, 32, cfg) for clip in range(24)]
+    assert len({p.ops for p in params}) > 12
+    assert len({p.crop_box for p in params}) > 1 or not cfg.random_resized_crop
+    loop = torch.stack(
+        [dt.augment_clip(src[r], p, size=32, cfg=cfg) for r, p in zip(rows, params, strict=True)]
+    )
+    batched = dt.augment_clips(src, rows, params, size=32, cfg=cfg, batch_ops=batch_ops)
+    assert batched.shape == loop.shape == (24, 3, 4, 32, 32)
+    assert torch.equal(batched, loop)
+
+
+def test_batched_ops_equal_one_clip_at_a_time_for_every_op(frames) -> None:
+    """Every op family, each clip with other arguments, several families at one position."""
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).contiguous()
+    draws = [ra.OpDraw(name, 0.0, args) for name, args in OPS]
+    ops = [(draws[k], draws[(k * 7 + 3) % len(draws)]) for k in range(len(draws))] + [()]
+    clips = torch.cat([x] * len(ops))
+    for chunk in (None, 2, 1000):
+        out = dra.apply_clip_ops(clips, ops, chunk=chunk)
+        for k, o in enumerate(ops):
+            assert torch.equal(out[3 * k : 3 * k + 3], dra.apply_ops(x, list(o))), (k, o)
+
+
+def test_batched_clips_reject_mismatched_draws(frames) -> None:
+    src = torch.from_numpy(frames)
+    with pytest.raises(ValueError, match="2 draws for 3 clips"):
+        params = [params_for(0, frames, 8, aug.AugmentConfig())] * 2
+        dt.augment_clips(src, clip_rows(3, 2, 3), params, size=8)

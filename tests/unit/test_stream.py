@@ -202,3 +202,52 @@ def test_frame_folder_streams_like_its_video_on_both_backends(encoder, tmp_path)
         ref.run(moved, reqs, PixelConfig(size=SIZE, augment_backend=backend))
         for key, tokens in rec.tokens.items():
             torch.testing.assert_close(tokens, expected.tokens[key])
+
+
+@pytest.mark.parametrize("backend", ["device", "reference"])
+def test_epochs_share_one_loader_and_feed_as_separate_runs(
+    encoder, root, tmp_path, monkeypatch, backend
+):
+    """Three epochs through one loader: the workers are started once (the same two worker
+    processes decode every epoch), and every epoch's clips, batches and order equal a run of
+    their own, with the epoch's end reported after its last clip and before the next one's."""
+    from vjepa_fer.features import loader as loader_mod
+
+    pids = tmp_path / "pids.txt"
+    load_item, clip_pixels_ = loader_mod.load_item, stream_mod.clip_pixels
+
+    def note() -> None:
+        with open(pids, "a") as fh:  # the pid of the worker process that decodes this item
+            fh.write(f"{__import__('os').getpid()}\n")
+
+    def noted_load_item(*a, **k):
+        note()
+        return load_item(*a, **k)
+
+    def noted_clip_pixels(*a, **k):
+        note()
+        return clip_pixels_(*a, **k)
+
+    monkeypatch.setattr(loader_mod, "load_item", noted_load_item)
+    monkeypatch.setattr(stream_mod, "clip_pixels", noted_clip_pixels)
+    cfg = PixelConfig(size=SIZE, seed=3, augment_backend=backend)
+
+    def requests_for(epoch):
+        return train_requests(videos(), epoch=epoch, seed=3, augment=True, num_clips=2)
+
+    s = ClipStream(encoder, batch_size=3, workers=2, dtype="fp32")
+    rec = s.register(Recorder())
+    ends: list[tuple[int, int]] = []
+    n = s.run_epochs(root, [0, 1, 2], requests_for, cfg, lambda e: ends.append((e, len(rec.keys))))
+    assert s.loader_starts == 1
+    workers = set(pids.read_text().split())
+    assert len(workers) == 2, f"workers restarted between epochs: {len(workers)} processes"
+    assert n == 3 * 3 * 2 and ends == [(0, 6), (1, 12), (2, 18)]
+
+    for epoch in range(3):  # each epoch alone, in a fresh loader without workers
+        alone = ClipStream(encoder, batch_size=3, workers=0, dtype="fp32")
+        one = alone.register(Recorder())
+        alone.run(root, requests_for(epoch), cfg)
+        assert rec.keys[6 * epoch : 6 * epoch + 6] == one.keys
+        for key in one.keys:
+            assert torch.equal(rec.tokens[key], one.tokens[key])

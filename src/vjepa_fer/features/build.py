@@ -1,21 +1,31 @@
-"""Building the clip stream from command-line flags, shared by the encoder stages.
+"""Building and running the clip stream from command-line flags, shared by the encoder stages.
 
 ``vjepa-fer extract``, ``train`` and ``infer`` all encode clips through one
-:class:`~vjepa_fer.features.stream.ClipStream`; their encoder and stream flags, the device choice
-and the construction live here so that no stage imports another stage's CLI module.
+:class:`~vjepa_fer.features.stream.ClipStream`; their encoder and stream flags, the device choice,
+the construction, the pixel settings (:func:`pixel_config`) and the run itself with its CPU
+fallback report and progress bar (:func:`run_reported`) live here, written once, so that no stage
+imports another stage's CLI module.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 import torch.nn as nn
 
 from vjepa_fer import schema
+from vjepa_fer.features.cpu_fallback import report_cpu_fallback
+from vjepa_fer.features.pixels import PixelConfig
 from vjepa_fer.features.ranks import SINGLE, Ranks
 from vjepa_fer.features.stream import ClipStream
 from vjepa_fer.models.registry import build_encoder, require_weights
+from vjepa_fer.progress import ClipCounter, Progress
+from vjepa_fer.video.augment import AugmentConfig
+
+T = TypeVar("T")
 
 
 def resolve_device(name: str) -> str:
@@ -161,3 +171,37 @@ def build_stream(
         shard=shard,
     )
     return stream, encoder
+
+
+def pixel_config(
+    args: argparse.Namespace, *, num_views: int = 1, augment: AugmentConfig | None = None
+) -> PixelConfig:
+    """The stream's pixel settings from the encoder flags (size, seed, augmentation backend)."""
+    return PixelConfig(
+        size=args.img_size,
+        num_views=num_views,
+        seed=args.seed,
+        augment=augment or AugmentConfig(),
+        augment_backend=args.augment_backend,
+    )
+
+
+def run_reported(
+    stream: ClipStream,
+    encoder: nn.Module,
+    args: argparse.Namespace,
+    *,
+    clips: int,
+    desc: str,
+    work: Callable[[], T],
+) -> T:
+    """Run ``work`` (which feeds ``clips`` clips through ``stream``) as every encoder stage does:
+    first the CPU-fallback report of ``--device auto`` with its estimated duration, then a
+    progress bar counting the clips the stream encodes."""
+    report_cpu_fallback(
+        args.device, stream.device, encoder, name=args.encoder, img_size=args.img_size,
+        num_frames=args.num_frames, clips=clips,
+    )  # fmt: skip
+    with Progress(clips, desc, "clips") as bar:
+        stream.register(ClipCounter(bar))
+        return work()

@@ -28,14 +28,11 @@ from pathlib import Path
 import pandas as pd
 
 from vjepa_fer import schema
-from vjepa_fer.features.build import add_encoder_arguments, build_stream
-from vjepa_fer.features.cpu_fallback import report_cpu_fallback
+from vjepa_fer.features.build import add_encoder_arguments, build_stream, pixel_config, run_reported
 from vjepa_fer.features.gpu_slots import claim_for_job
 from vjepa_fer.features.plan import eval_requests, shard_of, train_requests, usable_videos
 from vjepa_fer.features.store import StoreConfig, StoreWriter
-from vjepa_fer.features.stream import PixelConfig
 from vjepa_fer.io import atomic_open, file_identity, identity_mode
-from vjepa_fer.progress import ClipCounter, Progress
 
 logger = logging.getLogger(__name__)
 
@@ -224,19 +221,12 @@ def run(args: argparse.Namespace) -> int:
         ]
         requests.sort(key=lambda r: r.video)  # whole videos together: parts hold whole videos
     sink = stream.register(StoreSink(writer))
-    pixels = PixelConfig(
-        size=args.img_size,
-        num_views=args.views,
-        seed=args.seed,
-        augment_backend=args.augment_backend,
-    )
-    report_cpu_fallback(
-        args.device, stream.device, encoder, name=args.encoder, img_size=args.img_size,
-        num_frames=args.num_frames, clips=len(requests),
+    pixels = pixel_config(args, num_views=args.views)
+    run_reported(
+        stream, encoder, args, clips=len(requests),
+        desc=f"extract {args.kind} shard {args.shard}",
+        work=lambda: stream.run(args.root, requests, pixels),
     )  # fmt: skip
-    with Progress(len(requests), f"extract {args.kind} shard {args.shard}", "clips") as bar:
-        stream.register(ClipCounter(bar))
-        stream.run(args.root, requests, pixels)
     sink.close()
     counts = stream.counts()
     summary = {

@@ -130,7 +130,11 @@ def load_item(root: Path, plan: ItemPlan, cfg: PixelConfig, index: int = 0) -> F
 
 
 class FrameDataset(torch.utils.data.Dataset):
-    """Item i = the uint8 frames of ``items[i]`` (runs in DataLoader workers)."""
+    """Item i = the uint8 frames of ``items[i]`` (runs in DataLoader workers).
+
+    A key may also carry its plan, ``(i, plan)``: the clip stream's sampler sends every epoch's
+    plans that way, so workers that live across epochs need no per-epoch state (``items`` is
+    then empty and never read)."""
 
     def __init__(self, root: Path, items: list[ItemPlan], cfg: PixelConfig) -> None:
         self.root, self.items, self.cfg = Path(root), items, cfg
@@ -138,8 +142,9 @@ class FrameDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, i: int) -> FrameItem:
-        return load_item(self.root, self.items[i], self.cfg, index=i)
+    def __getitem__(self, key: int | tuple[int, ItemPlan]) -> FrameItem:
+        i, plan = key if isinstance(key, tuple) else (key, self.items[key])
+        return load_item(self.root, plan, self.cfg, index=i)
 
 
 __all__ = ["DECODE_CHUNK", "FrameDataset", "FrameItem", "ItemPlan", "load_item", "plan_items"]

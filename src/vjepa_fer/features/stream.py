@@ -11,7 +11,8 @@ Two pixel backends (``PixelConfig.augment_backend``, config ``features.augment_b
 * ``device`` (default): workers ship uint8 frames (``loader.py``: evaluation frames already
   resized and centre-cropped in uint8, training frames at full resolution); clip gathering, float
   conversion, normalisation and the keyed training augmentation run batched on the encoder's
-  device (``video/device_transforms.py``), CPU included;
+  device (``video/device_transforms.py``; ``augment_clips``: a batch's clips at once, each with
+  its own keyed draws), CPU included;
 * ``reference``: workers build float32 clips with PIL and torch on the CPU (``clip_pixels``), the
   implementation the device backend is tested against.
 
@@ -24,6 +25,8 @@ protocol is built on.
     stream.register(store_writer)                    # every clip
     stream.register(probe, wants=lambda r: r.video in train_videos)
     stream.run(root, requests, PixelConfig(size=384))
+    # training: every epoch through one loader whose workers live from the first to the last
+    stream.run_epochs(root, range(epochs), requests_for_epoch, PixelConfig(size=384), end_epoch)
 
 Data-parallel ranks (``ranks``, docs/compute.md "Several devices per job"): with ``shard="gather"``
 (training) the videos are dealt out in rounds, every rank encodes its share, and rank 0 receives
@@ -37,7 +40,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -119,8 +123,8 @@ class VideoClipDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.groups)
 
-    def __getitem__(self, i: int) -> tuple[int, torch.Tensor]:
-        video, reqs = self.groups[i]
+    def __getitem__(self, key: int | tuple[int, tuple]) -> tuple[int, torch.Tensor]:
+        i, (video, reqs) = key if isinstance(key, tuple) else (key, self.groups[key])
         return i, clip_pixels(self.root, video, reqs, self.cfg)
 
 
@@ -151,9 +155,8 @@ class DeviceClips:
                 views=views,
                 num_views=cfg.num_views,
             )
-        out = []
-        for k, r in enumerate(reqs, start):
-            params = draw_clip_params(  # the reference's keyed draws, unchanged
+        params = [
+            draw_clip_params(  # the reference's keyed draws, unchanged
                 seed=cfg.seed,
                 video=r.video,
                 epoch=r.epoch,
@@ -163,9 +166,10 @@ class DeviceClips:
                 size=cfg.size,
                 cfg=cfg.augment,
             )
-            rows = self.positions[k].to(self.device)
-            out.append(dt.augment_clip(self.frames[rows], params, size=cfg.size, cfg=cfg.augment))
-        return torch.stack(out)
+            for r in reqs
+        ]
+        rows = self.positions[start:stop].to(self.device)
+        return dt.augment_clips(self.frames, rows, params, size=cfg.size, cfg=cfg.augment)
 
 
 def autocast_dtype(device: torch.device, dtype: str) -> torch.dtype | None:
@@ -175,6 +179,45 @@ def autocast_dtype(device: torch.device, dtype: str) -> torch.dtype | None:
     if device.type != "cuda" or dtype == "fp32":
         return None
     return {"bf16": torch.bfloat16, "fp16": torch.float16}[dtype]
+
+
+@dataclass
+class _Pass:
+    """One pass (an epoch of training, or one run) on this rank: what it encodes and feeds."""
+
+    videos: int  # videos of the whole pass, all ranks together
+    rounds: list | None  # gathered ranks: the pass's videos dealt out in rounds
+    mine: list[tuple[str, list[ClipRequest]]]  # this rank's videos
+    items: list  # loader items: ItemPlan (device backend) or (video, requests) (reference)
+
+
+class _Passes:
+    """Each pass's plan, made on first use by the loader's sampler or the feeding loop.
+
+    The sampler runs ahead of the feeding loop by at most ``workers x PREFETCH`` items, so only
+    the pass being fed and the next are held (more only when passes are shorter than that); a
+    fed pass is released."""
+
+    def __init__(self, make: Callable[[int], _Pass], count: int) -> None:
+        self.make, self.count = make, count
+        self.cache: dict[int, _Pass] = {}
+        self.released = -1  # passes up to here are fed and dropped
+
+    def get(self, k: int) -> _Pass:
+        if k <= self.released:  # only an empty pass is asked for after it was fed
+            return _Pass(0, [], [], [])
+        if k not in self.cache:
+            self.cache[k] = self.make(k)
+        return self.cache[k]
+
+    def release(self, k: int) -> None:
+        self.cache.pop(k, None)
+        self.released = max(self.released, k)
+
+    def keys(self) -> Iterator[tuple[int, object]]:
+        """The loader's sampler: ``(index in its pass, item plan)`` for every pass in turn."""
+        for k in range(self.count):
+            yield from enumerate(self.get(k).items)
 
 
 class _Taker:
@@ -234,6 +277,7 @@ class ClipStream:
         self.encoder_seconds = 0.0
         self.transform_seconds = 0.0  # device backend: clip assembly and augmentation
         self.loader_wait_seconds = 0.0  # time spent waiting for the loader's next item
+        self.loader_starts = 0  # loaders (sets of worker processes) started: one per run
         self._consumers: list[tuple[Consumer, Callable[[ClipRequest], bool] | None]] = []
 
     def register(self, consumer: Consumer, wants: Callable[[ClipRequest], bool] | None = None):
@@ -245,16 +289,22 @@ class ClipStream:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
 
-    def _loader(self, dataset: torch.utils.data.Dataset) -> torch.utils.data.DataLoader:
-        return torch.utils.data.DataLoader(
+    def _loader(self, dataset: torch.utils.data.Dataset, keys: Iterable) -> Iterator:
+        """One loader (one set of worker processes) for every pass of a run.
+
+        ``keys`` is a lazy iterable over all passes' items, each key carrying its own plan, so the
+        workers live from the first epoch to the last and never drain between epochs."""
+        self.loader_starts += 1
+        loader = torch.utils.data.DataLoader(
             dataset,
             batch_size=None,
-            shuffle=False,
+            sampler=keys,
             num_workers=self.workers,
             pin_memory=self.device.type == "cuda",
             prefetch_factor=PREFETCH if self.workers else None,
-            persistent_workers=False,
+            persistent_workers=False,  # one iterator serves all epochs: nothing to persist across
         )
+        return self._timed(loader)
 
     def _timed(self, loader: torch.utils.data.DataLoader) -> Iterator:
         it = iter(loader)
@@ -266,22 +316,41 @@ class ClipStream:
                 return
             yield item
 
+    def _plan_pass(self, requests: Sequence[ClipRequest], cfg: PixelConfig) -> _Pass:
+        """This rank's share of one pass, cut into loader items."""
+        groups = group_by_video(requests)
+        rounds = None
+        mine = groups
+        if self.ranks.parallel and self.shard == "gather":
+            size, rank = self.ranks.size, self.ranks.rank
+            widest = max((len(reqs) for _, reqs in groups), default=1)
+            span = size * max(1, self.batch_size // widest)
+            rounds = [groups[i : i + span] for i in range(0, len(groups), span)]
+            mine = [g for rd in rounds for j, g in enumerate(rd) if j % size == rank]
+        elif self.ranks.parallel:  # local: every size-th video, the rest is other ranks' work
+            mine = groups[self.ranks.rank :: self.ranks.size]
+        items = (
+            mine if cfg.augment_backend == "reference" else plan_items(mine, cfg.max_decoded_frames)
+        )
+        return _Pass(len(groups), rounds, mine, items)
+
     def _batches(
-        self, root: Path, groups: list[tuple[str, list[ClipRequest]]], cfg: PixelConfig
+        self, items: Iterator, work: _Pass, cfg: PixelConfig
     ) -> Iterator[tuple[list[ClipRequest], torch.Tensor]]:
         if cfg.augment_backend == "reference":
-            yield from self._reference_batches(root, groups, cfg)
+            yield from self._reference_batches(items, work)
         else:
-            yield from self._device_batches(root, groups, cfg)
+            yield from self._device_batches(items, work, cfg)
 
     def _device_batches(
-        self, root: Path, groups: list[tuple[str, list[ClipRequest]]], cfg: PixelConfig
+        self, items: Iterator, work: _Pass, cfg: PixelConfig
     ) -> Iterator[tuple[list[ClipRequest], torch.Tensor]]:
-        items = plan_items(groups, cfg.max_decoded_frames)
         reqs: list[ClipRequest] = []
         pixels: list[torch.Tensor] = []
-        for item in self._timed(self._loader(FrameDataset(root, items, cfg))):
-            plan = items[item.index]
+        for index, plan in enumerate(work.items):
+            item = next(items)
+            if item.index != index:
+                raise RuntimeError(f"clip stream: loader item {item.index} arrived as {index}")
             t0 = time.perf_counter()
             maker = DeviceClips(item, plan, cfg, self.device)
             start = 0
@@ -298,17 +367,20 @@ class ClipStream:
                     t0 = time.perf_counter()
             self._sync()
             self.transform_seconds += time.perf_counter() - t0
-        if reqs:
+        if reqs:  # a pass's last batch never mixes with the next pass's clips
             yield reqs, pixels[0] if len(pixels) == 1 else torch.cat(pixels)
 
     def _reference_batches(
-        self, root: Path, groups: list[tuple[str, list[ClipRequest]]], cfg: PixelConfig
+        self, items: Iterator, work: _Pass
     ) -> Iterator[tuple[list[ClipRequest], torch.Tensor]]:
         reqs: list[ClipRequest] = []
         pixels: list[torch.Tensor] = []
         buffered = 0
-        for i, clips in self._timed(self._loader(VideoClipDataset(root, groups, cfg))):
-            reqs.extend(groups[i][1])
+        for index, (_, group) in enumerate(work.items):
+            i, clips = next(items)
+            if i != index:
+                raise RuntimeError(f"clip stream: loader item {i} arrived as {index}")
+            reqs.extend(group)
             pixels.append(clips)
             buffered += len(clips)
             while buffered >= self.batch_size:
@@ -327,9 +399,9 @@ class ClipStream:
             return self._forward(x)
 
     def _encoded(
-        self, root: Path, groups: list[tuple[str, list[ClipRequest]]], cfg: PixelConfig
+        self, items: Iterator, work: _Pass, cfg: PixelConfig
     ) -> Iterator[tuple[list[ClipRequest], torch.Tensor]]:
-        for reqs, pixels in self._batches(root, groups, cfg):
+        for reqs, pixels in self._batches(items, work, cfg):
             t0 = time.perf_counter()
             tokens = self.encode(pixels)
             self._sync()
@@ -350,41 +422,62 @@ class ClipStream:
         With parallel ranks and ``shard="gather"`` the count is the whole job's on rank 0 and
         the rank's own elsewhere; with ``shard="local"`` it is the rank's own.
         """
-        groups = group_by_video(requests)
-        before = self.forwards
-        if self.ranks.parallel and self.shard == "gather":
-            self._run_gathered(Path(root), groups, cfg)
-        else:
-            if self.ranks.parallel:  # local: every size-th video, the rest is other ranks' work
-                groups = groups[self.ranks.rank :: self.ranks.size]
-            for reqs, tokens in self._encoded(Path(root), groups, cfg):
-                self.forwards += len(reqs)
-                self._feed(reqs, tokens)
-        done = self.forwards - before
-        logger.info("encoded %d clips of %d videos", done, len(groups))
-        return done
+        return self.run_epochs(root, [0], lambda _: requests, cfg)
 
-    def _run_gathered(
-        self, root: Path, groups: list[tuple[str, list[ClipRequest]]], cfg: PixelConfig
-    ) -> None:
+    def run_epochs(
+        self,
+        root: str | Path,
+        epochs: Sequence[int],
+        requests_for: Callable[[int], Sequence[ClipRequest]],
+        cfg: PixelConfig,
+        after_epoch: Callable[[int], None] | None = None,
+    ) -> int:
+        """One pass per epoch, all served by one loader whose workers live through every epoch.
+
+        ``requests_for(epoch)`` is called lazily, once per epoch, when the loader's sampler (which
+        runs ahead by ``workers x PREFETCH`` items) or the consumers first need that epoch: at
+        most two epochs' requests are held at once. Each epoch's clips are fed exactly as
+        :meth:`run` would feed them (same batches, same order), then ``after_epoch(epoch)`` runs
+        (on every rank) before the next epoch's first clip is fed. Returns the clip forwards.
+        """
+        root = Path(root)
+        passes = _Passes(lambda k: self._plan_pass(requests_for(epochs[k]), cfg), len(epochs))
+        if cfg.augment_backend == "reference":
+            dataset: torch.utils.data.Dataset = VideoClipDataset(root, [], cfg)
+        else:
+            dataset = FrameDataset(root, [], cfg)
+        items = self._loader(dataset, passes.keys())
+        before = self.forwards
+        for k, epoch in enumerate(epochs):
+            work = passes.get(k)
+            done = self.forwards
+            if self.ranks.parallel and self.shard == "gather":
+                self._feed_gathered(_Taker(self._encoded(items, work, cfg)), work)
+            else:
+                for reqs, tokens in self._encoded(items, work, cfg):
+                    self.forwards += len(reqs)
+                    self._feed(reqs, tokens)
+            passes.release(k)
+            logger.info("encoded %d clips of %d videos", self.forwards - done, work.videos)
+            if after_epoch is not None:
+                after_epoch(epoch)
+        if next(items, None) is not None:  # also lets the loader finish and its workers exit
+            raise RuntimeError("clip stream: the loader returned more items than were planned")
+        return self.forwards - before
+
+    def _feed_gathered(self, source: _Taker, work: _Pass) -> None:
         """Deal videos out in rounds; rank 0 feeds its consumers in one device's order.
 
         A round is ``size * k`` consecutive videos (k videos per rank, about one encoder batch
         each); its j-th video goes to rank j % size, so rank 0 always has work and every rank
         knows every share without asking. Rank 0's consumers see the round's clips in the
-        order of ``groups``: the same sequence, hence the same batches, epochs and draws
+        order of the pass's videos: the same sequence, hence the same batches, epochs and draws
         (augmentation is keyed by video, epoch and clip, never by rank) as on one device.
         """
         import torch.distributed as dist
 
         size, rank = self.ranks.size, self.ranks.rank
-        widest = max((len(reqs) for _, reqs in groups), default=1)
-        k = max(1, self.batch_size // widest)
-        span = size * k
-        rounds = [groups[i : i + span] for i in range(0, len(groups), span)]
-        mine = [g for rd in rounds for j, g in enumerate(rd) if j % size == rank]
-        source = _Taker(self._encoded(root, mine, cfg))
-        for rd in rounds:
+        for rd in work.rounds or []:
             counts = [
                 sum(len(r) for j, (_, r) in enumerate(rd) if j % size == q) for q in range(size)
             ]

@@ -25,16 +25,20 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from vjepa_fer import schema
-from vjepa_fer.features.build import add_encoder_arguments, add_rank_arguments, build_stream
-from vjepa_fer.features.cpu_fallback import report_cpu_fallback
+from vjepa_fer.features.build import (
+    add_encoder_arguments,
+    add_rank_arguments,
+    build_stream,
+    pixel_config,
+    run_reported,
+)
 from vjepa_fer.features.gpu_slots import claim_for_job
 from vjepa_fer.features.plan import eval_requests, usable_videos
 from vjepa_fer.features.ranks import Ranks, gather_objects, launch
 from vjepa_fer.features.requests import ClipRequest
-from vjepa_fer.features.stream import PixelConfig, group_by_video
+from vjepa_fer.features.stream import group_by_video
 from vjepa_fer.io import atomic_open, atomic_path, write_csv
 from vjepa_fer.probe.attentive import AttentiveProbe
-from vjepa_fer.progress import ClipCounter, Progress
 
 logger = logging.getLogger(__name__)
 
@@ -226,22 +230,11 @@ def run_ranks(args: argparse.Namespace, ranks: Ranks) -> int:
         num_views=args.views,
         short=args.short_clip,
     )
-    report_cpu_fallback(
-        args.device, stream.device, encoder, name=args.encoder, img_size=args.img_size,
-        num_frames=args.num_frames, clips=len(requests),
+    pixels = pixel_config(args, num_views=args.views)
+    run_reported(
+        stream, encoder, args, clips=len(requests), desc=f"infer {args.dataset}",
+        work=lambda: stream.run(args.root, requests, pixels),
     )  # fmt: skip
-    with Progress(len(requests), f"infer {args.dataset}", "clips") as bar:
-        stream.register(ClipCounter(bar))
-        stream.run(
-            args.root,
-            requests,
-            PixelConfig(
-                size=args.img_size,
-                num_views=args.views,
-                seed=args.seed,
-                augment_backend=args.augment_backend,
-            ),
-        )
     requests = [r for _, group in group_by_video(requests) for r in group]
     forwards = gather_objects(stream.forwards, ranks)  # every rank's own encoder work
     if not merge_sinks(sinks, mean_sink, requests, ranks):

@@ -44,19 +44,18 @@ from vjepa_fer.features.build import (
     add_encoder_arguments,
     add_rank_arguments,
     build_stream,
+    pixel_config,
     resolve_device,
+    run_reported,
 )
-from vjepa_fer.features.cpu_fallback import report_cpu_fallback
 from vjepa_fer.features.gpu_slots import claim_for_job
 from vjepa_fer.features.plan import train_requests, usable_videos
 from vjepa_fer.features.ranks import Ranks, broadcast_object, launch
 from vjepa_fer.features.store import FeatureStore
-from vjepa_fer.features.stream import ClipRequest, PixelConfig, autocast_dtype
+from vjepa_fer.features.stream import ClipRequest, autocast_dtype
 from vjepa_fer.io import atomic_open, atomic_path, write_csv
 from vjepa_fer.probe.inputs import input_spec
 from vjepa_fer.probe.trainer import ProbeSpec, ProbeTrainer, TrainConfig, epoch_order
-from vjepa_fer.progress import ClipCounter, Progress
-from vjepa_fer.video.augment import AugmentConfig
 
 logger = logging.getLogger(__name__)
 
@@ -171,11 +170,12 @@ def run_online(trainers, videos, root, stream, cfg, pixels, resume, epochs) -> N
     needed = set().union(*(t.labels for t in trainers))
     by_video = videos.set_index("video", drop=False)
     first = broadcast_object(resume.load(trainers) if ranks.leader else None, ranks)
-    for epoch in range(first, epochs):
+
+    def requests_for(epoch: int) -> list[ClipRequest]:
         # The order is a permutation of the whole dataset, filtered: the same for every grouping.
         order = epoch_order(list(videos["video"]), cfg.seed, epoch if cfg.reshuffle else 0)
         order = [v for v in order if v in needed]
-        requests = train_requests(
+        return train_requests(
             by_video.loc[order],
             epoch=epoch,
             seed=cfg.seed,
@@ -186,9 +186,10 @@ def run_online(trainers, videos, root, stream, cfg, pixels, resume, epochs) -> N
             frames_per_clip=pixels.frames_per_clip,
             frame_step=pixels.frame_step,
         )
-        stream.run(root, requests, pixels.config)
+
+    def end_epoch(epoch: int) -> None:
         if not ranks.leader:
-            continue
+            return
         for t in trainers:
             t.end_epoch(epoch)
         resume.save(trainers, epoch, stream.forwards)
@@ -198,6 +199,10 @@ def run_online(trainers, videos, root, stream, cfg, pixels, resume, epochs) -> N
             epochs,
             {t.spec.name: round(t.curve[-1]["loss"], 4) for t in trainers},
         )
+
+    # One loader for all epochs: its workers decode epoch e + 1 while epoch e's last batches
+    # train, instead of draining and restarting at every epoch boundary.
+    stream.run_epochs(root, range(first, epochs), requests_for, pixels.config, end_epoch)
 
 
 def run_cached(trainers, videos, store, cfg, copies, resume, epochs) -> None:
@@ -248,12 +253,7 @@ class PixelPlan:
 
     def __init__(self, args: argparse.Namespace, augment_cfg=None) -> None:
         self.frames_per_clip, self.frame_step = args.num_frames, args.frame_step
-        self.config = PixelConfig(
-            size=args.img_size,
-            seed=args.seed,
-            augment=augment_cfg or AugmentConfig(),
-            augment_backend=getattr(args, "augment_backend", "device"),
-        )
+        self.config = pixel_config(args, augment=augment_cfg)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -434,15 +434,12 @@ def run_ranks(args: argparse.Namespace, ranks: Ranks) -> int:
         )
         # Every epoch encodes each training video's clips once (for all its probes).
         clips = len(set().union(*(t.labels for t in trainers))) * cfg.clips * cfg.epochs
-        report_cpu_fallback(
-            args.device, stream.device, encoder, name=args.encoder, img_size=args.img_size,
-            num_frames=args.num_frames, clips=clips,
-        )  # fmt: skip
-        with Progress(clips, f"train {args.dataset} ({cfg.epochs} epochs)", "clips") as bar:
-            stream.register(ClipCounter(bar))
-            run_online(
+        run_reported(
+            stream, encoder, args, clips=clips, desc=f"train {args.dataset} ({cfg.epochs} epochs)",
+            work=lambda: run_online(
                 trainers, videos, args.root, stream, cfg, PixelPlan(args), resume, cfg.epochs
-            )
+            ),
+        )  # fmt: skip
         forwards = resume.forwards + stream.forwards  # a resumed job adds the killed one's
         if not ranks.leader:
             return 0

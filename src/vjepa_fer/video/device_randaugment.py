@@ -150,13 +150,18 @@ def color(x: torch.Tensor, factor: float) -> torch.Tensor:
     return blend(grey(x).to(torch.uint8).expand_as(x), x, factor)
 
 
-def contrast(x: torch.Tensor, factor: float) -> torch.Tensor:
+def grey_mean(x: torch.Tensor) -> torch.Tensor:
+    """Contrast's degenerate image: each frame's rounded grey mean, (N, 3, H, W) uint8 view."""
     g = grey(x)
     count = g[0].numel()
     # ImageStat: sum / count in double, then int(mean + 0.5) for each frame.
     total = g.flatten(1).sum(1).double()
     mean = (total / torch.full_like(total, float(count)) + 0.5).floor_().to(torch.uint8)
-    return blend(mean.view(-1, 1, 1, 1).expand_as(x), x, factor)
+    return mean.view(-1, 1, 1, 1).expand_as(x)
+
+
+def contrast(x: torch.Tensor, factor: float) -> torch.Tensor:
+    return blend(grey_mean(x), x, factor)
 
 
 def brightness(x: torch.Tensor, factor: float) -> torch.Tensor:
@@ -439,8 +444,132 @@ def apply_ops(
     return out
 
 
+# ----------------------------------------------------------------------------------------------
+# many clips at once
+
+# Ops that map every pixel value alone: one 256-entry table per clip, all clips in one gather.
+_TABLE_OPS = ("Invert", "Posterize", "Solarize", "SolarizeAdd")
+# Enhance ops: a degenerate image made per frame, then one blend with a factor per clip.
+_DEGENERATE: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
+    "Color": lambda x: grey(x).to(torch.uint8).expand_as(x),
+    "Contrast": grey_mean,
+    "Brightness": lambda x: torch.zeros((1, 1, 1, 1), dtype=torch.uint8, device=x.device),
+    "Sharpness": smooth,
+}
+# Frames per step of a batched table/enhance op on the CPU: a clip's worth keeps temporaries
+# small; a GPU takes a whole group at once.
+CPU_BATCH_CHUNK = 16
+
+
+def _family(name: str) -> str:
+    """The op's family: ``PosterizeIncreasing`` -> ``Posterize`` (longest matching prefix)."""
+    known = ("AutoContrast", "Equalize", *_TABLE_OPS, *_DEGENERATE)
+    matches = [k for k in known if name.startswith(k)]
+    return max(matches, key=len) if matches else name
+
+
+def blend_per_frame(
+    degenerate: torch.Tensor, image: torch.Tensor, alpha: torch.Tensor
+) -> torch.Tensor:
+    """:func:`blend` with one float32 factor per frame, ``alpha`` (N,): the same arithmetic
+    element by element (factors 0 and 1 give the degenerate image and the image exactly)."""
+    in1 = degenerate.float()
+    out = in1 + alpha.view(-1, 1, 1, 1) * (image.float() - in1)
+    return out.clamp_(0.0, 255.0).trunc_().to(torch.uint8)
+
+
+def _tables(draws: Sequence[OpDraw], device: torch.device) -> torch.Tensor:
+    """(G, 256) uint8: each draw's op applied to every grey level (the ops act per value)."""
+    ramp = torch.arange(256, dtype=torch.uint8, device=device).view(1, 1, 1, 256)
+    ramp = ramp.expand(1, 3, 1, 256).contiguous()
+    return torch.stack([prepare_op(d, 1, 256, device)(ramp)[0, 0, 0] for d in draws])
+
+
+def _apply_group(
+    y: torch.Tensor, draws: Sequence[OpDraw], frames_per_clip: int, chunk: int
+) -> torch.Tensor:
+    """One op family applied to the frames of several clips (clip after clip, ``frames_per_clip``
+    each), every clip with its own drawn arguments, as ``prepare_op(draw)`` would apply them."""
+    family, t = _family(draws[0].name), frames_per_clip
+    h, w = y.shape[-2:]
+    if family in ("AutoContrast", "Equalize"):  # no arguments; tables per frame and channel
+        op = prepare_op(draws[0], h, w, y.device)
+        return torch.cat([op(y[s : s + chunk]) for s in range(0, len(y), chunk)])
+    if family in _TABLE_OPS:
+        per_frame = _tables(draws, y.device).repeat_interleave(t, 0)  # (G*T, 256)
+        out = torch.empty_like(y)
+        for s in range(0, len(y), chunk):
+            part = y[s : s + chunk]
+            out[s : s + chunk] = apply_lut(part, per_frame[s : s + chunk].repeat_interleave(3, 0))
+        return out
+    if family in _DEGENERATE:
+        # PIL takes each factor as a C float: float64 -> float32, as ``blend`` does.
+        alpha = torch.tensor([d.args[0] for d in draws], dtype=torch.float32, device=y.device)
+        alpha = alpha.repeat_interleave(t)
+        out = torch.empty_like(y)
+        for s in range(0, len(y), chunk):
+            part = y[s : s + chunk]
+            degenerate = _DEGENERATE[family](part).expand_as(part)
+            out[s : s + chunk] = blend_per_frame(degenerate, part, alpha[s : s + chunk])
+        return out
+    raise ValueError(f"{family}: not an op that runs batched over clips")
+
+
+_GEOMETRIC = ("Rotate", "ShearX", "ShearY", "TranslateXRel", "TranslateYRel")
+
+
+def apply_clip_ops(
+    x: torch.Tensor,
+    ops: Sequence[Sequence[OpDraw]],
+    *,
+    fill=FILL,
+    resample: str = "bicubic",
+    chunk: int | None = None,
+) -> torch.Tensor:
+    """Every clip's own drawn ops on the frames of many clips at once, in place of a loop of
+    :func:`apply_ops` over clips (equal output).
+
+    ``x`` (K*T, 3, H, W) uint8 holds clip after clip, T frames each; ``ops[k]`` are clip k's
+    draws in order. At each op position the clips are grouped by op family and every group runs
+    as one batched op with per-clip arguments (tables, blend factors); geometric ops keep one
+    sampling plan per clip. Meant for GPUs, where it saves kernel launches: on the CPU the
+    clip-by-clip :func:`apply_ops`, one frame through all its ops at a time, stays in the cache
+    and is faster (``benchmarks/device_augment.py``). ``chunk`` bounds the frames of one step
+    (default: all on a GPU, ``CPU_BATCH_CHUNK`` on the CPU).
+    """
+    _check(x)
+    k_clips = len(ops)
+    if k_clips == 0 or x.shape[0] % k_clips:
+        raise ValueError(f"{x.shape[0]} frames cannot be split into {k_clips} clips")
+    t = x.shape[0] // k_clips
+    h, w = x.shape[-2:]
+    if chunk is None:
+        chunk = CPU_BATCH_CHUNK if x.device.type == "cpu" else x.shape[0]
+    x = x.clone()
+    for j in range(max((len(o) for o in ops), default=0)):
+        groups: dict[str, list[int]] = {}
+        for k, o in enumerate(ops):
+            if len(o) > j:
+                groups.setdefault(_family(o[j].name), []).append(k)
+        for family, clips in groups.items():
+            if family in _GEOMETRIC:
+                # The sampling positions differ per clip (one plan each), so clip by clip, in
+                # place; each plan's gathers already cover all of its clip's frames.
+                for k in clips:
+                    op = prepare_op(ops[k][j], h, w, x.device, fill=fill, resample=resample)
+                    x[k * t : (k + 1) * t] = op(x[k * t : (k + 1) * t])
+                continue
+            rows = (torch.tensor(clips).view(-1, 1) * t + torch.arange(t)).view(-1)
+            rows = rows.to(x.device)
+            draws = [ops[k][j] for k in clips]
+            x[rows] = _apply_group(x[rows], draws, t, chunk)
+    return x
+
+
 __all__ = [
     "RESAMPLES",
+    "apply_clip_ops",
+    "blend_per_frame",
     "affine",
     "apply_lut",
     "apply_op",

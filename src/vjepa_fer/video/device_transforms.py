@@ -28,6 +28,7 @@ over decoded uint8 frames; everything per clip happens here, on whatever device 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -261,9 +262,84 @@ def augment_clip(
     return x.permute(1, 0, 2, 3).contiguous()  # (T, 3, S, S) -> (3, T, S, S)
 
 
+def augment_clips(
+    frames: torch.Tensor,
+    positions: torch.Tensor,
+    params: Sequence[ClipAugParams],
+    *,
+    size: int,
+    cfg: AugmentConfig | None = None,
+    batch_ops: bool | None = None,
+) -> torch.Tensor:
+    """Device side, many training clips at once: uint8 frames (F, H, W, 3), clip k's rows
+    ``positions[k]`` (K, T) and keyed draws ``params[k]`` -> (K, 3, T, size, size) float32.
+
+    Equal to stacking :func:`augment_clip` over the clips, with batched steps instead of a loop:
+    one resize per distinct crop size (``F.interpolate`` takes one output size per call, and a
+    resize batched over clips computes every clip's pixels as alone), normalisation, flips and
+    erasing over the batch; the erasing noise stays one keyed CPU generator per erased clip.
+    RandAugment runs grouped by op (:func:`~vjepa_fer.video.device_randaugment.apply_clip_ops`)
+    when ``batch_ops`` is true, by default on a GPU only: on the CPU one frame at a time through
+    a clip's ops is faster (``benchmarks/device_augment.py``).
+    """
+    cfg = cfg or AugmentConfig()
+    _check_frames(frames, "training clips")
+    k_clips, t = positions.shape
+    if len(params) != k_clips:
+        raise ValueError(f"{len(params)} draws for {k_clips} clips")
+    x = frames[positions.reshape(-1).to(frames.device)].permute(0, 3, 1, 2)  # (K*T, 3, H, W)
+    if any(p.ops for p in params):
+        x = x.contiguous()
+        ops = [p.ops for p in params]
+        if frames.device.type != "cpu" if batch_ops is None else batch_ops:
+            x = dra.apply_clip_ops(x, ops, fill=cfg.ra_fill, resample=cfg.ra_resample)
+        else:
+            for k, o in enumerate(ops):  # in place: x is this call's own copy of the frames
+                if o:
+                    x[k * t : (k + 1) * t] = dra.apply_ops(
+                        x[k * t : (k + 1) * t], list(o), fill=cfg.ra_fill, resample=cfg.ra_resample
+                    )
+        x = x.contiguous(memory_format=torch.channels_last)  # the reference's layout below
+    out = torch.empty((k_clips, t, 3, size, size), dtype=torch.float32, device=frames.device)
+    crops: dict[tuple[int, int] | None, list[int]] = {}
+    for k, p in enumerate(params):
+        crops.setdefault(None if p.crop_box is None else p.crop_box[2:], []).append(k)
+    for shape, clips in crops.items():
+        if shape is None:  # RRC off: the evaluation geometry, the same for every clip
+            rows = (torch.tensor(clips).view(-1, 1) * t + torch.arange(t)).view(-1)
+            y = x[rows.to(x.device)].contiguous(memory_format=torch.channels_last).float()
+            y = vt.normalize(y, cfg.mean, cfg.std)
+            y = vt.resize_short_side(y, vt.eval_short_side(size), antialias=cfg.antialias)
+            out[clips] = vt.center_crop(y, size).reshape(len(clips), t, 3, size, size)
+            continue
+        h, w = shape
+        parts = []
+        for k in clips:
+            top, left = params[k].crop_box[:2]
+            parts.append(x[k * t : (k + 1) * t, :, top : top + h, left : left + w])
+        y = torch.cat(parts).float().contiguous(memory_format=torch.channels_last)
+        y = F.interpolate(
+            y, size=(size, size), mode="bilinear", align_corners=False, antialias=cfg.antialias
+        )
+        out[clips] = vt.normalize(y, cfg.mean, cfg.std).reshape(len(clips), t, 3, size, size)
+    flips = [k for k, p in enumerate(params) if p.flip]
+    if flips:
+        out[flips] = out[flips].flip(-1)
+    for k, p in enumerate(params):
+        if p.erase_box is None:
+            continue
+        top, left, h, w = p.erase_box
+        gen = torch.Generator(device="cpu").manual_seed(p.noise_seed)
+        n = 1 if cfg.erase_shared_noise else t
+        noise = torch.randn((n, 3, h, w), generator=gen, dtype=torch.float32)
+        out[k, :, :, top : top + h, left : left + w] = noise.to(out.device).expand(t, 3, h, w)
+    return out.permute(0, 2, 1, 3, 4).contiguous()  # (K, 3, T, S, S)
+
+
 __all__ = [
     "EvalPlan",
     "augment_clip",
+    "augment_clips",
     "eval_clips",
     "eval_frames",
     "eval_plan",

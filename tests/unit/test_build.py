@@ -1,0 +1,55 @@
+"""The encoder stages' shared stream wiring (vjepa_fer.features.build): flags -> pixel settings,
+and the run with its CPU-fallback report and progress bar, written once for extract/infer/train."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import torch
+
+from vjepa_fer.features import build
+from vjepa_fer.features.stream import ClipStream
+from vjepa_fer.models import build_encoder
+from vjepa_fer.video.augment import AugmentConfig
+
+
+def flags(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    build.add_encoder_arguments(parser)
+    return parser.parse_args(["--encoder", "tiny", "--img-size", "32", *argv])
+
+
+def test_pixel_config_follows_the_flags():
+    args = flags("--seed", "7", "--augment-backend", "reference")
+    cfg = build.pixel_config(args, num_views=3)
+    assert (cfg.size, cfg.seed, cfg.num_views, cfg.augment_backend) == (32, 7, 3, "reference")
+    assert cfg.augment == AugmentConfig()
+    custom = AugmentConfig(reprob=0.0)
+    assert build.pixel_config(args, augment=custom).augment is custom
+
+
+class Feeder:
+    """Stands in for a stage's work: hands the stream's consumers ``n`` clips' tokens."""
+
+    def __init__(self, stream: ClipStream, n: int) -> None:
+        self.stream, self.n = stream, n
+
+    def __call__(self) -> str:
+        self.stream._feed([object()] * self.n, torch.zeros(self.n, 2, 2))
+        return "done"
+
+
+def test_run_reported_reports_the_cpu_fallback_and_counts_clips(caplog):
+    args = flags("--device", "auto")
+    encoder = build_encoder("tiny", img_size=32, num_frames=16)
+    stream = ClipStream(encoder, device="cpu")
+    with caplog.at_level(logging.INFO, logger="vjepa_fer"):
+        out = build.run_reported(
+            stream, encoder, args, clips=5, desc="extract eval", work=Feeder(stream, 5)
+        )
+    assert out == "done"  # the work's result comes back
+    (fallback,) = [r for r in caplog.records if r.name == "vjepa_fer.features.cpu_fallback"]
+    assert "5 clip forwards" in fallback.getMessage()
+    (counter,) = [c for c, _ in stream._consumers]
+    assert counter.progress.n == 5  # the bar counted every clip the stream handed out
