@@ -16,7 +16,7 @@ Three layers of variation, each from an explicit seed:
 Expression "channels" are loosely modelled on action units, plus face colour (anger reddens, fear
 and sadness drain the face) and teeth and rosy cheeks in a broad smile; calm sits close to neutral
 and fearful close to surprised, so a probe has to work for its accuracy. Run the tests with
-``pytest tests/unit/test_synth.py``.
+``pytest tests/unit/datasets/test_synth.py``.
 """
 
 from __future__ import annotations

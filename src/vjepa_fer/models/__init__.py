@@ -8,8 +8,8 @@ CLI stage modules should import it inside their functions.
                         checkpoint="resources/vith16-384.pth.tar")
     tokens = enc(clips)  # (B, 3, 16, 384, 384) -> (B, 4608, 1280)
 
-Tests: ``.venv/bin/pytest tests/unit/test_vit.py tests/unit/test_checkpoint.py
-tests/unit/test_registry.py``.
+Tests: ``.venv/bin/pytest tests/unit/models/test_vit.py tests/unit/models/test_checkpoint.py
+tests/unit/models/test_registry.py``.
 """
 
 from vjepa_fer.models.checkpoint import load_encoder_state, load_vjepa, read_encoder_state

@@ -23,7 +23,7 @@ Usage::
     enc = load_vjepa("resources/vith16-384.pth.tar", "vit_huge", img_size=384, num_frames=16)
     tokens = enc(clips)  # (B, 3, 16, 384, 384) -> (B, 4608, 1280)
 
-Tests: ``.venv/bin/pytest tests/unit/test_checkpoint.py``.
+Tests: ``.venv/bin/pytest tests/unit/models/test_checkpoint.py``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ an explicit ``allow_download=True``) from the hub. Usage::
                         checkpoint="resources/hf/vjepa2-vitl-fpc64-256")
     tokens = enc(clips)  # (B, 3, 16, 256, 256) -> (B, 2048, 1024)
 
-Tests: ``pytest tests/unit/test_hf.py``.
+Tests: ``pytest tests/unit/models/test_hf.py``.
 """
 
 from __future__ import annotations

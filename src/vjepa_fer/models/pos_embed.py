@@ -16,7 +16,7 @@ For an input whose token grid differs from the grid the table was built for,
 :func:`interpolate_pos_embed` resamples it trilinearly, as the official
 ``interpolate_pos_encoding``.
 
-Run the tests with ``.venv/bin/pytest tests/unit/test_vit.py``.
+Run the tests with ``.venv/bin/pytest tests/unit/models/test_vit.py``.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ Contract of every factory::
 The module is frozen (eval, no grad), maps (B, 3, T, H, W) -> (B, N, D) and has the attributes
 ``embed_dim``, ``num_heads``, ``patch_size``, ``tubelet_size``.
 
-Tests: ``.venv/bin/pytest tests/unit/test_registry.py``.
+Tests: ``.venv/bin/pytest tests/unit/models/test_registry.py``.
 """
 
 from __future__ import annotations

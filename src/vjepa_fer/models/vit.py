@@ -18,7 +18,7 @@ LayerNorm eps 1e-6, qkv with bias, exact GELU, no dropout. Attention uses
 under bf16/fp16 autocast; plain math in float32 on CPU).
 
 Load real weights with :func:`vjepa_fer.models.checkpoint.load_vjepa`; tests:
-``.venv/bin/pytest tests/unit/test_vit.py``.
+``.venv/bin/pytest tests/unit/models/test_vit.py``.
 """
 
 from __future__ import annotations

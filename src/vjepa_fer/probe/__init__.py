@@ -5,5 +5,5 @@ Implements docs/protocol.md, sections "Attentive probe", "Training unit" and
 the AdamW parameter groups and the per-iteration cosine schedules; importing either imports
 torch, so CLI stage modules import them inside their functions.
 
-Tests: ``.venv/bin/pytest tests/unit/test_attentive.py tests/unit/test_optim.py``.
+Tests: ``.venv/bin/pytest tests/unit/probe/test_attentive.py tests/unit/probe/test_optim.py``.
 """

@@ -36,7 +36,7 @@ Precision: float32 parameters; tokens may arrive as bf16/fp16. Under autocast th
 they are (LayerNorm runs in float32, the Linears and attention in the autocast dtype); without
 autocast they are cast to the parameters' dtype. Logits are always returned as float32.
 
-Tests: ``.venv/bin/pytest tests/unit/test_attentive.py``.
+Tests: ``.venv/bin/pytest tests/unit/probe/test_attentive.py``.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ authors' one-call shift applies to the warm-up too.
 Gradient-norm clipping (1.0) and mixed precision belong to the training loop
 (``probe/train.py``); :class:`ProbeOptimConfig` carries the authors' values for both.
 
-Tests: ``.venv/bin/pytest tests/unit/test_optim.py``.
+Tests: ``.venv/bin/pytest tests/unit/probe/test_optim.py``.
 """
 
 from __future__ import annotations

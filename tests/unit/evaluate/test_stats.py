@@ -197,7 +197,7 @@ def test_paired_bootstrap_detects_no_difference_in_noise() -> None:
 
 
 def test_evaluate_writes_intervals_and_voting_tests(tmp_path) -> None:  # noqa: ANN001
-    from tests.unit.test_tables import fake_posteriors
+    from tests.unit.report.test_tables import fake_posteriors
 
     fake_posteriors(tmp_path / "posteriors")
     out = evaluate_all(tmp_path / "posteriors", tmp_path / "m", samples=200, seed=1)
@@ -227,7 +227,7 @@ def test_evaluate_writes_intervals_and_voting_tests(tmp_path) -> None:  # noqa: 
 
 
 def test_tables_render_intervals_and_voting_tests(tmp_path) -> None:  # noqa: ANN001
-    from tests.unit.test_tables import fake_posteriors
+    from tests.unit.report.test_tables import fake_posteriors
     from vjepa_fer.report import tables
 
     fake_posteriors(tmp_path / "posteriors")
@@ -248,7 +248,7 @@ def test_tables_render_intervals_and_voting_tests(tmp_path) -> None:  # noqa: AN
 
 
 def test_table3_our_rows_carry_intervals(tmp_path) -> None:  # noqa: ANN001
-    from tests.unit.test_tables import fake_posteriors
+    from tests.unit.report.test_tables import fake_posteriors
     from vjepa_fer.report import tables
 
     fake_posteriors(tmp_path / "posteriors")

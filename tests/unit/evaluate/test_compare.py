@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.unit.test_tables import fake_posteriors
+from tests.unit.report.test_tables import fake_posteriors
 from vjepa_fer.cli import main
 from vjepa_fer.evaluate import compare, stats
 from vjepa_fer.evaluate.results import evaluate_all
@@ -121,7 +121,7 @@ def test_figure_is_titled_with_display_names(runs: dict[str, Path], tmp_path: Pa
     encoder's display name (id in brackets) in the legend; every text inside the canvas."""
     import matplotlib.pyplot as plt
 
-    from tests.unit.test_figures import texts_outside_canvas
+    from tests.unit.report.test_figures import texts_outside_canvas
     from vjepa_fer.report.names import encoder_label
 
     table, _ = compare.compare_runs({"weak": runs["weak"], "strong": runs["strong"]}, samples=50)

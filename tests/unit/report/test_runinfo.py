@@ -51,6 +51,6 @@ def test_config_travels_through_a_file_not_a_report_param(tmp_path):
     assert main([*argv, "--out", str(out)]) == 0
     rows = dict(pd.read_csv(out / "config.csv").values)
     assert rows["datasets.mine.display_name"] == '"My faces"'
-    rules = (Path(__file__).parents[2] / "workflow/rules/report.smk").read_text()
+    rules = (Path(__file__).parents[3] / "workflow/rules/report.smk").read_text()
     run_info = rules[rules.index("rule run_info:") :]
     assert "json.dumps" not in run_info and "config=" not in run_info.split("params:")[1]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tests.unit.test_tables import fake_posteriors
+from tests.unit.report.test_tables import fake_posteriors
 from vjepa_fer import cli
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.unit.test_tables import fake_posteriors
+from tests.unit.report.test_tables import fake_posteriors
 from vjepa_fer.datasets import labels_for
 from vjepa_fer.evaluate.cross import full_confusion
 from vjepa_fer.evaluate.metrics import confusion

@@ -1,7 +1,7 @@
 """Tests for vjepa_fer.models.hf: HF transformers encoders behind the project's encoder interface.
 
 Tiny random configs only, no network (HF_HUB_OFFLINE=1, local_files_only everywhere).
-Run: pytest tests/unit/test_hf.py
+Run: pytest tests/unit/models/test_hf.py
 """
 
 from __future__ import annotations
