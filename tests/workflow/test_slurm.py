@@ -365,8 +365,11 @@ def test_probes_on_slurm_with_ranks_equal_the_local_one_device_run(probe_runs):
             for d, done_d in zip((slurm_dir, local_dir), done, strict=True)
         ]
         assert len(tables[0]) > 0
-        # Same clips in the same order, same posteriors (up to float summation order).
-        pd.testing.assert_frame_equal(*tables, obj=f"posteriors {name}")
+        # Same clips in the same order, same posteriors up to float32 rounding: each rank
+        # encodes its own batches, and the CPU kernels' sums depend on the batch (measured: up
+        # to 2e-6 apart, 1.4e-5 relative, after one epoch).
+        pd.testing.assert_frame_equal(*tables, rtol=1e-4, atol=1e-5, obj=f"posteriors {name}")
     for name in METRICS:
         a, b = (pd.read_csv(d / rel / "metrics" / name) for d in (slurm_dir, local_dir))
-        pd.testing.assert_frame_equal(a, b, obj=f"metrics/{name}")
+        # A flipped prediction would move a score by a whole clip or video; rounding does not.
+        pd.testing.assert_frame_equal(a, b, rtol=1e-4, atol=1e-5, obj=f"metrics/{name}")
