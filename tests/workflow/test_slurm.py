@@ -232,7 +232,9 @@ def test_one_gpu_job_per_shard(demo_runs, cluster):
     assert max(sum(s <= t < e for s, e in spans) for t, _ in spans) <= GPUS
     # Every other job of the data and feature stages asked for no GPU (the probe stages' jobs,
     # which may share the folder when the probe tests ran first, are checked below).
-    others = [j for j in jobs if j not in extract and not j["Comment"].startswith(GPU_RULES)]
+    others = [
+        j for j in jobs if j not in extract and not j.get("Comment", "").startswith(GPU_RULES)
+    ]
     assert all("gpu" not in j.get("TresPerJob", "") for j in others)
     # The profile keeps every job's SLURM log: one folder per shard of each dataset and kind.
     logs = list((slurm_dir / "results/logs/slurm/rule_extract").glob("*/*.log"))
