@@ -60,9 +60,10 @@ SelectTypeParameters=CR_Core_Memory
 # Without a default a job that gives no --mem takes the whole node.
 DefMemPerCPU=1000
 ReturnToService=2
-# Finished jobs stay visible to squeue for 5 minutes: the executor's status command needs that
-# when there is no slurmdbd (sacct then has nothing to answer with).
-MinJobAge=300
+# Finished jobs stay visible to squeue for 30 minutes: the executor's status command needs
+# that when there is no slurmdbd (sacct then has nothing to answer with), and the tests read the
+# resources of jobs that ended minutes before the run did (scontrol show job).
+MinJobAge=1800
 SchedulerParameters=bf_interval=5
 # Use the node line below even where the hardware probe disagrees (containers, CI runners).
 SlurmdParameters=config_overrides

@@ -1,13 +1,16 @@
 """The demo pipeline through a real one-node SLURM (tests/workflow/slurm_cluster.py) with the
-repository's profiles/slurm: same results as a local run, one GPU job per extraction shard, and a
-failing job ends Snakemake with an error instead of a hang. Skipped, with the reason, where SLURM
-is not installed (.ci/install-slurm.sh) or the tests do not run as root.
+repository's profiles/slurm: same results as a local run, one GPU job per extraction shard, online
+probe training, inference and evaluation as jobs of `compute.devices_per_job` GPUs whose ranks
+run inside the one SLURM job, and a failing job ends Snakemake with an error instead of a hang.
+Skipped, with the reason, where SLURM is not installed (.ci/install-slurm.sh) or the tests do not
+run as root.
 
-Run: .venv/bin/pytest tests/workflow/test_slurm.py   (about 3 minutes on 2 cores)
+Run: .venv/bin/pytest tests/workflow/test_slurm.py   (about 5 minutes on 2 cores)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -22,8 +25,14 @@ from tests.workflow.slurm_cluster import SlurmCluster, missing_requirements, sta
 BIN = Path(sys.executable).parent
 # Bounds for whole Snakemake runs: a status command that never answers would otherwise hang CI.
 DEMO_TIMEOUT = 420
+PROBE_TIMEOUT = 600
 FAIL_TIMEOUT = 180
 GPUS = 2
+# The probe stages run on one dataset (the smallest: DFEW's frame folders, 70 clips) with this
+# many ranks per train_probes/infer job: a job asks for RANKS of the node's GPUS fake GPUs.
+PROBE_DATASET = "dfew"
+RANKS = 2
+GPU_RULES = ("rule_train_probes", "rule_infer")
 
 pytestmark = pytest.mark.skipif(
     missing_requirements() is not None, reason=f"no local SLURM: {missing_requirements()}"
@@ -221,7 +230,12 @@ def test_one_gpu_job_per_shard(demo_runs, cluster):
     # SLURM never ran more GPU jobs at once than the node has GPUs.
     spans = [(j["StartTime"], j["EndTime"]) for j in extract]
     assert max(sum(s <= t < e for s, e in spans) for t, _ in spans) <= GPUS
-    assert all("gpu" not in j.get("TresPerJob", "") for j in jobs if j not in extract)
+    # Every other job of the data and feature stages asked for no GPU (the probe stages' jobs,
+    # which may share the folder when the probe tests ran first, are checked below).
+    others = [
+        j for j in jobs if j not in extract and not j.get("Comment", "").startswith(GPU_RULES)
+    ]
+    assert all("gpu" not in j.get("TresPerJob", "") for j in others)
     # The profile keeps every job's SLURM log: one folder per shard of each dataset and kind.
     logs = list((slurm_dir / "results/logs/slurm/rule_extract").glob("*/*.log"))
     assert len(logs) == expected
@@ -243,3 +257,121 @@ def test_failing_job_stops_the_run(failing_run, cluster):
     assert "about to fail" in "".join(
         p.read_text() for p in (work / "results/logs/slurm/rule_fails").rglob("*.log")
     )
+
+
+# ----------------------------------------------------------------------------- probe stages
+
+
+def probe_config(device: str, ranks: int) -> dict:
+    """demo_config with online probes (ranks split the encoder's work in online mode only:
+    `vjepa-fer train` refuses them in cached mode, tests/unit/test_ranks.py) for one epoch on
+    PROBE_DATASET alone, and `ranks` devices per train_probes and infer job."""
+    cfg = demo_config(device)
+    cfg["datasets"] = {PROBE_DATASET: cfg["datasets"][PROBE_DATASET]}
+    cfg.setdefault("compute", {})["devices_per_job"] = ranks
+    cfg["probe"].update(mode="online", epochs=1)
+    cfg["evaluation"]["pca_dataset"] = PROBE_DATASET  # must be one of the run's datasets
+    return cfg
+
+
+def metrics_targets(cfg: dict) -> list[str]:
+    """The evaluation's tables: they need every training and inference job of the config."""
+    return [f"results/demo/{encoder_id(cfg)}/metrics/{n}" for n in METRICS]
+
+
+METRICS = ("per_fold.csv", "table2.csv", "table4.csv")
+
+
+@pytest.fixture(scope="module")
+def probe_runs(cluster, profile, demo_runs) -> tuple[Path, Path, str]:
+    """train_probes, infer and evaluate in the folders of demo_runs (their data stages are
+    done): through SLURM with device auto and RANKS ranks per job (each job asks for RANKS fake
+    GPUs and, finding no CUDA, runs its ranks on the CPU with gloo) and, meanwhile, locally on
+    one CPU device."""
+    slurm_dir, local_dir, _ = demo_runs
+    for where, cfg in (
+        (slurm_dir, probe_config("auto", RANKS)),
+        (local_dir, probe_config("cpu", 1)),
+    ):
+        (where / "config.probe.yaml").write_text(yaml.safe_dump(cfg))
+    targets = metrics_targets(probe_config("cpu", 1))
+    common = ["-s", str(REPO / "Snakefile"), "--configfile", "config.probe.yaml"]
+    local = subprocess.Popen(
+        snakemake_cmd(*targets, "--cores", "2", *common, "-d", str(local_dir)),
+        cwd=local_dir,
+        env=run_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        res = slurm_snakemake(
+            cluster, profile, *targets, *common, "-d", str(slurm_dir),
+            cwd=slurm_dir, timeout=PROBE_TIMEOUT,
+        )  # fmt: skip
+        local_out, _ = local.communicate(timeout=PROBE_TIMEOUT)
+    finally:
+        if local.poll() is None:
+            local.kill()
+            local.wait()
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:] + cluster.logs()
+    assert local.returncode == 0, local_out[-4000:]
+    return slurm_dir, local_dir, res.stdout + res.stderr
+
+
+def test_probe_jobs_ask_for_their_ranks_gpus_and_run_ranks_in_one_job(probe_runs, cluster):
+    slurm_dir, _, log = probe_runs
+    enc = encoder_id(probe_config("cpu", 1))
+    jobs = [j for j in cluster.jobs() if Path(j.get("WorkDir", "")) == slurm_dir]
+    gpu_jobs = [j for j in jobs if j.get("Comment", "").startswith(GPU_RULES)]
+    # One training job (group: dataset) and one inference job, each a single SLURM job with
+    # RANKS GPUs (sbatch --gpus=RANKS from the rule's `gpu` resource).
+    assert sorted(j["Comment"].split("_wildcards_")[0] for j in gpu_jobs) == sorted(GPU_RULES)
+    for j in gpu_jobs:
+        assert j["JobState"] == "COMPLETED", j
+        assert j.get("TresPerJob", "").strip() == f"gres:gpu:{RANKS}", j
+        assert j.get("NumTasks", "1") == "1", j  # the ranks are processes of the one task
+    evaluate = [j for j in jobs if j.get("Comment", "").startswith("rule_evaluate")]
+    assert len(evaluate) == 1 and "gpu" not in evaluate[0].get("TresPerJob", ""), evaluate
+    # Inside each job the stage spawned RANKS gloo ranks (their log lines carry the rank).
+    logs = slurm_dir / "results/demo/logs"
+    for rule_log in (
+        logs / f"train_probes/{enc}/{PROBE_DATASET}-all.log",
+        logs / f"infer/{enc}/{PROBE_DATASET}.log",
+    ):
+        text = rule_log.read_text()
+        assert f"[rank 0/{RANKS}]" in text, text[-2000:]
+    done = slurm_dir / f"results/demo/{enc}/posteriors/{PROBE_DATASET}/done.json"
+    assert json.loads(done.read_text())["devices_per_job"] == RANKS
+    for rule in ("rule_train_probes", "rule_infer"):
+        assert list((slurm_dir / "results/logs/slurm" / rule).glob("*/*.log")), rule
+    assert log.count("rule train_probes:") == 1 and log.count("rule infer:") == 1
+
+
+def test_probes_on_slurm_with_ranks_equal_the_local_one_device_run(probe_runs):
+    import pandas as pd
+
+    slurm_dir, local_dir, _ = probe_runs
+    enc = encoder_id(probe_config("cpu", 1))
+    rel = Path("results/demo", enc)
+    done = [json.loads((d / rel / f"posteriors/{PROBE_DATASET}/done.json").read_text())
+            for d in (slurm_dir, local_dir)]  # fmt: skip
+    assert [d["devices_per_job"] for d in done] == [RANKS, 1]
+    names = sorted(done[1]["posteriors"])
+    assert names and sorted(done[0]["posteriors"]) == names
+    for name in names:
+        tables = [
+            pd.read_csv(
+                d / rel / "posteriors" / PROBE_DATASET / Path(done_d["posteriors"][name]).name
+            )
+            for d, done_d in zip((slurm_dir, local_dir), done, strict=True)
+        ]
+        assert len(tables[0]) > 0
+        # Same clips in the same order, same posteriors up to float32 rounding: each rank
+        # encodes its own batches, and the CPU kernels' sums depend on the batch (measured: up
+        # to 2e-6 apart, 1.4e-5 relative, after one epoch).
+        pd.testing.assert_frame_equal(*tables, rtol=1e-4, atol=1e-5, obj=f"posteriors {name}")
+    for name in METRICS:
+        a, b = (pd.read_csv(d / rel / "metrics" / name) for d in (slurm_dir, local_dir))
+        # A flipped prediction would move a score by a whole clip or video; rounding does not.
+        pd.testing.assert_frame_equal(a, b, rtol=1e-4, atol=1e-5, obj=f"metrics/{name}")
