@@ -146,16 +146,13 @@ def feature_targets(cfg: dict) -> list[str]:
 COMPARED = ("manifest.csv", "fold_summary.csv", "lengths.csv")
 
 
-@pytest.fixture(scope="module")
-def demo_runs(cluster, profile, failing_run, tmp_path_factory) -> tuple[Path, Path, str]:
-    """The demo through SLURM with device auto (so extract asks for the fake GPU and still
-    computes on the CPU) and, meanwhile, locally on the CPU as config.demo.yaml says.
-    (failing_run only starts first so that its waiting overlaps this.)"""
-    slurm_dir, local_dir = tmp_path_factory.mktemp("slurm-run"), tmp_path_factory.mktemp("local")
-    for where, device in ((slurm_dir, "auto"), (local_dir, "cpu")):
-        (where / "config.test.yaml").write_text(yaml.safe_dump(demo_config(device)))
-    targets = feature_targets(demo_config("cpu"))
-    common = ["-s", str(REPO / "Snakefile"), "--configfile", "config.test.yaml"]
+def slurm_and_local(
+    cluster, profile, targets: list[str], configfile: str, slurm_dir: Path, local_dir: Path,
+    timeout: int,
+) -> str:  # fmt: skip
+    """The same targets through SLURM (in ``slurm_dir``) and, meanwhile, locally on 2 cores (in
+    ``local_dir``), each with its own ``configfile``; both must succeed. Returns SLURM's output."""
+    common = ["-s", str(REPO / "Snakefile"), "--configfile", configfile]
     local = subprocess.Popen(
         snakemake_cmd(*targets, "--cores", "2", *common, "-d", str(local_dir)),
         cwd=local_dir,
@@ -166,17 +163,32 @@ def demo_runs(cluster, profile, failing_run, tmp_path_factory) -> tuple[Path, Pa
     )
     try:
         res = slurm_snakemake(
-            cluster, profile, *targets, *common, "-d", str(slurm_dir),
-            cwd=slurm_dir, timeout=DEMO_TIMEOUT,
+            cluster, profile, *targets, *common, "-d", str(slurm_dir), cwd=slurm_dir,
+            timeout=timeout,
         )  # fmt: skip
-        local_out, _ = local.communicate(timeout=DEMO_TIMEOUT)
+        local_out, _ = local.communicate(timeout=timeout)
     finally:
         if local.poll() is None:
             local.kill()
             local.wait()
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:] + cluster.logs()
     assert local.returncode == 0, local_out[-4000:]
-    return slurm_dir, local_dir, res.stdout + res.stderr
+    return res.stdout + res.stderr
+
+
+@pytest.fixture(scope="module")
+def demo_runs(cluster, profile, failing_run, tmp_path_factory) -> tuple[Path, Path, str]:
+    """The demo through SLURM with device auto (so extract asks for the fake GPU and still
+    computes on the CPU) and, meanwhile, locally on the CPU as config.demo.yaml says.
+    (failing_run only starts first so that its waiting overlaps this.)"""
+    slurm_dir, local_dir = tmp_path_factory.mktemp("slurm-run"), tmp_path_factory.mktemp("local")
+    for where, device in ((slurm_dir, "auto"), (local_dir, "cpu")):
+        (where / "config.test.yaml").write_text(yaml.safe_dump(demo_config(device)))
+    targets = feature_targets(demo_config("cpu"))
+    output = slurm_and_local(
+        cluster, profile, targets, "config.test.yaml", slurm_dir, local_dir, DEMO_TIMEOUT
+    )
+    return slurm_dir, local_dir, output
 
 
 def test_demo_on_slurm_equals_local_run(demo_runs):
@@ -295,28 +307,10 @@ def probe_runs(cluster, profile, demo_runs) -> tuple[Path, Path, str]:
     ):
         (where / "config.probe.yaml").write_text(yaml.safe_dump(cfg))
     targets = metrics_targets(probe_config("cpu", 1))
-    common = ["-s", str(REPO / "Snakefile"), "--configfile", "config.probe.yaml"]
-    local = subprocess.Popen(
-        snakemake_cmd(*targets, "--cores", "2", *common, "-d", str(local_dir)),
-        cwd=local_dir,
-        env=run_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+    output = slurm_and_local(
+        cluster, profile, targets, "config.probe.yaml", slurm_dir, local_dir, PROBE_TIMEOUT
     )
-    try:
-        res = slurm_snakemake(
-            cluster, profile, *targets, *common, "-d", str(slurm_dir),
-            cwd=slurm_dir, timeout=PROBE_TIMEOUT,
-        )  # fmt: skip
-        local_out, _ = local.communicate(timeout=PROBE_TIMEOUT)
-    finally:
-        if local.poll() is None:
-            local.kill()
-            local.wait()
-    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-4000:] + cluster.logs()
-    assert local.returncode == 0, local_out[-4000:]
-    return slurm_dir, local_dir, res.stdout + res.stderr
+    return slurm_dir, local_dir, output
 
 
 def test_probe_jobs_ask_for_their_ranks_gpus_and_run_ranks_in_one_job(probe_runs, cluster):
