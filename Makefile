@@ -32,13 +32,20 @@ demo: install
 report: install
 	snakemake --configfile config.demo.yaml --report $(DEMO_REPORT)
 
+# Tests run on every core (pytest-xdist): whole files go to one worker each (module fixtures such
+# as the demo run are built once), longest files first (tests/conftest.py orders them), and each
+# worker's own torch keeps to one thread so that workers do not fight over the cores.
+# PYTEST_PARALLEL= runs them in one process; add --durations=25 to see the slowest.
+PYTEST_PARALLEL ?= -n auto --dist loadfile --no-loadscope-reorder
+TEST_ENV := OMP_NUM_THREADS=1
+
 test: install
-	$(PY) -m pytest
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_PARALLEL)
 
 # Unit tests only, without those marked slow (no Snakemake runs, no demo, no SLURM, no wheel
-# build): the goal is 90 s on a quiet 2-core machine.
+# build): the goal is 90 s on a quiet 2-core machine (docs/development.md, "Test times").
 test-fast: install
-	$(PY) -m pytest tests/unit -q -m "not slow"
+	$(TEST_ENV) $(PY) -m pytest tests/unit -q -m "not slow" $(PYTEST_PARALLEL)
 
 lint: install
 	snakemake --lint

@@ -39,7 +39,28 @@ def run_snakemake(
 SLOW_FIXTURES = {"demo_run", "demo_runs", "paper_run", "failing_run"}
 
 
+# The longest files (minutes each, measured with --durations), run first: with `make test`'s
+# parallel workers (pytest-xdist, whole files per worker, in this order) the long runs start at
+# once and the many short files fill the gaps, instead of one long run starting last.
+LONGEST_FIRST = (
+    "workflow/test_workflow.py",  # the demo pipeline, then everything that reads its outputs
+    "workflow/test_slurm.py",
+    "workflow/test_paper_path.py",
+    "workflow/test_custom_run.py",
+    "workflow/test_recovery.py",
+    "workflow/test_profiles.py",
+)
+
+
+def _rank(item: pytest.Item) -> tuple[int, int]:
+    path = Path(str(item.fspath)).relative_to(REPO / "tests").as_posix()
+    if path in LONGEST_FIRST:
+        return (0, LONGEST_FIRST.index(path))
+    return (1, 0) if path.startswith("workflow/") else (2, 0)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=_rank)  # stable: the order inside each file is kept

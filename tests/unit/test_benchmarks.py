@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 
@@ -111,3 +113,17 @@ def test_device_augment_compares_loop_and_batched_bit_exactly(tmp_path):
     assert result["max_abs_diff"] == 0.0
     for key in ("loop_ms_per_clip", "batched_ms_per_clip", "batched_grouped_ops_ms_per_clip"):
         assert result[key] > 0, key
+
+
+@pytest.mark.slow  # four encoding jobs with loader workers (about 8 s)
+def test_cpu_threads_runs_both_paths(tmp_path):
+    out = tmp_path / "threads.json"
+    small = ["--num-videos", "1", "--frames", "40", "--width", "64", "--height", "48"]
+    run("cpu_threads.py", "--jobs", "2", "--workers", "2", "--rounds", "1", "--img-size", "32",
+        "--json", str(out), *small)  # fmt: skip
+    summary = json.loads(out.read_text())["summary"]
+    # OMP_NUM_THREADS=2 per job: torch's default gives the encoder both cores, the new path
+    # leaves them to the two decoding workers.
+    assert summary["old"]["encoder_threads"] == [2] and summary["new"]["encoder_threads"] == [1]
+    assert summary["old"]["clips_per_job"] == summary["new"]["clips_per_job"] > 0
+    assert summary["speedup"] > 0

@@ -10,6 +10,7 @@ imports another stage's CLI module.
 from __future__ import annotations
 
 import argparse
+import os
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -146,10 +147,39 @@ def add_rank_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def cpu_budget(env: dict[str, str] | None = None) -> int:
+    """Cores this job may use: ``OMP_NUM_THREADS`` when set (Snakemake sets it to the rule's
+    ``threads`` for every job), else every core of the machine."""
+    env = os.environ if env is None else env
+    try:
+        return max(1, int(env.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        return os.cpu_count() or 1
+
+
+def encoder_threads(budget: int, workers: int, ranks: int) -> int:
+    """Intra-op threads of one rank's CPU encoder beside its ``workers`` loader processes.
+
+    The job's ``budget`` cores are shared by ``ranks`` encoder processes, each with ``workers``
+    decoding processes that stay busy while it encodes. Left alone, torch gives every encoder
+    as many threads as the budget, and OpenMP threads that outnumber the cores spin against each
+    other and the decoders: on 2 cores that made the CPU encoder 3-4x slower
+    (benchmarks/cpu_threads.py).
+    """
+    return max(1, budget // max(1, ranks) - workers)
+
+
 def build_stream(
     args: argparse.Namespace, *, ranks: Ranks = SINGLE, shard: str = "gather"
 ) -> tuple[ClipStream, nn.Module]:
-    """The encoder named by the flags, wrapped in a clip stream on the chosen device."""
+    """The encoder named by the flags, wrapped in a clip stream on the chosen device.
+
+    On the CPU with loader workers, the encoder's threads leave the workers their cores
+    (:func:`encoder_threads`); on a GPU the process's CPU threads are left as they are.
+    """
+    device = resolve_device(args.device)
+    if device == "cpu" and args.workers > 0:
+        torch.set_num_threads(encoder_threads(cpu_budget(), args.workers, ranks.size))
 
     require_weights(args.encoder, args.checkpoint, args.random_weights)
     encoder = build_encoder(
@@ -162,7 +192,7 @@ def build_stream(
     )
     stream = ClipStream(
         encoder,
-        device=resolve_device(args.device),
+        device=device,
         dtype=args.dtype,
         batch_size=args.batch_size,
         workers=args.workers,

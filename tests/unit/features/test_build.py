@@ -53,3 +53,31 @@ def test_run_reported_reports_the_cpu_fallback_and_counts_clips(caplog):
     assert "5 clip forwards" in fallback.getMessage()
     (counter,) = [c for c, _ in stream._consumers]
     assert counter.progress.n == 5  # the bar counted every clip the stream handed out
+
+
+def test_cpu_budget_is_the_jobs_omp_threads_else_every_core():
+    assert build.cpu_budget({"OMP_NUM_THREADS": "3"}) == 3
+    assert build.cpu_budget({"OMP_NUM_THREADS": "0"}) == 1
+    cores = build.cpu_budget({})
+    assert cores >= 1
+    assert build.cpu_budget({"OMP_NUM_THREADS": "lots"}) == cores
+
+
+def test_encoder_threads_leave_the_workers_their_cores():
+    assert build.encoder_threads(budget=16, workers=4, ranks=1) == 12
+    assert build.encoder_threads(budget=16, workers=4, ranks=2) == 4  # 8 cores per rank
+    assert build.encoder_threads(budget=2, workers=2, ranks=1) == 1  # a Snakemake job: never 0
+    assert build.encoder_threads(budget=1, workers=0, ranks=3) == 1
+
+
+def test_build_stream_sets_the_cpu_encoders_threads(monkeypatch):
+    before = torch.get_num_threads()
+    monkeypatch.setenv("OMP_NUM_THREADS", "5")
+    try:
+        build.build_stream(flags("--random-weights", "--device", "cpu", "--workers", "2"))
+        assert torch.get_num_threads() == 3  # 5 cores, 2 of them decoding
+        torch.set_num_threads(before)
+        build.build_stream(flags("--random-weights", "--device", "cpu", "--workers", "0"))
+        assert torch.get_num_threads() == before  # no workers: nothing competes with it
+    finally:
+        torch.set_num_threads(before)

@@ -85,7 +85,8 @@ def max_weight_diff(a: Path, b: Path) -> float:
     return worst
 
 
-@pytest.mark.parametrize("ranks", [2, 3])
+# 3 ranks (an odd split of the clips) costs 15 s: `make test` runs it, `make test-fast` does not.
+@pytest.mark.parametrize("ranks", [2, pytest.param(3, marks=pytest.mark.slow)])
 def test_ranks_train_and_infer_like_one_device(dataset, one, tmp_path, ranks: int) -> None:
     summary = train(dataset, tmp_path / "probes", ranks)
     base = one["root"]
@@ -118,6 +119,7 @@ def test_ranks_train_and_infer_like_one_device(dataset, one, tmp_path, ranks: in
         assert torch.allclose(pca_a[k], pca_b[k], atol=TOL), k
 
 
+@pytest.mark.slow  # a killed job and its resume on two ranks: two stage runs (8 s)
 def test_killed_one_device_job_resumes_on_two_ranks(dataset, one, tmp_path, monkeypatch) -> None:
     from vjepa_fer.probe import trainer as trainer_mod
 
