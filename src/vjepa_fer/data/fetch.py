@@ -45,7 +45,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
-from vjepa_fer import __version__
+from vjepa_fer import __version__, schema
 from vjepa_fer.io import PathEscapeError, atomic_open, contained, file_digest
 from vjepa_fer.progress import Progress
 
@@ -55,10 +55,13 @@ CHUNK_SIZE = 1 << 20
 # A transfer slower than MIN_SPEED bytes/s over SPEED_WINDOW seconds is cut and retried (resumed):
 # a server that trickles a byte now and then never trips the per-read timeout. A file not finished
 # DEADLINE seconds after its first request fails for good (retries included), so no download
-# hangs for ever. Defaults: config download.min_speed / download.deadline.
-MIN_SPEED = 1024.0
+# hangs for ever. The defaults are the config's download.* keys, read from the schema.
+MIN_SPEED = float(schema.default("download.min_speed"))
 SPEED_WINDOW = 60.0
-DEADLINE = 6 * 3600.0
+DEADLINE = float(schema.default("download.deadline"))
+RETRIES: int = schema.default("download.retries")  # failed attempts allowed per file
+TIMEOUT = float(schema.default("download.timeout"))  # seconds per network read
+JOBS: int = schema.default("download.jobs")  # parallel transfers of a many-file dataset
 # Statuses after which asking the same URL again cannot help: go to the next mirror at once.
 PERMANENT_STATUS = frozenset({400, 401, 403, 404, 405, 410, 451})
 USER_AGENT = f"vjepa-fer/{__version__} python-requests/{requests.__version__}"
@@ -179,8 +182,8 @@ def fetch(
     *,
     size: int | None = None,
     checksum: tuple[str, str] | None = None,
-    retries: int = 5,
-    timeout: float = 60,
+    retries: int = RETRIES,
+    timeout: float = TIMEOUT,
     progress: bool = True,
     session: requests.Session | None = None,
     backoff: float = 1.0,
@@ -517,7 +520,7 @@ def extract_zip(archive: str | os.PathLike[str], target: str | os.PathLike[str])
 
 
 def fetch_zenodo_checksums(
-    record_api: str, *, session: requests.Session, timeout: float = 60
+    record_api: str, *, session: requests.Session, timeout: float = TIMEOUT
 ) -> dict[str, tuple[int, str]] | None:
     """``{file: (size, md5)}`` from a Zenodo record's JSON, or ``None`` when unreachable."""
     try:
@@ -565,10 +568,10 @@ class FetchTask:
 def fetch_many(
     tasks: Mapping[str, FetchTask],
     *,
-    jobs: int = 8,
+    jobs: int = JOBS,
     desc: str = "files",
-    retries: int = 5,
-    timeout: float = 60,
+    retries: int = RETRIES,
+    timeout: float = TIMEOUT,
     progress: bool = True,
     backoff: float = 1.0,
     max_unreachable: int = 3,

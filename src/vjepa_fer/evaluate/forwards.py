@@ -98,7 +98,7 @@ def distinct_train_positions(
     num_frames: int,
     frames_per_clip: int = schema.default("encoder.num_frames"),
     frame_step: int = schema.default("encoder.frame_step"),
-    clips: int = 8,
+    clips: int = schema.default("probe.clips"),
 ) -> int:
     """How many of a video's fixed training clips differ (1 for L < 71 at the defaults)."""
     # Long videos' windows lie in distinct partitions whichever window is drawn: count the first.
@@ -117,8 +117,8 @@ def prepare(
     manifest: pd.DataFrame,
     lengths: pd.DataFrame,
     *,
-    clips: int = 8,
-    stride: int = 1,
+    clips: int = schema.default("probe.clips"),
+    stride: int = schema.default("features.eval_stride"),
     frames_per_clip: int = schema.default("encoder.num_frames"),
     frame_step: int = schema.default("encoder.frame_step"),
 ) -> pd.DataFrame:
@@ -184,10 +184,10 @@ def _prepare_all(datasets: Datasets, **plan: int) -> dict[str, pd.DataFrame]:
 def authors_protocol(
     datasets: Datasets,
     *,
-    epochs: int = 20,
-    clips: int = 8,
+    epochs: int = schema.default("probe.epochs"),
+    clips: int = schema.default("probe.clips"),
     views: int = 3,
-    stride: int = 1,
+    stride: int = schema.default("features.eval_stride"),
     frames_per_clip: int = schema.default("encoder.num_frames"),
     frame_step: int = schema.default("encoder.frame_step"),
     probe_sets: int = 1,
@@ -246,9 +246,9 @@ def our_protocol(
     *,
     mode: str = "online",
     extra_probes: int = 0,
-    epochs: int = 20,
-    clips: int = 8,
-    stride: int = 1,
+    epochs: int = schema.default("probe.epochs"),
+    clips: int = schema.default("probe.clips"),
+    stride: int = schema.default("features.eval_stride"),
     frames_per_clip: int = schema.default("encoder.num_frames"),
     frame_step: int = schema.default("encoder.frame_step"),
     copies: int = 0,
@@ -317,7 +317,7 @@ class Settings:
     epochs: int = schema.default("probe.epochs")
     clips: int = schema.default("probe.clips")
     views: int = 3
-    stride: int = 1
+    stride: int = schema.default("features.eval_stride")
     frames_per_clip: int = schema.default("encoder.num_frames")
     frame_step: int = schema.default("encoder.frame_step")
     img_size: int = schema.default("encoder.img_size")

@@ -48,7 +48,7 @@ def eval_requests(
     *,
     frames_per_clip: int = schema.default("encoder.num_frames"),
     frame_step: int = schema.default("encoder.frame_step"),
-    stride: int = 1,
+    stride: int = schema.default("features.eval_stride"),
     num_views: int = 1,
     short: str = "authors",
 ) -> list[ClipRequest]:

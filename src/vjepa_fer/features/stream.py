@@ -49,6 +49,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from vjepa_fer import schema
 from vjepa_fer.features.loader import FrameDataset, plan_items
 from vjepa_fer.features.pixels import PixelConfig
 from vjepa_fer.features.ranks import SINGLE, Ranks, broadcast_object
@@ -254,8 +255,8 @@ class ClipStream:
         encoder: nn.Module,
         *,
         device: str | torch.device = "cpu",
-        dtype: str = "bf16",
-        batch_size: int = 32,
+        dtype: str = schema.default("features.dtype"),
+        batch_size: int = schema.default("features.batch_size"),
         workers: int = 0,
         compile: bool = False,
         ranks: Ranks = SINGLE,

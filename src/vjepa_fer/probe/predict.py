@@ -171,7 +171,7 @@ def build_spec_encoder(spec: dict[str, Any], args: argparse.Namespace) -> Any:
         img_size=int(spec["img_size"]),
         num_frames=int(spec["num_frames"]),
         checkpoint=checkpoint,
-        checkpoint_key=spec.get("checkpoint_key") or "target_encoder",
+        checkpoint_key=spec.get("checkpoint_key") or schema.default("encoder.checkpoint_key"),
         **extra,
     )
 
@@ -310,10 +310,10 @@ def clip_posteriors(
     encoder: Any,
     probes: Probes,
     *,
-    stride: int = 1,
-    batch_size: int = 16,
+    stride: int = schema.default("features.eval_stride"),
+    batch_size: int = schema.default("features.batch_size"),
     device: Any = "cpu",
-    dtype: str = "bf16",
+    dtype: str = schema.default("features.dtype"),
     backend: str = "auto",
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Per-clip posteriors averaged over the fold probes, and facts about the video."""

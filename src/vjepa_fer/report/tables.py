@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from vjepa_fer import schema
 from vjepa_fer.datasets import PAPER_DATASETS, builtin_names, display_name, load_cards
 from vjepa_fer.io import atomic_open, write_csv
 from vjepa_fer.report import paper
@@ -121,7 +122,11 @@ def has_intervals(df: pd.DataFrame) -> bool:
 
 def ci_header(df: pd.DataFrame) -> list[str]:
     """Column names of the interval cells, with the confidence level of ``df``."""
-    level = float(df["ci_confidence"].iloc[0]) if "ci_confidence" in df and len(df) else 0.95
+    level = (
+        float(df["ci_confidence"].iloc[0])
+        if "ci_confidence" in df and len(df)
+        else schema.default("evaluation.bootstrap.confidence")
+    )
     pct = f"{100 * level:g} % CI"
     return [f"{pct} UAR (true)", f"{pct} paper-compat.", f"{pct} WAR"]
 

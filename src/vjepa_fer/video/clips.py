@@ -37,11 +37,15 @@ from typing import NamedTuple
 
 import numpy as np
 
-FRAMES_PER_CLIP = 16
-FRAME_STEP = 4
+from vjepa_fer import schema
+
+# The protocol's defaults, from the config schema (its one home): 16 frames, step 4, 8 training
+# clips per video, every start frame at evaluation.
+FRAMES_PER_CLIP: int = schema.default("encoder.num_frames")
+FRAME_STEP: int = schema.default("encoder.frame_step")
 WINDOW = FRAMES_PER_CLIP * FRAME_STEP  # 64 frames ≈ 2.1 s at 29.97/30 fps
-NUM_TRAIN_CLIPS = 8
-EVAL_STRIDE = 1
+NUM_TRAIN_CLIPS: int = schema.default("probe.clips")
+EVAL_STRIDE: int = schema.default("features.eval_stride")
 PAD_MODES = ("code", "last")
 LONG_WINDOWS = ("random", "first")  # L ≥ 520 in training: the authors' random window, or the first
 SHORT_EVAL_RULES = ("authors", "window")  # L ≤ W at evaluation: the authors' rule, or the text's
