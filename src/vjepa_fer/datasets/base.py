@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:  # pandas is imported lazily: the Snakefile imports this package
+    from importlib.resources.abc import Traversable  # Python >= 3.11; annotations only
+
     import pandas as pd
 
 TRAIN_ONLY_FOLD = 0  # fold of the training videos of a fixed train/test split
@@ -60,8 +62,9 @@ class Dataset:
     frame_step: ClassVar[int | None] = None  # the published baselines' step (None: the encoder's)
     variants: ClassVar[tuple[str, ...]] = ()  # choices of `variant`, the first is the default
     variant_paths: ClassVar[dict[str, str]] = {}  # variant -> video path pattern, "{id}" = clip
-    # Packaged `actor,fold` table under vjepa_fer/data/resources (None: folds come from index()).
-    packaged_folds: ClassVar[str | None] = None
+    # Packaged `actor,fold` table in the module's own resources/ folder, e.g.
+    # ``packaged(__package__, "folds.csv")`` (vjepa_fer.data.folds; None: folds from index()).
+    packaged_folds: ClassVar[Traversable | None] = None
     # The paper's drop/merge cross-dataset rules (calm dropped / merged) apply between two
     # datasets that both set this (RAVDESS <-> CREMA-D); every pair gets the strict rule.
     paper_cross_rules: ClassVar[bool] = False

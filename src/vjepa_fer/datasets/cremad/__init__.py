@@ -1,7 +1,7 @@
 """CREMA-D (Cao et al. 2014): ``VideoFlash/AAAA_SSS_EEE_LL.flv`` plus the actors' demographics.
 
 Name parsing, demographics and the walk live in datasets/cremad/naming.py; folds are the paper's
-Table I, packaged. Facts: docs/datasets.md.
+Table I, packaged (resources/folds.csv). Facts: docs/datasets.md.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vjepa_fer.data.fetch import DownloadError
-from vjepa_fer.data.folds import packaged_resource
+from vjepa_fer.data.folds import packaged
 from vjepa_fer.datasets import register
 from vjepa_fer.datasets.base import Dataset, IndexOptions
 from vjepa_fer.datasets.cremad.download import (
+    CHECKSUMS,
     CREMAD_URL_TEMPLATES,
     download_cremad,
     load_cremad_table,
@@ -42,7 +43,7 @@ class CremaD(Dataset):
     paper_cross_rules = True
     # The authors' map came from a Python set(); their run's order (docs/protocol.md, "Label maps").
     authors_label_order = ("sad", "fearful", "happy", "disgust", "neutral", "angry")
-    packaged_folds = "crema-d/folds.csv"
+    packaged_folds = packaged(__package__, "folds.csv")
     synth_module = "vjepa_fer.datasets.cremad.synth"
 
     def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
@@ -54,7 +55,7 @@ class CremaD(Dataset):
     def expected_names(self, opts: IndexOptions) -> set[str]:
         import pandas as pd
 
-        table = pd.read_csv(io.StringIO(packaged_resource("crema-d/videoflash_lfs.tsv")), sep="\t")
+        table = pd.read_csv(io.StringIO(CHECKSUMS.read_text("utf-8")), sep="\t")
         return set(table["file"])
 
     def published_row(self, name: str) -> dict:

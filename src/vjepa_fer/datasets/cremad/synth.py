@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from vjepa_fer.data import faces
-from vjepa_fer.data.folds import packaged_resource
 from vjepa_fer.datasets.cremad.naming import (
     CREMAD_EMOTIONS,
     CREMAD_SENTENCES,
+    DEMOGRAPHICS,
     CremadName,
     parse_cremad,
 )
@@ -44,7 +44,7 @@ DEMO_SENTENCES = ("IEO", "TIE", "IOM")
 @cache
 def cremad_demographics() -> dict[int, dict[str, str]]:
     """ActorID -> row of the packaged ``VideoDemographics.csv``."""
-    rows = csv.DictReader(io.StringIO(packaged_resource("crema-d/VideoDemographics.csv")))
+    rows = csv.DictReader(io.StringIO(DEMOGRAPHICS.read_text("utf-8")))
     return {int(r["ActorID"]): r for r in rows}
 
 
@@ -127,7 +127,7 @@ def synth_cremad(
     )
     root = Path(root)
     # The real file's exact lines (quoting included) for the chosen actors.
-    lines = packaged_resource("crema-d/VideoDemographics.csv").splitlines()
+    lines = DEMOGRAPHICS.read_text("utf-8").splitlines()
     keep = [ln for ln in lines[1:] if ln.split(",", 1)[0].strip('"') in {str(a) for a in ids}]
     with atomic_open(root / "VideoDemographics.csv", "w", encoding="utf-8", newline="") as fh:
         fh.write("\n".join([lines[0], *keep]) + "\n")

@@ -1,7 +1,7 @@
 """RAVDESS (Livingstone & Russo 2018): speech videos ``Actor_XX/MM-VV-EE-II-SS-RR-AA.mp4``.
 
 Name parsing and the walk live in datasets/ravdess/naming.py; folds are the packaged
-Luna-Jiménez et al. 2021 split. Facts: docs/datasets.md.
+Luna-Jiménez et al. 2021 split (resources/folds.csv). Facts: docs/datasets.md.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vjepa_fer.data.folds import packaged
 from vjepa_fer.datasets import register
 from vjepa_fer.datasets.base import Dataset, IndexOptions
 from vjepa_fer.datasets.ravdess.download import (
@@ -36,7 +37,7 @@ class Ravdess(Dataset):
     paper_cross_rules = True
     # The authors' map is the emotion code minus 1: the same order as ``classes``.
     authors_label_order = RAVDESS_LABELS
-    packaged_folds = "ravdess/folds.csv"
+    packaged_folds = packaged(__package__, "folds.csv")
     synth_module = "vjepa_fer.datasets.ravdess.synth"
 
     def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
