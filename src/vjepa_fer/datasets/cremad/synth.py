@@ -134,9 +134,10 @@ def synth_cremad(
     return write_set(root, trials, params, jobs, replace)
 
 
-def synth_main(args: argparse.Namespace) -> int:
-    """`vjepa-fer synth --dataset crema-d` (called by datasets/synth.py's run)."""
-    sentences = args.sentences or ",".join(DEMO_SENTENCES)
+def synth_main(args: argparse.Namespace, *, sentences: str | None) -> int:
+    """`vjepa-fer synth --dataset crema-d` (called by datasets/synth.py's run, with CREMA-D's own
+    ``--sentences``, ``CremaD.own_options``)."""
+    sentences = sentences or ",".join(DEMO_SENTENCES)
     codes = list(CREMAD_SENTENCES) if sentences == "all" else sentences.split(",")
     codes = [c.strip().upper() for c in codes]
     files = synth_cremad(args.out, sentences=codes, **common_options(args, STUDIO))
