@@ -8,6 +8,7 @@ A new circle or an upward arrow fails here with the file and line that made it.
 from __future__ import annotations
 
 import ast
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -223,3 +224,80 @@ def test_parser_resolves(tmp_path: Path, source: str, expected: str) -> None:
     path = tmp_path / "m.py"
     path.write_text(source)
     assert [t for t, _, _ in imports_of("vjepa_fer.features.m", path)] == [expected]
+
+
+def _registry() -> dict[str, str]:
+    """``BUILTIN`` of datasets/__init__.py (dataset name -> module), read from the source."""
+    tree = ast.parse((SRC / "datasets" / "__init__.py").read_text(encoding="utf-8"))
+    for node in tree.body:
+        target = node.target if isinstance(node, ast.AnnAssign) else None
+        target = node.targets[0] if isinstance(node, ast.Assign) else target
+        if isinstance(target, ast.Name) and target.id == "BUILTIN":
+            return ast.literal_eval(node.value)
+    raise AssertionError("datasets/__init__.py: no BUILTIN registry found")
+
+
+def _builtin_datasets() -> set[str]:
+    """Names and module names of the built-in datasets."""
+    registry = _registry()
+    return set(registry) | {module.rsplit(".", 1)[-1] for module in registry.values()}
+
+
+def test_the_data_floor_names_no_dataset() -> None:
+    """``data/`` is the machinery below the datasets: no string or name in its code (docstrings
+    and comments aside) names a built-in dataset, so its tables and options live in its module."""
+    names = _builtin_datasets()
+    assert {"ravdess", "crema-d", "cremad", "dfew"} <= names
+    found = []
+    for path in sorted((SRC / "data").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                text = "" if id(node) in docstrings else node.value.lower()
+            else:
+                text = node.id.lower() if isinstance(node, ast.Name) else ""
+            hits = sorted(n for n in names if n in text)
+            if hits:
+                found.append(f"{path.relative_to(SRC.parent)}:{node.lineno}: {hits}")
+    assert not found, "the data floor names datasets:\n" + "\n".join(found)
+
+
+def test_no_code_compares_with_a_datasets_name_outside_its_module() -> None:
+    """``if dataset == "ravdess"`` belongs in no shared module, rule or parser: what differs
+    between datasets is an attribute or a hook of the dataset's module (docs/adding-a-dataset.md).
+    """
+    registry = _registry()
+    own = {  # name -> the files of its module (a module file, or a package's folder)
+        name: {
+            p
+            for p in MODULES.values()
+            if p == SRC.parent.joinpath(*module.split(".")).with_suffix(".py")
+            or SRC.parent.joinpath(*module.split(".")) in p.parents
+        }
+        for name, module in registry.items()
+    }
+    assert all(own.values()), own
+    found = []
+    for path in sorted(MODULES.values()):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Compare):
+                continue
+            for side in (node.left, *node.comparators):
+                for c in ast.walk(side):
+                    if isinstance(c, ast.Constant) and c.value in own and path not in own[c.value]:
+                        found.append(f"{path.relative_to(SRC.parent)}:{node.lineno}: {c.value}")
+    pattern = re.compile(r"""[=!]=\s*["']([\w-]+)["']|["']([\w-]+)["']\s*[=!]=""")
+    rules = [SRC.parents[1] / "Snakefile", *sorted((SRC.parents[1] / "workflow").rglob("*.smk"))]
+    for path in rules:
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for m in pattern.finditer(line):
+                if (m.group(1) or m.group(2)) in own:
+                    found.append(f"{path.name}:{n}: {line.strip()}")
+    assert not found, "comparisons with a dataset's name outside its module:\n" + "\n".join(found)

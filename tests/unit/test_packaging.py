@@ -1,5 +1,6 @@
-"""The config schema is package data: an installed vjepa-fer (no checkout) loads and validates
-configs, and the schema's defaults reach the code through :mod:`vjepa_fer.schema`."""
+"""The config schema and the datasets' tables are package data: an installed vjepa-fer (no
+checkout) loads and validates configs and reads the packaged fold tables, and the schema's defaults
+reach the code through :mod:`vjepa_fer.schema`."""
 
 from __future__ import annotations
 
@@ -38,13 +39,19 @@ def test_a_built_wheel_validates_a_config_without_the_checkout(tmp_path: Path) -
     (wheel,) = (tmp_path / "dist").glob("vjepa_fer-*.whl")
     site = tmp_path / "site"
     with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
         zf.extractall(site)
+    # Each dataset module's tables travel in its own resources/ folder.
+    for table in ("ravdess/resources/folds.csv", "cremad/resources/videoflash_lfs.tsv"):
+        assert f"vjepa_fer/datasets/{table}" in names, table
     config = tmp_path / "c.yaml"
     config.write_text("datasets: {ravdess: {}}\n")
     code = (
         "import vjepa_fer, vjepa_fer.config as c; "
         "print(vjepa_fer.__file__); "
-        f"print(c.load_config({str(config)!r})['encoder']['img_size'])"
+        f"print(c.load_config({str(config)!r})['encoder']['img_size']); "
+        "from vjepa_fer.datasets.folds import load_folds; "
+        "print(len(load_folds('ravdess')), len(load_folds('crema-d')))"
     )
     env = {**os.environ, "PYTHONPATH": str(site)}
     out = subprocess.run(
@@ -53,3 +60,4 @@ def test_a_built_wheel_validates_a_config_without_the_checkout(tmp_path: Path) -
     ).stdout.split()  # fmt: skip
     assert Path(out[0]).is_relative_to(site)
     assert int(out[1]) == schema.default("encoder.img_size")
+    assert out[2:] == ["24", "91"]  # the packaged fold tables, read from the unpacked wheel

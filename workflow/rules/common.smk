@@ -423,6 +423,8 @@ def measured_forwards(wildcards):
 def download_options(wildcards):
     """Flags of `vjepa-fer download` for one dataset (each option once per value)."""
     d, cfg = config["download"], dataset_cfg(wildcards.dataset)
+    # --jobs is CREMA-D's own option; the parser holds every dataset's, and the command line
+    # stays as it was, so a finished download is not re-run for a changed parameter.
     opts = ["--jobs", str(d["jobs"]), "--retries", str(d["retries"])]
     opts += ["--timeout", str(d["timeout"]), "--min-speed", str(d["min_speed"])]
     opts += ["--deadline", str(d["deadline"])]

@@ -4,8 +4,8 @@ What every verified dataset download uses: the marker name and timestamp, checks
 (CSV/TSV with a name, a digest and a size column; :func:`load_table`), the one message an
 unreachable host produces (:func:`unreachable`). HTTP and zip handling live in
 :mod:`vjepa_fer.data.fetch`. Each dataset's own download lives in its module
-(``datasets/ravdess/download.py``, ``datasets/cremad/download.py``); the ``vjepa-fer download``
-command is :mod:`vjepa_fer.datasets.download`.
+(``datasets/<name>/download.py``), with its checksum table in the module's ``resources/``; the
+``vjepa-fer download`` command is :mod:`vjepa_fer.datasets.download`.
 
 Checkpoints (docs/protocol.md, Encoder) have no published checksums: the sha256 of the first
 download is recorded beside the file and checked on every later run. A checkpoint is renamed into
@@ -20,8 +20,8 @@ import io
 import logging
 import os
 import re
-from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -35,12 +35,16 @@ from vjepa_fer.data.fetch import (
     HostUnreachable,
     fetch,
 )
+from vjepa_fer.data.folds import describe
 from vjepa_fer.io import (
     contained,
     file_digest,
     recorded_digest,
     write_digest_sidecar,
 )
+
+if TYPE_CHECKING:  # importlib.resources.abc is Python >= 3.11; only the annotations need it
+    from importlib.resources.abc import Traversable
 
 logger = logging.getLogger(__name__)
 
@@ -78,16 +82,17 @@ def _column(fields: list[str], choices: tuple[str, ...], source: str) -> str:
 
 
 def load_table(
-    path: str | os.PathLike[str] | None, packaged: str, algorithm: str
+    path: str | os.PathLike[str] | None, packaged: Traversable, algorithm: str
 ) -> dict[str, tuple[int, str]]:
-    """``{file: (size, hexdigest)}`` from a CSV or TSV (``path``, or ``resources/<packaged>``).
+    """``{file: (size, hexdigest)}`` from a CSV or TSV: ``path``, or the ``packaged`` table when
+    ``path`` is None (:func:`vjepa_fer.data.folds.packaged`, a file of a dataset module).
 
     Columns (any order, more are ignored): ``name`` (or ``file``), ``size`` (or ``bytes``) and
     ``algorithm`` (``sha256`` or ``md5``). Tab-separated when the header holds a tab, else commas.
     """
     if path is None:
-        source = f"package resource {packaged}"
-        text = resources.files("vjepa_fer.data").joinpath("resources", packaged).read_text()
+        source = f"package resource {describe(packaged)}"
+        text = packaged.read_text("utf-8")
     else:
         source = str(path)
         if not Path(path).is_file():

@@ -1,8 +1,9 @@
-"""The paper's subject-independent 5-fold splits (docs/datasets.md, "Folds").
+"""Fold tables: reading, checking and assigning ``actor,fold`` tables (docs/datasets.md, "Folds").
 
-RAVDESS follows Luna-Jiménez et al. 2021 (the paper's fold k = their fold k-1); CREMA-D follows the
-paper's Table I. Both ship with the package as ``actor,fold`` tables; a user may pass their own.
-A fold table must put every actor in exactly one fold, which :func:`load_folds` checks.
+A dataset module that ships its folds declares the packaged table (:func:`packaged`, a file in the
+module's own ``resources/`` folder); a user may pass their own table instead. A fold table must
+put every actor in exactly one fold, which :func:`read_folds` checks. Which table belongs to which
+dataset is the registry's business (``vjepa_fer.datasets.folds.load_folds``), not this module's.
 """
 
 from __future__ import annotations
@@ -10,30 +11,51 @@ from __future__ import annotations
 import io
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
+if TYPE_CHECKING:  # importlib.resources.abc is Python >= 3.11; only the annotations need it
+    from importlib.resources.abc import Traversable
 
-def packaged_resource(relpath: str) -> str:
-    """Text of a data file shipped in ``vjepa_fer/data/resources``."""
-    return resources.files("vjepa_fer.data").joinpath("resources", relpath).read_text("utf-8")
+
+def packaged(package: str, name: str) -> Traversable:
+    """The file ``resources/<name>`` shipped inside ``package`` (a dotted package name, usually
+    the caller's ``__package__``); it works from a checkout, an installed wheel or a zip."""
+    return resources.files(package).joinpath("resources", name)
+
+
+def describe(table: Traversable) -> str:
+    """How a message names a packaged table: ``<package>/resources/<name>``, the package spelt as
+    its folder under the outermost package (``vjepa_fer/datasets/<name>/resources/folds.csv``);
+    the full location when the table lies in no package."""
+    folder = getattr(table, "parent", None)  # the resources/ folder
+    if folder is None:
+        return str(table)
+    parts, package = [folder.name, table.name], folder.parent
+    while package.joinpath("__init__.py").is_file():
+        parts.insert(0, package.name)
+        if package.parent == package:
+            break
+        package = package.parent
+    return "/".join(parts) if len(parts) > 2 else str(table)
 
 
 def read_folds(
-    dataset: str, packaged: str | None, path: str | Path | None = None
+    dataset: str, table: Traversable | None, path: str | Path | None = None
 ) -> dict[int, int]:
-    """Map actor -> fold, from ``path`` or the packaged table ``packaged`` (a path under
-    ``vjepa_fer/data/resources``, what a dataset module declares as ``packaged_folds``).
+    """Map actor -> fold, from ``path`` or the packaged ``table`` (:func:`packaged`, what a
+    dataset module declares as ``packaged_folds``).
 
     Raises ValueError naming the table if an actor appears twice, a fold is not a positive
     integer, or the columns are wrong. (``vjepa_fer.datasets.folds.load_folds`` looks the
     packaged table up by dataset name.)
     """
     if path is None:
-        if packaged is None:
+        if table is None:
             raise ValueError(f"no packaged folds for dataset {dataset!r}; pass a folds CSV")
-        source = f"<package>/resources/{packaged}"
-        df = pd.read_csv(io.StringIO(packaged_resource(packaged)))
+        source = describe(table)
+        df = pd.read_csv(io.StringIO(table.read_text("utf-8")))
     else:
         source = str(path)
         df = pd.read_csv(path)

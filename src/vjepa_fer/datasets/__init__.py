@@ -9,21 +9,26 @@ that read results call :func:`load_cards` on the run's results folder first.
     ds = get_dataset("dfew")
     ds.classes, ds.test_folds, ds.display_name
 
+The parsers of ``vjepa-fer index``, ``synth`` and ``download`` call :func:`add_dataset_arguments`,
+which adds every built-in dataset's own options (``Dataset.add_arguments``).
+
 Adding a dataset: docs/adding-a-dataset.md.
 """
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 from pathlib import Path
 
-from vjepa_fer.datasets.base import CardDataset, Dataset, IndexOptions, read_card
+from vjepa_fer.datasets.base import COMMANDS, CardDataset, Dataset, IndexOptions, read_card
 
 __all__ = [
     "PAPER_DATASETS",
     "Dataset",
     "IndexOptions",
+    "add_dataset_arguments",
     "builtin_names",
     "display_name",
     "get_dataset",
@@ -92,6 +97,26 @@ def resolve(name: str, cfg: dict | None = None) -> Dataset:
     if kind != name:
         raise ValueError(f"dataset {name!r}: type {kind!r} must be 'custom' or equal the name")
     return get_dataset(name)
+
+
+def add_dataset_arguments(command: str, parser: argparse.ArgumentParser) -> None:
+    """Every built-in dataset's own options of ``vjepa-fer <command>`` (``Dataset.add_arguments``),
+    each in an argument group titled after the datasets it belongs to, so ``--help`` says whose
+    it is. Datasets that share one implementation of the hook (DFEW, FERV39k and MAFW inherit
+    the split-file sets' options) add them once, in one group."""
+    if command not in COMMANDS:
+        raise ValueError(f"datasets add options to {', '.join(COMMANDS)}, not {command!r}")
+    shared: dict[type, list[Dataset]] = {}
+    for name in BUILTIN:
+        ds = get_dataset(name)
+        owner = next(c for c in type(ds).__mro__ if "add_arguments" in vars(c))
+        if owner is not Dataset:  # the default adds nothing
+            shared.setdefault(owner, []).append(ds)
+    for members in shared.values():
+        title = ", ".join(ds.display_name for ds in members)
+        names = ", ".join(ds.name for ds in members)
+        group = parser.add_argument_group(f"{title} (--dataset {names})")
+        members[0].add_arguments(command, group)
 
 
 def display_name(name: str) -> str:

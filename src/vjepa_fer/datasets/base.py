@@ -6,6 +6,11 @@ split, where it comes from and its licence) and how to find its videos (:meth:`D
 Nothing outside the dataset modules asks which dataset it is looking at: everything else reads
 these attributes.
 
+Command-line options: a dataset's own options of ``vjepa-fer index``, ``synth`` and ``download``
+(RAVDESS's ``--modalities``, CREMA-D's ``--mirror``, ...) are added by its module
+(:meth:`Dataset.add_arguments`) and read back by it (:meth:`Dataset.own_options`); the shared
+parsers only call :func:`vjepa_fer.datasets.add_dataset_arguments`.
+
 Folds: the manifest's ``fold`` column holds each video's test fold (1..K). A fixed train/test
 split is one "fold": test videos have fold 1, training videos fold 0 (never a test fold), so the
 probe of fold 1 trains on exactly the training split and is tested on exactly the test split.
@@ -22,19 +27,33 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:  # pandas is imported lazily: the Snakefile imports this package
+    from importlib.resources.abc import Traversable  # Python >= 3.11; annotations only
+
     import pandas as pd
 
 TRAIN_ONLY_FOLD = 0  # fold of the training videos of a fixed train/test split
+# The commands whose options a dataset may extend (Dataset.add_arguments).
+COMMANDS = ("index", "synth", "download")
+
+
+def int_list(text: str) -> list[int]:
+    """Argparse type of a comma-separated integer list, ``1,2`` -> [1, 2]."""
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers like 1,2, got {text!r}") from None
 
 
 @dataclass(frozen=True)
 class IndexOptions:
-    """Everything ``vjepa-fer index`` may pass to a module; each module reads what it needs."""
+    """Everything ``vjepa-fer index`` may pass to a module; each module reads what it needs.
 
-    modalities: tuple[int, ...] = (1, 2)  # RAVDESS
+    ``extra`` holds the dataset's own options (:meth:`Dataset.own_options` of "index"), e.g.
+    RAVDESS's ``{"modalities": (1, 2)}``; a module reads its keys with its own defaults.
+    """
+
     on_bad_name: str = "error"
     expect_full: bool = False  # split-file datasets: every listed video must be present
-    demographics: str | None = None  # CREMA-D
     variant: str | None = None  # which copy of the videos (DFEW: clip_224x224, ...)
     classes: tuple[str, ...] = ()  # custom datasets
     manifest: str | None = None  # custom datasets: the CSV manifest
@@ -60,8 +79,9 @@ class Dataset:
     frame_step: ClassVar[int | None] = None  # the published baselines' step (None: the encoder's)
     variants: ClassVar[tuple[str, ...]] = ()  # choices of `variant`, the first is the default
     variant_paths: ClassVar[dict[str, str]] = {}  # variant -> video path pattern, "{id}" = clip
-    # Packaged `actor,fold` table under vjepa_fer/data/resources (None: folds come from index()).
-    packaged_folds: ClassVar[str | None] = None
+    # Packaged `actor,fold` table in the module's own resources/ folder, e.g.
+    # ``packaged(__package__, "folds.csv")`` (vjepa_fer.data.folds; None: folds from index()).
+    packaged_folds: ClassVar[Traversable | None] = None
     # The paper's drop/merge cross-dataset rules (calm dropped / merged) apply between two
     # datasets that both set this (RAVDESS <-> CREMA-D); every pair gets the strict rule.
     paper_cross_rules: ClassVar[bool] = False
@@ -69,7 +89,8 @@ class Dataset:
     # The class order of the authors' label map, when it differs from ``classes``: their MV tie
     # priority (lowest index of their map wins; docs/protocol.md, "Voting"). None: ``classes``.
     authors_label_order: ClassVar[tuple[str, ...] | None] = None
-    synth_module: ClassVar[str | None] = None  # module with synth_main(args) for `vjepa-fer synth`
+    # Module with synth_main(args, **own_options) for `vjepa-fer synth` (own: own_options("synth")).
+    synth_module: ClassVar[str | None] = None
 
     def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
         """Rows (video, actor, label[, fold, sex, age, trial, ...]) of a local copy at ``root``.
@@ -102,6 +123,19 @@ class Dataset:
         """Actor of a file name from :meth:`expected_names` (lists missing actors first)."""
         raise NotImplementedError
 
+    def add_arguments(self, command: str, parser: argparse._ActionsContainer) -> None:
+        """Add this dataset's own options of ``vjepa-fer <command>`` (one of :data:`COMMANDS`) to
+        ``parser``, an argument group titled after the dataset
+        (:func:`vjepa_fer.datasets.add_dataset_arguments`). Every built-in dataset's options are
+        on the command's parser whichever ``--dataset`` is given, so a flag must not repeat one
+        of the command's own or another dataset's. Default: none."""
+
+    def own_options(self, command: str, args: argparse.Namespace) -> dict[str, Any]:
+        """The values of this dataset's own options of ``command`` in ``args``: they reach
+        :meth:`index` as ``IndexOptions.extra``, ``synth_main(args, **own)`` and
+        :meth:`download` as keyword arguments. Default: none."""
+        return {}
+
     def index_options(self, cfg: dict, root: str) -> list[str]:
         """Extra `vjepa-fer index` flags from this dataset's config block (Snakefile)."""
         return []
@@ -115,9 +149,10 @@ class Dataset:
         """Dataset-specific `vjepa-fer download` flags from the `download:` block (Snakefile)."""
         return []
 
-    def download(self, args: argparse.Namespace, common: dict[str, Any]) -> None:
+    def download(self, args: argparse.Namespace, common: dict[str, Any], **own: Any) -> None:
         """Fetch and verify this dataset under ``args.root`` (``vjepa-fer download``);
-        ``common`` holds retries, timeout and progress. Only for ``downloadable`` datasets."""
+        ``common`` holds retries, timeout and progress, ``own`` this dataset's own options
+        (:meth:`own_options` of "download"). Only for ``downloadable`` datasets."""
         raise ValueError(
             f"{self.name}: {self.display_name} cannot be downloaded (licence: {self.licence}); "
             "use a local copy (source: local, root: ...)"

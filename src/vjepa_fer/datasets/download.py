@@ -1,9 +1,11 @@
 """Download stage (``vjepa-fer download``): a downloadable dataset, or a V-JEPA checkpoint.
 
 A dataset is fetched by its own module (``Dataset.download``: RAVDESS in
-``datasets/ravdess/download.py``, CREMA-D in ``datasets/cremad/download.py``); the checkpoint
-and the shared machinery (marker, checksum tables, offline advice) are in
-:mod:`vjepa_fer.data.download`, HTTP and zip handling in :mod:`vjepa_fer.data.fetch`.
+``datasets/ravdess/download.py``, CREMA-D in ``datasets/cremad/download.py``), which also adds
+and reads its own options (RAVDESS's ``--base-url``, CREMA-D's ``--mirror``, ...:
+``Dataset.add_arguments``, ``Dataset.own_options``); the checkpoint and the shared machinery
+(marker, checksum tables, offline advice) are in :mod:`vjepa_fer.data.download`, HTTP and zip
+handling in :mod:`vjepa_fer.data.fetch`.
 
 Every dataset download ends by writing ``<root>/.vjepa-fer-download.json`` atomically; Snakemake
 rules use that marker as their output. Reruns skip everything that is already verified.
@@ -42,24 +44,9 @@ from vjepa_fer.data.fetch import (
     MIN_SPEED,
     write_json,
 )
-from vjepa_fer.datasets import get_dataset
+from vjepa_fer.datasets import add_dataset_arguments, get_dataset
 
 logger = logging.getLogger(__name__)
-
-
-# ----------------------------------------------------------------------------- tables and JSON
-
-
-# ----------------------------------------------------------------------------- RAVDESS
-
-
-# ----------------------------------------------------------------------------- CREMA-D
-
-
-# ----------------------------------------------------------------------------- checkpoints
-
-
-# ----------------------------------------------------------------------------- CLI
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,14 +66,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="weights the checkpoint must hold before it is accepted (fallback: encoder)",
     )
     parser.add_argument(
-        "--base-url", help="RAVDESS file URL prefix (default: the Zenodo record's files)"
-    )
-    parser.add_argument(
-        "--record-api",
-        help="Zenodo record JSON for RAVDESS checksums (default: record 1188976's); '' uses "
-        "only the pinned table",
-    )
-    parser.add_argument(
         "--actors",
         type=int,
         nargs="+",
@@ -97,26 +76,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         help="checksum table (CSV/TSV: name, sha256 (CREMA-D) or md5 (RAVDESS), size) "
         "instead of the packaged one; only the files it lists are fetched",
-    )
-    parser.add_argument("--keep-archives", action="store_true", help="keep RAVDESS zips")
-    parser.add_argument(
-        "--mirror",
-        dest="mirrors",
-        action="append",
-        metavar="TEMPLATE",
-        help="CREMA-D URL template with {name}, tried in order; repeat; replaces the defaults",
-    )
-    parser.add_argument(
-        "--jobs",
-        type=int,
-        default=schema.default("download.jobs"),
-        help="parallel CREMA-D downloads",
-    )
-    parser.add_argument("--names-file", type=Path, help="CREMA-D subset: one video name a line")
-    parser.add_argument(
-        "--verify-only",
-        action="store_true",
-        help="CREMA-D: only verify an existing copy under --root",
     )
     parser.add_argument("--marker", type=Path, help=f"marker file (default ROOT/{MARKER_NAME})")
     parser.add_argument(
@@ -148,6 +107,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="no progress output (default: a bar on a terminal, else a log line every 30 s)",
     )
+    add_dataset_arguments("download", parser)  # each dataset's own, e.g. CREMA-D's --mirror
 
 
 def run(args: argparse.Namespace) -> int:
@@ -175,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.root is None:
         raise ValueError(f"--dataset {args.dataset} needs --root DIR")
-    # Each dataset module knows how it is published (vjepa_fer.datasets).
-    get_dataset(args.dataset).download(args, common)
+    # Each dataset module knows how it is published (vjepa_fer.datasets), and reads its own
+    # options (Dataset.own_options).
+    ds = get_dataset(args.dataset)
+    ds.download(args, common, **ds.own_options("download", args))
     return 0

@@ -5,7 +5,9 @@ The dataset's module (vjepa_fer.datasets) finds its videos: RAVDESS and CREMA-D 
 published naming schemes (datasets/ravdess/naming.py, datasets/cremad/naming.py) with the
 paper's folds (datasets/folds.py), DFEW / FERV39k / MAFW from their split files, custom datasets
 from a CSV. The index also writes the dataset card (classes, folds) later stages read, and the
-folds it used.
+folds it used. A dataset's own options (RAVDESS's ``--modalities``, CREMA-D's ``--demographics``)
+are added by its module (``Dataset.add_arguments``) and reach its ``index()`` as
+``IndexOptions.extra``.
 
     vjepa-fer index --dataset ravdess --root /data/RAVDESS --out results/ravdess/manifest.csv
 """
@@ -24,7 +26,7 @@ import pandas as pd
 from vjepa_fer import schema
 from vjepa_fer.data.folds import assign_folds
 from vjepa_fer.data.validate import check_folds
-from vjepa_fer.datasets import IndexOptions, resolve
+from vjepa_fer.datasets import Dataset, IndexOptions, add_dataset_arguments, resolve
 from vjepa_fer.datasets.folds import load_folds
 from vjepa_fer.io import atomic_open, write_csv
 
@@ -47,9 +49,9 @@ MANIFEST_COLUMNS = [
 MAX_LISTED = 25  # how many missing names an error message spells out
 
 
-def expected_names(dataset: str, modalities: tuple[int, ...] = (1, 2)) -> set[str]:
-    """File names (no folders) of the complete published dataset."""
-    names = resolve(dataset).expected_names(IndexOptions(modalities=modalities))
+def expected_names(dataset: str, options: IndexOptions | None = None) -> set[str]:
+    """File names (no folders) of the complete published dataset (as ``options`` select it)."""
+    names = resolve(dataset).expected_names(options or IndexOptions())
     if names is None:
         raise ValueError(f"{dataset}: no packaged list of the published dataset's files")
     return names
@@ -89,11 +91,9 @@ def build_manifest(
     dataset: str,
     root: str | Path,
     *,
-    modalities: tuple[int, ...] = (1, 2),
     expect_full: bool = False,
     exclude: tuple[str, ...] = (),
     folds: str | Path | None = None,
-    demographics: str | Path | None = None,
     on_bad_name: str = "error",
     options: IndexOptions | None = None,
     custom: dict | None = None,
@@ -104,8 +104,9 @@ def build_manifest(
     ``check_fold_coverage`` stops unless every test fold holds every class (data/validate.py).
 
     The dataset's module (vjepa_fer.datasets) finds and parses the videos; ``options`` carries
-    what only some modules read (variant, custom manifest, seed); ``custom`` is the config entry
-    of a dataset that is not built in (``type: custom``).
+    what only some modules read (variant, custom manifest, seed, and in ``extra`` the dataset's
+    own options such as RAVDESS's ``modalities``); ``custom`` is the config entry of a dataset
+    that is not built in (``type: custom``).
     """
     root = Path(root)
     ds = resolve(dataset, custom)  # unknown dataset -> clear error
@@ -113,9 +114,7 @@ def build_manifest(
         raise FileNotFoundError(f"{root}: dataset root of {dataset} does not exist")
     opts = replace(
         options or IndexOptions(),
-        modalities=modalities,
         on_bad_name=on_bad_name,
-        demographics=None if demographics is None else str(demographics),
         expect_full=expect_full,
         folds=None if folds is None else str(folds),
     )
@@ -166,18 +165,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", required=True, type=Path, help="dataset root folder")
     parser.add_argument("--out", required=True, type=Path, help="manifest CSV to write")
     parser.add_argument("--report", type=Path, help="JSON report of counts and ignored files")
-    parser.add_argument(
-        "--modalities",
-        type=int,
-        nargs="+",
-        default=[1, 2],
-        choices=[1, 2],
-        help="RAVDESS modalities kept: 1 audio-video, 2 video-only (the paper: both)",
-    )
     parser.add_argument("--expect-full", action="store_true", help="fail unless complete")
     parser.add_argument("--exclude", nargs="*", default=[], help="video file names to drop")
     parser.add_argument("--folds", type=Path, help="actor,fold CSV (default: the paper's)")
-    parser.add_argument("--demographics", type=Path, help="CREMA-D VideoDemographics.csv")
     parser.add_argument(
         "--on-bad-name",
         choices=["error", "skip"],
@@ -191,23 +181,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--card", type=Path, help="dataset card JSON for later stages")
     parser.add_argument("--folds-out", type=Path, help="write the folds used (custom datasets)")
+    add_dataset_arguments("index", parser)  # each dataset's own, e.g. RAVDESS's --modalities
 
 
 def run(args: argparse.Namespace) -> int:
+    custom = json.loads(args.custom) if args.custom else None
+    ds = resolve(args.dataset, custom)
     df, report = build_manifest(
         args.dataset,
         args.root,
-        modalities=tuple(args.modalities),
         expect_full=args.expect_full,
         exclude=tuple(args.exclude),
         folds=args.folds,
-        demographics=args.demographics,
         on_bad_name=args.on_bad_name,
-        options=_options(args),
-        custom=json.loads(args.custom) if args.custom else None,
+        options=_options(args, ds),
+        custom=custom,
     )
     write_csv(df, args.out)
-    ds = resolve(args.dataset, json.loads(args.custom) if args.custom else None)
     if args.card:
         with atomic_open(args.card) as fh:
             json.dump(ds.card(), fh, indent=2)
@@ -223,9 +213,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _options(args: argparse.Namespace) -> IndexOptions:
+def _options(args: argparse.Namespace, ds: Dataset) -> IndexOptions:
+    """The shared options of the command line, and in ``extra`` the dataset's own."""
     custom = json.loads(args.custom) if args.custom else {}
     return IndexOptions(
+        extra=ds.own_options("index", args),
         variant=args.variant,
         manifest=custom.get("manifest"),
         n_folds=int(custom.get("n_folds") or 5),

@@ -1,6 +1,7 @@
 """Write the synthetic face-video demo dataset in the real RAVDESS / CREMA-D layouts.
 
-The ``vjepa-fer synth`` command (:func:`run` hands over to the dataset module's ``synth_main``)
+The ``vjepa-fer synth`` command (:func:`run` hands over to the dataset module's ``synth_main``,
+with the dataset's own options, e.g. RAVDESS's ``--statements``, added and read by its module)
 and the generator of acted datasets. What differs between RAVDESS and CREMA-D (trial design,
 actors, sentences, containers and codecs) is each dataset's :class:`Studio`, in
 ``datasets/ravdess/synth.py`` and ``datasets/cremad/synth.py``; the rendering, encoding, resuming
@@ -45,7 +46,8 @@ import av  # heavy import kept inside (cli.py imports this module to build its p
 import numpy as np
 
 from vjepa_fer.data import faces
-from vjepa_fer.datasets import get_dataset
+from vjepa_fer.datasets import add_dataset_arguments, get_dataset
+from vjepa_fer.datasets.base import int_list
 from vjepa_fer.datasets.folds import load_folds
 from vjepa_fer.io import atomic_open, atomic_path
 
@@ -75,7 +77,7 @@ class Studio:
     """What an acted dataset's module (RAVDESS, CREMA-D) tells the generator about its synthetic
     recordings: frame rate, size and length, the container and codec of its files, who the actors
     are and what they say. The module exposes one instance as ``STUDIO`` in its ``synth_module``,
-    which also holds the dataset's trial design and its ``synth_main(args)``."""
+    which also holds the dataset's trial design and its ``synth_main(args, **own_options)``."""
 
     dataset: ClassVar[str]
     fps: ClassVar[Fraction]
@@ -341,13 +343,6 @@ def _check_size(size: Sequence[int]) -> tuple[int, int]:
 # ------------------------------------------------------------------------------------- CLI
 
 
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected integers like 1,2, got {text!r}") from None
-
-
 def _size(text: str) -> tuple[int, int]:
     try:
         w, h = (int(v) for v in text.lower().split("x"))
@@ -361,14 +356,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--dataset", required=True, help="a registered dataset whose module has a generator")
     add("--out", required=True, type=Path, help="dataset root to write")
     add("--actors", type=int, default=10, help="how many real actor IDs, round-robin over folds")
-    add("--actor-ids", type=_int_list, help="explicit comma-separated actor IDs (over --actors)")
+    add("--actor-ids", type=int_list, help="explicit comma-separated actor IDs (over --actors)")
     add("--seed", type=int, default=0, help="random seed; the same seed writes identical files")
     add("--size", type=_size, help="WxH, even (default 160x90 RAVDESS, 128x96 CREMA-D)")
-    add("--statements", type=_int_list, default=[1], help="RAVDESS statements, e.g. 1,2")
-    add("--repetitions", type=_int_list, default=[1], help="RAVDESS repetitions, e.g. 1,2")
-    add("--intensities", type=_int_list, default=[1, 2], help="RAVDESS intensities")
-    add("--modalities", type=_int_list, default=[1, 2], help="RAVDESS: 1 (AV), 2 (video only)")
-    add("--sentences", help="CREMA-D codes, or 'all' (default: IEO,TIE,IOM)")
     add("--short-fraction", type=float, default=0.05, help="share of videos < 64 frames")
     add("--jobs", type=int, default=1, help="worker processes")
     add(
@@ -376,16 +366,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="videos made with other parameters are removed and written anew (default: stop)",
     )
-    add("--variant", help="in-the-wild sets: which copy of the videos (datasets/synth_wild.py)")
-    add("--clips-per-class", type=int, default=5, help="in-the-wild sets: clips per class")
+    add_dataset_arguments("synth", parser)  # each dataset's own, e.g. RAVDESS's --statements
 
 
 def run(args: argparse.Namespace) -> int:
-    generator = get_dataset(args.dataset).synth_module
-    if generator is None:
+    ds = get_dataset(args.dataset)
+    if ds.synth_module is None:
         raise ValueError(f"{args.dataset}: no synthetic generator")
-    # The dataset's own module writes its layout (datasets/<name>/synth.py, datasets/synth_wild.py).
-    return int(importlib.import_module(generator).synth_main(args))
+    # The dataset's own module writes its layout (datasets/<name>/synth.py, datasets/synth_wild.py)
+    # from the shared options in args and its own (Dataset.own_options) as keyword arguments.
+    synth_main = importlib.import_module(ds.synth_module).synth_main
+    return int(synth_main(args, **ds.own_options("synth", args)))
 
 
 def common_options(args: argparse.Namespace, st: Studio) -> dict[str, Any]:

@@ -187,15 +187,16 @@ def synth_wild(
     return paths
 
 
-def synth_main(args: argparse.Namespace) -> int:
-    """`vjepa-fer synth --dataset dfew|ferv39k|mafw` (called by datasets/synth.py's run)."""
+def synth_main(args: argparse.Namespace, *, variant: str | None, clips_per_class: int) -> int:
+    """`vjepa-fer synth --dataset dfew|ferv39k|mafw` (called by datasets/synth.py's run, with the
+    split-file sets' own options, ``SplitFileDataset.own_options``)."""
     paths = synth_wild(
         args.dataset,
         args.out,
-        clips_per_class=args.clips_per_class,
+        clips_per_class=clips_per_class,
         seed=args.seed,
         size=args.size or (64, 64),
-        variant=args.variant,
+        variant=variant,
     )
     print(f"wrote {len(paths)} synthetic {args.dataset} videos under {args.out}")
     return 0

@@ -8,6 +8,7 @@ video in the chosen copy of the videos (a file or a folder of frames) and counts
 
 from __future__ import annotations
 
+import argparse
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -185,6 +186,18 @@ class SplitFileDataset(Dataset):
         """The split files of a synthetic set (``clips``: datasets/synth_wild.py's ``Clip``, with
         ``key``, ``label`` and ``fold``): path relative to the root -> lines."""
         raise NotImplementedError(f"{self.name}: no synthetic split files")
+
+    def add_arguments(self, command: str, parser: argparse._ActionsContainer) -> None:
+        if command == "synth":  # the shared generator of the split-file sets
+            add = parser.add_argument
+            what = "in-the-wild sets: which copy of the videos (datasets/synth_wild.py)"
+            add("--variant", help=what)
+            add("--clips-per-class", type=int, default=5, help="in-the-wild sets: clips per class")
+
+    def own_options(self, command: str, args: argparse.Namespace) -> dict[str, Any]:
+        if command == "synth":
+            return {"variant": args.variant, "clips_per_class": args.clips_per_class}
+        return {}
 
     def synth_options(self, cfg: dict) -> list[str]:
         variant = cfg.get("variant") or self.variants[0]

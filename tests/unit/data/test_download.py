@@ -37,6 +37,7 @@ from vjepa_fer.data.fetch import (
     fetch_many,
     unreachable_reason,
 )
+from vjepa_fer.data.folds import packaged
 from vjepa_fer.datasets import download as dl
 from vjepa_fer.datasets.cremad import download as cremad_dl
 from vjepa_fer.datasets.ravdess import download as ravdess_dl
@@ -343,10 +344,13 @@ def test_cremad_unknown_name_rejected(tmp_path):
         cremad_dl.download_cremad(tmp_path, names=["NOPE"], url_templates=["http://x/{name}"])
 
 
-def test_packaged_tables_load():
-    assert len(cremad_dl.load_cremad_table()) == 7442
-    ravdess = ravdess_dl.load_ravdess_table()
-    assert len(ravdess) == 24 and ravdess["Video_Speech_Actor_01.zip"][0] == 552968353
+def test_a_packaged_checksum_table_is_read_and_named(tmp_package: Path) -> None:
+    digest = "ab" * 32
+    (tmp_package / "sums.tsv").write_text(f"file\tsize\tsha256\na.flv\t3\t{digest}\n")
+    table = packaged("outer.inner", "sums.tsv")
+    assert data_dl.load_table(None, table, "sha256") == {"a.flv": (3, digest)}
+    with pytest.raises(ValueError, match=r"package resource outer/inner/resources/sums.tsv: needs"):
+        data_dl.load_table(None, table, "md5")
 
 
 # ----------------------------------------------------------------------------- checkpoint + CLI

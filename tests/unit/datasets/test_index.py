@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from vjepa_fer.cli import main
-from vjepa_fer.data.folds import packaged_resource
+from vjepa_fer.datasets import IndexOptions
+from vjepa_fer.datasets.cremad.download import CHECKSUMS as CREMAD_CHECKSUMS
 from vjepa_fer.datasets.index import MANIFEST_COLUMNS, build_manifest
 from vjepa_fer.datasets.ravdess.naming import ravdess_speech_design
 
@@ -33,7 +34,7 @@ def ravdess_tree(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def cremad_tree(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("cremad")
-    table = pd.read_csv(io.StringIO(packaged_resource("crema-d/videoflash_lfs.tsv")), sep="\t")
+    table = pd.read_csv(io.StringIO(CREMAD_CHECKSUMS.read_text("utf-8")), sep="\t")
     for name in table["file"]:
         touch(root, f"VideoFlash/{name}")
     touch(root, "VideoFlash/notes.txt")
@@ -59,7 +60,8 @@ def test_full_ravdess_manifest(ravdess_tree):
 
 
 def test_ravdess_one_modality_switch(ravdess_tree):
-    df, _ = build_manifest("ravdess", ravdess_tree, modalities=(2,), expect_full=True)
+    opts = IndexOptions(extra={"modalities": (2,)})  # RAVDESS's own option (--modalities 2)
+    df, _ = build_manifest("ravdess", ravdess_tree, options=opts, expect_full=True)
     assert len(df) == 1440
     assert set(df["modality"]) == {"video"}
     assert df["trial"].is_unique

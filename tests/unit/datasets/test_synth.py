@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 
 from vjepa_fer.data import faces
-from vjepa_fer.data.folds import packaged_resource
 from vjepa_fer.datasets import synth
 from vjepa_fer.datasets.cremad import synth as cremad_synth
-from vjepa_fer.datasets.cremad.naming import parse_cremad
+from vjepa_fer.datasets.cremad.naming import DEMOGRAPHICS, parse_cremad
 from vjepa_fer.datasets.folds import load_folds
 from vjepa_fer.datasets.ravdess import synth as ravdess_synth
 from vjepa_fer.datasets.ravdess.naming import parse_ravdess
@@ -74,7 +73,7 @@ def test_cremad_names_levels_and_demographics(cremad):
             assert n.level == "XX"
     assert len(files) == 5 * ((2 * 3 + 1) + 3)
     lines = (root / "VideoDemographics.csv").read_text().splitlines()
-    real = packaged_resource("crema-d/VideoDemographics.csv").splitlines()
+    real = DEMOGRAPHICS.read_text("utf-8").splitlines()
     assert lines[0] == '"ActorID","Age","Sex","Race","Ethnicity"'
     actors = sorted({n.actor for n in names})
     assert lines[1:] == [ln for ln in real[1:] if int(ln.split(",")[0]) in actors]

@@ -26,11 +26,15 @@ from vjepa_fer.data.fetch import (
     verify_file,
     write_json,
 )
+from vjepa_fer.data.folds import packaged
 from vjepa_fer.io import (
     safe_join,
 )
 
 logger = logging.getLogger(__name__)
+
+# Every published video's name, size and sha256 (the repository's Git LFS list), in resources/.
+CHECKSUMS = packaged(__package__, "videoflash_lfs.tsv")
 
 CREMAD_URL_TEMPLATES = (
     "https://gitlab.com/cs-cooper-lab/crema-d-mirror/-/raw/master/VideoFlash/{name}",
@@ -46,7 +50,7 @@ OFFLINE_ADVICE = (
 
 def load_cremad_table(path: str | os.PathLike[str] | None = None) -> dict[str, tuple[int, str]]:
     """CREMA-D table ``{file: (size, sha256)}``: the packaged LFS list when ``None``."""
-    return load_table(path, "crema-d/videoflash_lfs.tsv", "sha256")
+    return load_table(path, CHECKSUMS, "sha256")
 
 
 def _select_cremad(

@@ -15,7 +15,7 @@ from pathlib import Path, PurePath
 
 import pandas as pd
 
-from vjepa_fer.data.folds import packaged_resource
+from vjepa_fer.data.folds import describe, packaged
 from vjepa_fer.data.walk import NameError_, reject_bad, walk_files
 
 CREMAD_SENTENCES = {
@@ -45,6 +45,8 @@ CREMAD_EMOTIONS = {
 CREMAD_LEVELS = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}
 
 CREMAD_ACTORS = range(1001, 1092)
+# The actors' published demographics (ActorID, Age, Sex, ...), shipped in resources/.
+DEMOGRAPHICS = packaged(__package__, "VideoDemographics.csv")
 
 _CREMAD_RE = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})\.flv$")
 
@@ -88,8 +90,8 @@ def parse_cremad(path: str | PurePath) -> CremadName:
 
 def load_demographics(path: str | Path | None) -> pd.DataFrame:
     """CREMA-D demographics (ActorID, Age, Sex, ...); the packaged copy when ``path`` is None."""
-    src = "<package>/resources/crema-d/VideoDemographics.csv" if path is None else str(path)
-    text = packaged_resource("crema-d/VideoDemographics.csv") if path is None else None
+    src = describe(DEMOGRAPHICS) if path is None else str(path)
+    text = DEMOGRAPHICS.read_text("utf-8") if path is None else None
     df = pd.read_csv(io.StringIO(text) if text is not None else path)
     missing = {"ActorID", "Age", "Sex"} - set(df.columns)
     if missing:

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from vjepa_fer.data import faces
-from vjepa_fer.data.folds import packaged_resource
 from vjepa_fer.datasets.cremad.naming import (
     CREMAD_EMOTIONS,
     CREMAD_SENTENCES,
+    DEMOGRAPHICS,
     CremadName,
     parse_cremad,
 )
@@ -44,7 +44,7 @@ DEMO_SENTENCES = ("IEO", "TIE", "IOM")
 @cache
 def cremad_demographics() -> dict[int, dict[str, str]]:
     """ActorID -> row of the packaged ``VideoDemographics.csv``."""
-    rows = csv.DictReader(io.StringIO(packaged_resource("crema-d/VideoDemographics.csv")))
+    rows = csv.DictReader(io.StringIO(DEMOGRAPHICS.read_text("utf-8")))
     return {int(r["ActorID"]): r for r in rows}
 
 
@@ -127,16 +127,17 @@ def synth_cremad(
     )
     root = Path(root)
     # The real file's exact lines (quoting included) for the chosen actors.
-    lines = packaged_resource("crema-d/VideoDemographics.csv").splitlines()
+    lines = DEMOGRAPHICS.read_text("utf-8").splitlines()
     keep = [ln for ln in lines[1:] if ln.split(",", 1)[0].strip('"') in {str(a) for a in ids}]
     with atomic_open(root / "VideoDemographics.csv", "w", encoding="utf-8", newline="") as fh:
         fh.write("\n".join([lines[0], *keep]) + "\n")
     return write_set(root, trials, params, jobs, replace)
 
 
-def synth_main(args: argparse.Namespace) -> int:
-    """`vjepa-fer synth --dataset crema-d` (called by datasets/synth.py's run)."""
-    sentences = args.sentences or ",".join(DEMO_SENTENCES)
+def synth_main(args: argparse.Namespace, *, sentences: str | None) -> int:
+    """`vjepa-fer synth --dataset crema-d` (called by datasets/synth.py's run, with CREMA-D's own
+    ``--sentences``, ``CremaD.own_options``)."""
+    sentences = sentences or ",".join(DEMO_SENTENCES)
     codes = list(CREMAD_SENTENCES) if sentences == "all" else sentences.split(",")
     codes = [c.strip().upper() for c in codes]
     files = synth_cremad(args.out, sentences=codes, **common_options(args, STUDIO))

@@ -1,7 +1,7 @@
 """RAVDESS (Livingstone & Russo 2018): speech videos ``Actor_XX/MM-VV-EE-II-SS-RR-AA.mp4``.
 
 Name parsing and the walk live in datasets/ravdess/naming.py; folds are the packaged
-Luna-Jiménez et al. 2021 split. Facts: docs/datasets.md.
+Luna-Jiménez et al. 2021 split (resources/folds.csv). Facts: docs/datasets.md.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vjepa_fer.data.folds import packaged
 from vjepa_fer.datasets import register
-from vjepa_fer.datasets.base import Dataset, IndexOptions
+from vjepa_fer.datasets.base import Dataset, IndexOptions, int_list
 from vjepa_fer.datasets.ravdess.download import (
     RAVDESS_BASE_URL,
     RAVDESS_RECORD_API,
@@ -23,6 +24,9 @@ from vjepa_fer.labels import RAVDESS_LABELS
 
 if TYPE_CHECKING:
     import pandas as pd
+
+# The paper's set: modality 01 (audio-video) and 02 (video-only) of every speech recording.
+MODALITIES = (1, 2)
 
 
 class Ravdess(Dataset):
@@ -36,17 +40,62 @@ class Ravdess(Dataset):
     paper_cross_rules = True
     # The authors' map is the emotion code minus 1: the same order as ``classes``.
     authors_label_order = RAVDESS_LABELS
-    packaged_folds = "ravdess/folds.csv"
+    packaged_folds = packaged(__package__, "folds.csv")
     synth_module = "vjepa_fer.datasets.ravdess.synth"
 
+    def add_arguments(self, command: str, parser: argparse._ActionsContainer) -> None:
+        add = parser.add_argument
+        if command == "index":
+            add(
+                "--modalities",
+                type=int,
+                nargs="+",
+                default=list(MODALITIES),
+                choices=[1, 2],
+                help="RAVDESS modalities kept: 1 audio-video, 2 video-only (the paper: both)",
+            )
+        elif command == "synth":
+            add("--statements", type=int_list, default=[1], help="RAVDESS statements, e.g. 1,2")
+            add("--repetitions", type=int_list, default=[1], help="RAVDESS repetitions, e.g. 1,2")
+            add("--intensities", type=int_list, default=[1, 2], help="RAVDESS intensities")
+            add(
+                "--modalities",
+                type=int_list,
+                default=list(MODALITIES),
+                help="RAVDESS: 1 (AV), 2 (video only)",
+            )
+        elif command == "download":
+            add("--base-url", help="RAVDESS file URL prefix (default: the Zenodo record's files)")
+            add(
+                "--record-api",
+                help="Zenodo record JSON for RAVDESS checksums (default: record 1188976's); '' "
+                "uses only the pinned table",
+            )
+            add("--keep-archives", action="store_true", help="keep RAVDESS zips")
+
+    def own_options(self, command: str, args: argparse.Namespace) -> dict[str, Any]:
+        if command == "index":
+            return {"modalities": tuple(args.modalities)}
+        if command == "synth":
+            keys = ("statements", "repetitions", "intensities", "modalities")
+            return {k: getattr(args, k) for k in keys}
+        if command == "download":
+            keys = ("base_url", "record_api", "keep_archives")
+            return {k: getattr(args, k) for k in keys}
+        return {}
+
     def index(self, root: Path, opts: IndexOptions) -> tuple[pd.DataFrame, Counter]:
-        return index_ravdess(root, opts.modalities, opts.on_bad_name)
+        return index_ravdess(root, self._modalities(opts), opts.on_bad_name)
+
+    @staticmethod
+    def _modalities(opts: IndexOptions) -> tuple[int, ...]:
+        return tuple(opts.extra.get("modalities", MODALITIES))
 
     def video_key(self, video: str) -> str:
         return video.rsplit("/", 1)[-1]  # file names are unique across the dataset
 
     def expected_names(self, opts: IndexOptions) -> set[str]:
-        return {n.filename() for n in ravdess_speech_design(modalities=opts.modalities)}
+        return {n.filename() for n in ravdess_speech_design(modalities=self._modalities(opts))}
 
     def published_row(self, name: str) -> dict:
         n = parse_ravdess(name)
@@ -74,17 +123,27 @@ class Ravdess(Dataset):
         opts += ["--record-api", download["ravdess_record_api"]]
         return opts + (["--keep-archives"] if download["keep_archives"] else [])
 
-    def download(self, args: argparse.Namespace, common: dict[str, Any]) -> None:
-        if args.verify_only:
+    def download(
+        self,
+        args: argparse.Namespace,
+        common: dict[str, Any],
+        *,
+        base_url: str | None,
+        record_api: str | None,
+        keep_archives: bool,
+    ) -> None:
+        # The parser carries every dataset's options: refuse CREMA-D's verification-only mode
+        # rather than download.
+        if getattr(args, "verify_only", False):
             raise ValueError("--verify-only applies to --dataset crema-d only")
         download_ravdess(
             args.root,
             actors=args.actors or range(1, 25),
             pinned=args.checksums,
-            base_url=args.base_url or RAVDESS_BASE_URL,
+            base_url=base_url or RAVDESS_BASE_URL,
             # '' asks for the pinned table alone (no record API)
-            record_api=RAVDESS_RECORD_API if args.record_api is None else args.record_api or None,
-            keep_archives=args.keep_archives,
+            record_api=RAVDESS_RECORD_API if record_api is None else record_api or None,
+            keep_archives=keep_archives,
             marker=args.marker,
             **common,
         )

@@ -31,12 +31,16 @@ from vjepa_fer.data.fetch import (
     read_json,
     write_json,
 )
+from vjepa_fer.data.folds import packaged
 from vjepa_fer.io import (
     safe_join,
 )
 from vjepa_fer.progress import Progress
 
 logger = logging.getLogger(__name__)
+
+# The pinned size and md5 of the 24 speech-video archives, in resources/.
+CHECKSUMS = packaged(__package__, "video_speech_zips.tsv")
 
 RAVDESS_BASE_URL = "https://zenodo.org/records/1188976/files"
 
@@ -56,7 +60,7 @@ OFFLINE_ADVICE = (
 
 def load_ravdess_table(path: str | os.PathLike[str] | None = None) -> dict[str, tuple[int, str]]:
     """Pinned RAVDESS archive table ``{file: (bytes, md5)}``; the packaged one when ``None``."""
-    return load_table(path, "ravdess/video_speech_zips.tsv", "md5")
+    return load_table(path, CHECKSUMS, "md5")
 
 
 def _choose_ravdess_checksums(

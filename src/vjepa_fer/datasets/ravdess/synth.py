@@ -126,10 +126,18 @@ def synth_ravdess(
     return write_set(root, trials, params, jobs, replace)
 
 
-def synth_main(args: argparse.Namespace) -> int:
-    """`vjepa-fer synth --dataset ravdess` (called by datasets/synth.py's run)."""
-    codes = dict(statements=args.statements, repetitions=args.repetitions,
-                 intensities=args.intensities, modalities=args.modalities)  # fmt: skip
+def synth_main(
+    args: argparse.Namespace,
+    *,
+    statements: Sequence[int],
+    repetitions: Sequence[int],
+    intensities: Sequence[int],
+    modalities: Sequence[int],
+) -> int:
+    """`vjepa-fer synth --dataset ravdess` (called by datasets/synth.py's run, with RAVDESS's own
+    options, ``Ravdess.own_options``)."""
+    codes = dict(statements=statements, repetitions=repetitions, intensities=intensities,
+                 modalities=modalities)  # fmt: skip
     files = synth_ravdess(args.out, **codes, **common_options(args, STUDIO))
     print(f"wrote {len(files)} synthetic {args.dataset} videos under {args.out}")
     return 0
