@@ -49,6 +49,14 @@ LONGEST_FIRST = (
     "workflow/test_custom_run.py",
     "workflow/test_recovery.py",
     "workflow/test_profiles.py",
+    "workflow/test_plans.py",
+    # unit files of 10 s and more (make test-fast: these first, so no worker idles at the end)
+    "unit/features/test_ranks.py",
+    "unit/datasets/test_index.py",
+    "unit/test_benchmarks.py",
+    "unit/report/test_figures.py",
+    "unit/datasets/test_datasets.py",
+    "unit/data/test_download.py",
 )
 
 

@@ -8,7 +8,11 @@ that repeats a schema default under the key's name:
   ``features.eval_stride``, ...), whatever the key;
 * function parameters and dataclass fields named after a protocol key (image size, frames per
   clip, frame step, checkpoint key, bootstrap samples and confidence);
-* dataclass fields named after a ``probe.*`` key or ``features.pool``.
+* dataclass fields named after a ``probe.*`` key or ``features.pool``;
+* module constants named after a key (``FRAME_STEP = 4``, ``DEADLINE = 6 * 3600``: arithmetic of
+  literals counts);
+* anywhere in the code (docstrings aside), a string that is the default of a key too distinctive
+  to be anything else (``"target_encoder"``).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ ALIASES = {
     "encoder": "encoder.name",
     "base_url": "download.ravdess_base_url",
     "record_api": "download.ravdess_record_api",
+    "num_train_clips": "probe.clips",
 }
 # Checked in every function signature and dataclass, not only in command-line options.
 PROTOCOL = {
@@ -45,7 +50,20 @@ PROTOCOL = {
     "encoder.checkpoint_key",
     "evaluation.bootstrap.samples",
     "evaluation.bootstrap.confidence",
+    "features.eval_stride",
+    "features.batch_size",
+    "features.dtype",
+    "probe.clips",
+    "probe.epochs",
+    "download.jobs",
+    "download.retries",
+    "download.timeout",
+    "download.min_speed",
+    "download.deadline",
 }
+# Strings no other value would spell: a literal equal to one of these defaults is a copy wherever
+# it stands.
+DISTINCTIVE = ("encoder.checkpoint_key",)
 
 
 def schema_leaves() -> dict[str, tuple[str, object]]:
@@ -85,7 +103,7 @@ def _duplicate(name: str | None, value: ast.expr, kind: str) -> str | None:
     if isinstance(default, bool) or value.value != default:
         return None
     checked = (
-        kind == "option"
+        kind in ("option", "constant")
         or key in PROTOCOL
         or (kind == "field" and (key.startswith("probe.") or key == "features.pool"))
     )
@@ -100,16 +118,63 @@ def _option_name(call: ast.Call) -> str | None:
     return longs[0] if longs else None
 
 
+_ARITHMETIC = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.Div: lambda a, b: a / b,
+    ast.Pow: lambda a, b: a**b,
+    ast.LShift: lambda a, b: a << b,
+}
+
+
+def _folded(value: ast.expr) -> ast.expr:
+    """``value`` as one constant when it is arithmetic of number literals (``6 * 3600.0``)."""
+    if isinstance(value, ast.BinOp) and type(value.op) in _ARITHMETIC:
+        left, right = _folded(value.left), _folded(value.right)
+        numbers = (int, float)
+        if all(isinstance(v, ast.Constant) and isinstance(v.value, numbers) for v in (left, right)):
+            result = _ARITHMETIC[type(value.op)](left.value, right.value)
+            return ast.copy_location(ast.Constant(result), value)
+    return value
+
+
+def _prose(tree: ast.Module) -> set[int]:
+    """ids of the string statements (docstrings and bare strings): prose, not values."""
+    return {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+
+
 def literal_defaults(source: str) -> list[tuple[int, str, str]]:
     """``(line, name, key)`` of every duplicated default in ``source``."""
     found = []
+    distinctive = {schema.default(key): key for key in DISTINCTIVE}
 
     def check(name: str | None, value: ast.expr, kind: str) -> None:
         key = _duplicate(name, value, kind)
         if key is not None:
             found.append((value.lineno, str(name), key))
 
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    prose = _prose(tree)
+    for node in tree.body:  # module constants: NAME = value, NAME: type = value
+        if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id.isupper():
+                    check(target.id.lower(), _folded(node.value), "constant")
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and node.value in distinctive
+            and id(node) not in prose
+        ):
+            found.append((node.lineno, repr(node.value), distinctive[node.value]))
+    for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             a = node.args
             positional = a.posonlyargs + a.args
@@ -150,6 +215,13 @@ def test_no_default_is_written_twice() -> None:
         ("def f(confidence=0.95): ...", "evaluation.bootstrap.confidence"),
         ("class C:\n    size: int = 384\n", "encoder.img_size"),
         ("class C:\n    epochs: int = 20\n", "probe.epochs"),
+        ("FRAME_STEP = 4\n", "encoder.frame_step"),
+        ("NUM_TRAIN_CLIPS: int = 8\n", "probe.clips"),
+        ("DEADLINE = 6 * 3600.0\n", "download.deadline"),
+        ("def f(*, stride: int = 1): ...", "features.eval_stride"),
+        ("def f(batch_size=32): ...", "features.batch_size"),
+        ("def f(*, retries: int = 5, timeout: float = 61): ...", "download.retries"),
+        ("key = spec.get('key') or 'target_encoder'\n", "encoder.checkpoint_key"),
     ],
 )
 def test_the_scan_finds_a_duplicate(source: str, key: str) -> None:
@@ -161,6 +233,8 @@ def test_the_scan_leaves_other_values_alone() -> None:
         'p.add_argument("--img-size", type=int, default=224)\n'  # another value: not a copy
         'p.add_argument("--compile", action="store_true", default=False)\n'
         "def f(seed: int = 0, size: int = 64): ...\n"  # seed: a helper's own RNG default
+        "SPEED_WINDOW = 60.0\nframe_step = 4\n"  # no such key; not a module constant
+        'def g():\n    """Reads target_encoder."""\n    FRAME_STEP = 4\n'  # prose; a local
     )
     assert literal_defaults(source) == []
 

@@ -18,11 +18,13 @@ from typing import Any
 
 import requests
 
-from vjepa_fer import __version__
+from vjepa_fer import __version__, schema
 from vjepa_fer.data.download import MARKER_NAME, load_table, now, unreachable
 from vjepa_fer.data.fetch import (
     DEADLINE,
     MIN_SPEED,
+    RETRIES,
+    TIMEOUT,
     HostUnreachable,
     extract_zip,
     fetch,
@@ -42,10 +44,10 @@ logger = logging.getLogger(__name__)
 # The pinned size and md5 of the 24 speech-video archives, in resources/.
 CHECKSUMS = packaged(__package__, "video_speech_zips.tsv")
 
-RAVDESS_BASE_URL = "https://zenodo.org/records/1188976/files"
+RAVDESS_BASE_URL: str = schema.default("download.ravdess_base_url")
 
 
-RAVDESS_RECORD_API = "https://zenodo.org/api/records/1188976"
+RAVDESS_RECORD_API: str = schema.default("download.ravdess_record_api")
 
 
 RAVDESS_STATE_NAME = ".vjepa-fer-ravdess-state.json"
@@ -125,8 +127,8 @@ def download_ravdess(
     pinned: str | os.PathLike[str] | None = None,
     keep_archives: bool = False,
     marker: str | os.PathLike[str] | None = None,
-    retries: int = 5,
-    timeout: float = 60,
+    retries: int = RETRIES,
+    timeout: float = TIMEOUT,
     min_speed: float = MIN_SPEED,
     deadline: float | None = DEADLINE,
     progress: bool = True,
