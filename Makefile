@@ -33,11 +33,13 @@ report: install
 	snakemake --configfile config.demo.yaml --report $(DEMO_REPORT)
 
 # Tests run on every core (pytest-xdist): whole files go to one worker each (module fixtures such
-# as the demo run are built once), longest files first (tests/conftest.py orders them), and each
-# worker's own torch keeps to one thread so that workers do not fight over the cores.
+# as the demo run are built once), longest files first (tests/conftest.py orders them). Two
+# workers each running a pipeline (some with --cores 8) ask for more cores than 2 exist, so every
+# torch in them, the CPU encoders of Snakemake jobs included, keeps to one thread
+# (benchmarks/README.md, "CPU encoder threads": 1.3x faster there, 1.4x slower in a lone job).
 # PYTEST_PARALLEL= runs them in one process; add --durations=25 to see the slowest.
 PYTEST_PARALLEL ?= -n auto --dist loadfile --no-loadscope-reorder
-TEST_ENV := OMP_NUM_THREADS=1
+TEST_ENV := OMP_NUM_THREADS=1 VJEPA_FER_ENCODER_THREADS=1
 
 test: install
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_PARALLEL)

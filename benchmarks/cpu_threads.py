@@ -1,4 +1,4 @@
-"""CPU encoder threads: torch's default (every core of the job) against ``encoder_threads``.
+"""CPU encoder threads: the job's whole budget against one thread per encoder.
 
 A Snakemake job of an encoder stage on the CPU runs one encoder process and ``--workers``
 decoding processes, and Snakemake sets ``OMP_NUM_THREADS`` to the job's ``threads``; with
@@ -7,14 +7,14 @@ decoding processes, and Snakemake sets ``OMP_NUM_THREADS`` to the job's ``thread
 ``--jobs`` encoding jobs at once, each a real clip stream (``features.build.build_stream``)
 over the same generated videos, twice per round:
 
-* ``old``: the encoder keeps torch's default thread count (``OMP_NUM_THREADS``, what the code did
-  before ``encoder_threads``);
-* ``new``: ``build_stream`` as shipped, which leaves the workers their cores.
+* ``budget``: ``build_stream`` as shipped, the encoder on the job's ``OMP_NUM_THREADS`` cores;
+* ``one``: the same with ``VJEPA_FER_ENCODER_THREADS=1``, what ``make test`` sets.
 
-Rounds alternate old and new so that load changes hit both alike; each job reports its wall
-time and clips/s, the summary the median job wall time per path.
+Rounds alternate the two so that load changes hit both alike; each job reports its wall time and
+clips/s, the summary the median job wall time per path (``speedup`` = budget / one).
 
-    python benchmarks/cpu_threads.py --jobs 2 --workers 2 --rounds 2 --json cpu-threads.json
+    python benchmarks/cpu_threads.py --jobs 1 --workers 2 --img-size 224 --width 1280 --height 720
+    python benchmarks/cpu_threads.py --jobs 2 --workers 2 --img-size 224 --width 1280 --height 720
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from vjepa_fer.features.plan import eval_requests
 from vjepa_fer.video.decode import probe_video
 
 HERE = Path(__file__).resolve().parent
+PATHS = ("budget", "one")
 
 
 class Count:
@@ -58,8 +59,6 @@ def job(args: argparse.Namespace) -> dict:
     argv += ["--batch-size", str(args.batch_size)]
     stream_args = flags.parse_args(argv)
     stream, _ = build.build_stream(stream_args)
-    if args.job == "old":
-        torch.set_num_threads(build.cpu_budget())  # torch's own default under OMP_NUM_THREADS
     table = pd.read_csv(args.table)
     requests = eval_requests(table, stride=args.stride)
     counter = stream.register(Count())
@@ -78,6 +77,9 @@ def job(args: argparse.Namespace) -> dict:
 def run_jobs(path: str, args: argparse.Namespace, root: Path, table: Path) -> list[dict]:
     """``--jobs`` jobs of one path at once, each with the environment Snakemake gives it."""
     env = {**os.environ, "OMP_NUM_THREADS": str(max(1, args.workers))}
+    env.pop(build.ENCODER_THREADS_ENV, None)
+    if path == "one":
+        env[build.ENCODER_THREADS_ENV] = "1"
     cmd = [sys.executable, str(Path(__file__).resolve()), "--job", path, "--root", str(root)]
     cmd += ["--table", str(table), "--encoder", args.encoder, "--img-size", str(args.img_size)]
     cmd += ["--workers", str(args.workers), "--batch-size", str(args.batch_size)]
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=320)
     parser.add_argument("--height", type=int, default=240)
     parser.add_argument("--json", type=Path, help="write the results here too")
-    parser.add_argument("--job", choices=["old", "new"], help=argparse.SUPPRESS)
+    parser.add_argument("--job", choices=PATHS, help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--table", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -129,9 +131,9 @@ def main(argv: list[str] | None = None) -> int:
                 "num_frames": [probe_video(p).num_frames for p in paths],
             }
         ).to_csv(table, index=False)
-        runs: dict[str, list[dict]] = {"old": [], "new": []}
+        runs: dict[str, list[dict]] = {path: [] for path in PATHS}
         for _ in range(args.rounds):
-            for path in ("old", "new"):
+            for path in PATHS:
                 jobs = run_jobs(path, args, root, table)
                 runs[path] += jobs
                 print(path, json.dumps(jobs), flush=True)
@@ -144,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         for path, jobs in runs.items()
     }
     summary["speedup"] = round(
-        summary["old"]["median_job_wall_s"] / summary["new"]["median_job_wall_s"], 2
+        summary["budget"]["median_job_wall_s"] / summary["one"]["median_job_wall_s"], 2
     )
     result = {
         "config": {

@@ -157,16 +157,31 @@ def cpu_budget(env: dict[str, str] | None = None) -> int:
         return os.cpu_count() or 1
 
 
-def encoder_threads(budget: int, workers: int, ranks: int) -> int:
-    """Intra-op threads of one rank's CPU encoder beside its ``workers`` loader processes.
+# Sets the CPU encoder's intra-op threads per rank outright (a positive integer). For runs that
+# ask for more cores than the machine has on purpose: the test suite runs two pipelines at once
+# on 2 cores, each with `--cores 8` (docs/development.md, "Test times").
+ENCODER_THREADS_ENV = "VJEPA_FER_ENCODER_THREADS"
 
-    The job's ``budget`` cores are shared by ``ranks`` encoder processes, each with ``workers``
-    decoding processes that stay busy while it encodes. Left alone, torch gives every encoder
-    as many threads as the budget, and OpenMP threads that outnumber the cores spin against each
-    other and the decoders: on 2 cores that made the CPU encoder 3-4x slower
-    (benchmarks/cpu_threads.py).
+
+def encoder_threads(budget: int, ranks: int, override: str | None = None) -> int:
+    """Intra-op threads of one rank's CPU encoder: the job's ``budget`` cores split among its
+    ``ranks`` encoder processes, or ``override`` (the value of :data:`ENCODER_THREADS_ENV`).
+
+    Left alone, torch gives every rank the whole budget, so ``ranks`` processes would run
+    ``ranks x budget`` OpenMP threads on ``budget`` cores. The loader workers beside each rank
+    are not subtracted: they wait on a full prefetch queue while the encoder is the bottleneck,
+    and taking their cores from the encoder made one job 1.45x slower (benchmarks/README.md,
+    "CPU encoder threads").
     """
-    return max(1, budget // max(1, ranks) - workers)
+    if override is not None and override != "":
+        try:
+            value = int(override)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ValueError(f"{ENCODER_THREADS_ENV}={override!r}: must be a positive integer")
+        return value
+    return max(1, budget // max(1, ranks))
 
 
 def build_stream(
@@ -174,12 +189,13 @@ def build_stream(
 ) -> tuple[ClipStream, nn.Module]:
     """The encoder named by the flags, wrapped in a clip stream on the chosen device.
 
-    On the CPU with loader workers, the encoder's threads leave the workers their cores
-    (:func:`encoder_threads`); on a GPU the process's CPU threads are left as they are.
+    On the CPU the encoder's threads are set by :func:`encoder_threads`; on a GPU the process's
+    CPU threads are left as they are.
     """
     device = resolve_device(args.device)
-    if device == "cpu" and args.workers > 0:
-        torch.set_num_threads(encoder_threads(cpu_budget(), args.workers, ranks.size))
+    if device == "cpu":
+        override = os.environ.get(ENCODER_THREADS_ENV)
+        torch.set_num_threads(encoder_threads(cpu_budget(), ranks.size, override))
 
     require_weights(args.encoder, args.checkpoint, args.random_weights)
     encoder = build_encoder(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import logging
 
+import pytest
 import torch
 
 from vjepa_fer.features import build
@@ -63,21 +64,29 @@ def test_cpu_budget_is_the_jobs_omp_threads_else_every_core():
     assert build.cpu_budget({"OMP_NUM_THREADS": "lots"}) == cores
 
 
-def test_encoder_threads_leave_the_workers_their_cores():
-    assert build.encoder_threads(budget=16, workers=4, ranks=1) == 12
-    assert build.encoder_threads(budget=16, workers=4, ranks=2) == 4  # 8 cores per rank
-    assert build.encoder_threads(budget=2, workers=2, ranks=1) == 1  # a Snakemake job: never 0
-    assert build.encoder_threads(budget=1, workers=0, ranks=3) == 1
+def test_encoder_threads_split_the_budget_among_ranks():
+    assert build.encoder_threads(budget=16, ranks=1) == 16
+    assert build.encoder_threads(budget=16, ranks=2) == 8
+    assert build.encoder_threads(budget=2, ranks=3) == 1  # never 0
+    assert build.encoder_threads(budget=16, ranks=2, override="3") == 3
+    assert build.encoder_threads(budget=16, ranks=2, override="") == 8  # empty = not set
+    for bad in ("0", "-1", "two"):
+        with pytest.raises(ValueError, match="VJEPA_FER_ENCODER_THREADS='"):
+            build.encoder_threads(budget=4, ranks=1, override=bad)
 
 
 def test_build_stream_sets_the_cpu_encoders_threads(monkeypatch):
     before = torch.get_num_threads()
     monkeypatch.setenv("OMP_NUM_THREADS", "5")
+    monkeypatch.delenv(build.ENCODER_THREADS_ENV, raising=False)
     try:
         build.build_stream(flags("--random-weights", "--device", "cpu", "--workers", "2"))
-        assert torch.get_num_threads() == 3  # 5 cores, 2 of them decoding
-        torch.set_num_threads(before)
-        build.build_stream(flags("--random-weights", "--device", "cpu", "--workers", "0"))
-        assert torch.get_num_threads() == before  # no workers: nothing competes with it
+        assert torch.get_num_threads() == 5  # the job's budget, workers not subtracted
+        ranks = build.Ranks(rank=0, size=2)
+        build.build_stream(flags("--random-weights", "--device", "cpu"), ranks=ranks)
+        assert torch.get_num_threads() == 2  # 5 cores, 2 ranks
+        monkeypatch.setenv(build.ENCODER_THREADS_ENV, "1")
+        build.build_stream(flags("--random-weights", "--device", "cpu", "--workers", "2"))
+        assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
