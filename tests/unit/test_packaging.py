@@ -42,7 +42,11 @@ def test_a_built_wheel_validates_a_config_without_the_checkout(tmp_path: Path) -
         names = set(zf.namelist())
         zf.extractall(site)
     # Each dataset module's tables travel in its own resources/ folder.
-    for table in ("ravdess/resources/folds.csv", "cremad/resources/videoflash_lfs.tsv"):
+    for table in (
+        "ravdess/resources/folds.csv",
+        "cremad/resources/videoflash_lfs.tsv",
+        "dfew/resources/literature.csv",
+    ):
         assert f"vjepa_fer/datasets/{table}" in names, table
     config = tmp_path / "c.yaml"
     config.write_text("datasets: {ravdess: {}}\n")

@@ -82,6 +82,10 @@ class Dataset:
     # Packaged `actor,fold` table in the module's own resources/ folder, e.g.
     # ``packaged(__package__, "folds.csv")`` (vjepa_fer.data.folds; None: folds from index()).
     packaged_folds: ClassVar[Traversable | None] = None
+    # Published results on this dataset, quoted beside a run by the in-the-wild table
+    # (report/wild.py): a CSV in the module's resources/ folder with the columns method, venue,
+    # modality, protocol, uar, war, source, note (percent; blank = not published). None: no table.
+    literature: ClassVar[Traversable | None] = None
     # The paper's drop/merge cross-dataset rules (calm dropped / merged) apply between two
     # datasets that both set this (RAVDESS <-> CREMA-D); every pair gets the strict rule.
     paper_cross_rules: ClassVar[bool] = False

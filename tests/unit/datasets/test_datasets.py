@@ -308,27 +308,6 @@ def test_wild_manifests_follow_the_manifest_schema(dfew, tmp_path):
     validate(pd.read_csv(tmp_path / "m.csv"), str(REPO / "workflow/schemas/manifest.schema.yaml"))
 
 
-def test_wild_table_sets_a_run_beside_the_literature():
-    from vjepa_fer.report.tables import to_markdown
-    from vjepa_fer.report.wild import wild_literature, wild_table
-
-    lit = wild_literature()
-    assert set(lit["dataset"]) == {"dfew", "ferv39k", "mafw"}
-    pth = lit[(lit["dataset"] == "dfew") & lit["method"].str.contains("forward\\)")].iloc[0]
-    assert (pth["uar"], pth["war"]) == (61.21, 69.81)  # PTH-Net, frozen VideoMAE V2-g features
-    row = {"train": "ferv39k", "test": "ferv39k", "variant": "main", "voting": "pbv", "folds": 1,
-           "uar_mean": 40.0, "uar_std": 0.0, "war_mean": 50.0, "war_std": 0.0}  # fmt: skip
-    table = wild_table(pd.DataFrame([row]), run_name="x")
-    assert set(table.data["dataset"]) == {"ferv39k"}
-    assert table.data["kind"].tolist()[-1] == "ours"
-    text = to_markdown(table)
-    assert "literature:" in text and "FERV39k: UAR" in text
-    ferv = lit[lit["dataset"] == "ferv39k"]
-    assert f"UAR {int((ferv['uar'] > 40).sum())} of {ferv['uar'].notna().sum()}" in text
-    rav = dict(row, train="ravdess", test="ravdess")
-    assert wild_table(pd.DataFrame([rav]), run_name="x") is None  # no in-the-wild dataset
-
-
 def test_index_options_carry_only_the_datasets_own_flags():
     """RAVDESS alone has modalities: no other dataset's `vjepa-fer index` gets --modalities."""
     cfg = {"modalities": [2], "source": "local", "variant": None, "synth": {}}

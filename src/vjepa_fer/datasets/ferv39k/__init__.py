@@ -20,6 +20,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vjepa_fer.data.folds import packaged
 from vjepa_fer.datasets import register
 from vjepa_fer.datasets.base import TRAIN_ONLY_FOLD, IndexOptions
 from vjepa_fer.datasets.wild import Entry, SplitFileDataset, base_row, locate
@@ -79,6 +80,7 @@ def read_split(path: Path) -> list[Entry]:
 class Ferv39k(SplitFileDataset):
     name = "ferv39k"
     display_name = "FERV39k"
+    literature = packaged(__package__, "literature.csv")  # published UAR/WAR, with sources
     classes = tuple(FERV39K_NAMES.values())
     test_folds = (1,)
     fixed_split = True

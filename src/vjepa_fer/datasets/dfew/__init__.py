@@ -21,6 +21,7 @@ import csv
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vjepa_fer.data.folds import packaged
 from vjepa_fer.datasets import register
 from vjepa_fer.datasets.wild import Entry, FiveFoldSplitDataset
 
@@ -86,6 +87,7 @@ def read_split_csv(path: Path) -> list[Entry]:
 class Dfew(FiveFoldSplitDataset):
     name = "dfew"
     display_name = "DFEW"
+    literature = packaged(__package__, "literature.csv")  # published UAR/WAR, with sources
     classes = tuple(DFEW_CODES.values())
     citation = "Jiang et al. 2020, DFEW, ACM Multimedia (dfew-dataset.github.io)"
     licence = "non-commercial research only; no redistribution (apply to the authors)"

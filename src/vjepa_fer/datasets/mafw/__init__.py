@@ -18,6 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vjepa_fer.data.folds import packaged
 from vjepa_fer.datasets import register
 from vjepa_fer.datasets.wild import Entry, FiveFoldSplitDataset
 
@@ -68,6 +69,7 @@ def read_split(path: Path) -> list[Entry]:
 class Mafw(FiveFoldSplitDataset):
     name = "mafw"
     display_name = "MAFW"
+    literature = packaged(__package__, "literature.csv")  # published UAR/WAR, with sources
     classes = tuple(MAFW_NAMES.values())
     citation = "Liu et al. 2022, MAFW, ACM Multimedia"
     licence = "non-commercial research only; EULA signed by an academic; no redistribution"
