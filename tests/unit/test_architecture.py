@@ -301,3 +301,14 @@ def test_no_code_compares_with_a_datasets_name_outside_its_module() -> None:
                 if (m.group(1) or m.group(2)) in own:
                     found.append(f"{path.name}:{n}: {line.strip()}")
     assert not found, "comparisons with a dataset's name outside its module:\n" + "\n".join(found)
+
+
+def test_test_files_have_unique_names() -> None:
+    """pytest imports test files by base name (no packages under tests/): a second
+    ``test_wild.py`` anywhere fails collection of one of them ("import file mismatch")."""
+    tests = Path(__file__).resolve().parents[1]
+    seen: dict[str, list[str]] = defaultdict(list)
+    for path in sorted(tests.rglob("test_*.py")):
+        seen[path.name].append(str(path.relative_to(tests)))
+    clashes = {name: paths for name, paths in seen.items() if len(paths) > 1}
+    assert not clashes, f"rename one of each: {clashes}"
