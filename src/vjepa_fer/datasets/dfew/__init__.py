@@ -19,14 +19,10 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from vjepa_fer.data.folds import packaged
 from vjepa_fer.datasets import register
 from vjepa_fer.datasets.wild import Entry, FiveFoldSplitDataset
-
-if TYPE_CHECKING:
-    pass
 
 # 1-based label code -> vocabulary name, in DFEW's own order (also our probe order).
 DFEW_CODES: dict[int, str] = {
